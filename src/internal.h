@@ -1,0 +1,91 @@
+/* internal.h: what every module of libmproc shares and users never see. */
+#ifndef MPROC_INTERNAL_H
+#define MPROC_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/types.h>
+
+#include "mproc.h"
+
+/* Internal names with linkage across modules start with mproc__ and are
+   hidden by the build's default visibility. */
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The one conversion at the syscall boundary: -errno, never 0. */
+static inline int mproc__err(void) { return errno > 0 ? -errno : -EIO; }
+
+/* ---- time ---------------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC, in seconds. */
+double mproc__now(void);
+/* The absolute deadline for a user timeout: negative means forever (INFINITY). */
+double mproc__deadline(double timeout);
+/* Milliseconds left until deadline for poll(): -1 forever, rounded up so a
+   wait never ends before its deadline. */
+int mproc__poll_ms(double deadline);
+/* Sleep for seconds, resuming after signals. */
+void mproc__sleep(double seconds);
+/* True for a timeout argument the API accepts: >= 0, or negative meaning
+   forever; NaN is refused. */
+bool mproc__timeout_ok(double timeout);
+
+/* ---- descriptors ------------------------------------------------------------ */
+
+/* read/write that resume after EINTR and finish short transfers. They return
+   the bytes moved (read: fewer only at end of file) or -errno. */
+ssize_t mproc__read_full(int fd, void *buf, size_t len);
+ssize_t mproc__write_full(int fd, const void *buf, size_t len);
+/* close() once, never retried (Linux releases the descriptor even on EINTR);
+   keeps errno. Accepts -1. */
+void mproc__close(int fd);
+/* poll() on one descriptor until an event or the deadline; 1 ready, 0
+   timed out, -errno. */
+int mproc__poll_one(int fd, short events, double deadline);
+/* Read a whole small file (under /proc) into buf, NUL-terminated; returns
+   its length or -errno. */
+ssize_t mproc__read_file(const char *path, char *buf, size_t size);
+
+/* ---- pidfds -------------------------------------------------------------- */
+
+/* pidfd_open with close-on-exec; -errno (-ENOSYS on old kernels). */
+int mproc__pidfd_open(pid_t pid);
+int mproc__pidfd_send_signal(int pidfd, int sig);
+
+/* Decode a waitid() result into the Python convention: exit status, or -N
+   for signal N. */
+int mproc__exit_code(const siginfo_t *si);
+
+/* ---- children this library owns ------------------------------------------ */
+
+/* Every child the library starts is registered here between fork and reap,
+   so that mproc_wait_any and the autoreaper never take its exit status.
+   Both are safe to call from any thread; mproc__child_is_owned is also
+   async-signal-safe. */
+void mproc__child_own(pid_t pid);
+void mproc__child_disown(pid_t pid);
+bool mproc__child_is_owned(pid_t pid);
+/* Bracket fork() and mproc__child_own() so that the autoreaper never reaps a
+   managed child in between. */
+void mproc__fork_begin(void);
+void mproc__fork_end(void);
+
+/* Point the calling process's stdin at /dev/null; 0 or -errno. */
+int mproc__stdin_devnull(void);
+
+/* Blocks every signal in the calling thread, keeping the old mask; used
+   around fork so that no handler runs in the child before it is ready. */
+void mproc__block_all(sigset_t *old);
+void mproc__restore_mask(const sigset_t *old);
+
+
+#endif

@@ -1,0 +1,218 @@
+/* harness.c: the Check runner and the leak checks run around every case. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MPROC_HELPER
+#define MPROC_HELPER "helper"
+#endif
+
+const char *mproc_test_helper(void)
+{
+    return MPROC_HELPER;
+}
+
+/* ---- snapshots ------------------------------------------------------------ */
+
+#define MAX_ENTRIES 256
+
+typedef struct {
+    int nfds;
+    int fds[MAX_ENTRIES];
+    int nshm;
+    char shm[MAX_ENTRIES][64];
+    sigset_t mask;
+    struct sigaction chld, pipe_;
+} snapshot;
+
+static snapshot before;
+
+static int cmp_int(const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+static void take(snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    DIR *d = opendir("/proc/self/fd");
+    ck_assert_ptr_nonnull(d);
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && s->nfds < MAX_ENTRIES) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = atoi(e->d_name);
+        if (fd != self)
+            s->fds[s->nfds++] = fd;
+    }
+    closedir(d);
+    qsort(s->fds, (size_t)s->nfds, sizeof(int), cmp_int);
+    d = opendir("/dev/shm");
+    if (d) {
+        while ((e = readdir(d)) && s->nshm < MAX_ENTRIES) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(s->shm[s->nshm++], 64, "%s", e->d_name);
+        }
+        closedir(d);
+    }
+    pthread_sigmask(SIG_SETMASK, NULL, &s->mask);
+    sigaction(SIGCHLD, NULL, &s->chld);
+    sigaction(SIGPIPE, NULL, &s->pipe_);
+}
+
+int mproc_test_children(void)
+{
+    return mproc_procinfo_children(0, NULL, 0);
+}
+
+static void fd_desc(int fd, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(path, buf, n - 1);
+    buf[k < 0 ? 0 : k] = '\0';
+}
+
+static void setup(void)
+{
+    take(&before);
+}
+
+static void teardown(void)
+{
+    int kids = mproc_test_children();
+    if (kids > 0) {
+        pid_t pids[16];
+        int n = mproc_procinfo_children(0, pids, 16);
+        mproc_procinfo info = {0};
+        mproc_procinfo_get(pids[0], &info);
+        ck_abort_msg("leak check: expected no child left, got %d (first: pid %d %c %s)", n,
+                     (int)pids[0], info.state, info.name);
+    }
+    snapshot after;
+    take(&after);
+    for (int i = 0; i < after.nfds; i++) {
+        bool known = false;
+        for (int j = 0; j < before.nfds; j++)
+            known |= after.fds[i] == before.fds[j];
+        if (!known) {
+            char what[256];
+            fd_desc(after.fds[i], what, sizeof what);
+            ck_abort_msg("leak check: expected %d open descriptors, got %d (new: fd %d -> %s)",
+                         before.nfds, after.nfds, after.fds[i], what);
+        }
+    }
+    ck_assert_msg(after.nfds == before.nfds, "leak check: expected %d open descriptors, got %d",
+                  before.nfds, after.nfds);
+    for (int i = 0; i < after.nshm; i++) {
+        bool known = false;
+        for (int j = 0; j < before.nshm; j++)
+            known |= strcmp(after.shm[i], before.shm[j]) == 0;
+        ck_assert_msg(known, "leak check: expected no new shared memory, got /dev/shm/%s",
+                      after.shm[i]);
+    }
+    ck_assert_msg(memcmp(&after.mask, &before.mask, sizeof after.mask) == 0,
+                  "leak check: signal mask changed");
+    ck_assert_msg(after.chld.sa_handler == before.chld.sa_handler,
+                  "leak check: SIGCHLD disposition changed");
+    ck_assert_msg(after.pipe_.sa_handler == before.pipe_.sa_handler,
+                  "leak check: SIGPIPE disposition changed");
+}
+
+TCase *mproc_tcase(Suite *s, const char *name, double timeout)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+/* ---- small tools ------------------------------------------------------------ */
+
+bool mproc_test_alive(pid_t pid)
+{
+    mproc_procinfo info;
+    if (mproc_procinfo_get(pid, &info) < 0)
+        return false;
+    return info.state != 'Z' && info.state != 'X';
+}
+
+bool mproc_test_wait_gone(pid_t pid, double seconds)
+{
+    struct timespec ts = { 0, 2 * 1000 * 1000 };
+    for (double t = 0; t < seconds; t += 0.002) {
+        if (!mproc_test_alive(pid))
+            return true;
+        nanosleep(&ts, NULL);
+    }
+    return !mproc_test_alive(pid);
+}
+
+void mproc_test_gate_open(mproc_test_gate *g)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    g->rd = fds[0];
+    g->wr = fds[1];
+}
+
+void mproc_test_gate_signal(mproc_test_gate *g)
+{
+    char c = 1;
+    while (write(g->wr, &c, 1) < 0 && errno == EINTR)
+        ;
+}
+
+bool mproc_test_gate_wait(mproc_test_gate *g, double seconds)
+{
+    struct pollfd p = { .fd = g->rd, .events = POLLIN };
+    int n;
+    while ((n = poll(&p, 1, (int)(seconds * 1000))) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return false;
+    char c;
+    return read(g->rd, &c, 1) == 1;
+}
+
+void mproc_test_gate_close(mproc_test_gate *g)
+{
+    if (g->rd >= 0)
+        close(g->rd);
+    if (g->wr >= 0)
+        close(g->wr);
+    g->rd = g->wr = -1;
+}
+
+void mproc_test_drop_root(void)
+{
+    if (geteuid() != 0)
+        return;
+    ck_assert_int_eq(setgid(65534), 0);
+    ck_assert_int_eq(setuid(65534), 0);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("mproc");
+    mproc_test_cases(s);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
