@@ -63,7 +63,7 @@ static void take(snapshot *s)
         while ((e = readdir(d)) && s->nshm < MAX_ENTRIES) {
             if (e->d_name[0] == '.')
                 continue;
-            snprintf(s->shm[s->nshm++], 64, "%s", e->d_name);
+            snprintf(s->shm[s->nshm++], 64, "%.63s", e->d_name);
         }
         closedir(d);
     }
