@@ -27,6 +27,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@ struct mproc_queue {
     qhdr *h;
     unsigned char *ring;
     uint64_t mask;
+    int spin; /* spins before sleeping: 0 when this process has one CPU */
 };
 
 #define RLX memory_order_relaxed
@@ -171,6 +173,9 @@ static int q_wrap(mproc_queue **out, mproc_shm *blk)
     q->h = h;
     q->ring = (unsigned char *)h + Q_HDR;
     q->mask = h->cap - 1;
+    /* Spinning only helps while the partner runs on another CPU. */
+    cpu_set_t set;
+    q->spin = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1 ? Q_SPIN : 0;
     *out = q;
     return 0;
 }
@@ -253,12 +258,14 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* Sleep (m released) until seq moves, the queue closes, or the deadline.
    Spins first while another CPU may be about to move it. */
-static int q_sleep(qhdr *h, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers, double deadline)
+static int q_sleep(mproc_queue *q, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
+                   double deadline)
 {
+    qhdr *h = q->h;
     uint32_t s = atomic_load(seq);
     atomic_fetch_add(sleepers, 1);
     q_unlock(h);
-    for (int i = 0; i < Q_SPIN && atomic_load_explicit(seq, RLX) == s; i++)
+    for (int i = 0; i < q->spin && atomic_load_explicit(seq, RLX) == s; i++)
         mproc__cpu_relax();
     int r = 0;
     if (atomic_load(seq) == s)
@@ -306,7 +313,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             err = -ETIMEDOUT;
             goto out;
         }
-        err = q_sleep(h, &h->get_seq, &h->putters, deadline);
+        err = q_sleep(q, &h->get_seq, &h->putters, deadline);
         if (err < 0 && err != -ETIMEDOUT)
             return err;
         err = 0; /* a timeout is decided above, after one more look */
@@ -363,7 +370,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             err = -ETIMEDOUT;
             goto out;
         }
-        err = q_sleep(h, &h->put_seq, &h->getters, deadline);
+        err = q_sleep(q, &h->put_seq, &h->getters, deadline);
         if (err < 0 && err != -ETIMEDOUT)
             return err;
         err = 0;

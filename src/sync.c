@@ -28,10 +28,11 @@
 
 static void to_timespec(double t, struct timespec *ts)
 {
-    double sec = floor(t);
-    ts->tv_sec = (time_t)sec;
-    /* Round up so that the kernel's deadline is never before ours. */
-    ts->tv_nsec = (long)ceil((t - sec) * 1e9);
+    /* Monotonic times are positive, so truncation is floor; the nanosecond
+       added rounds up, so the kernel's deadline is never before ours (no
+       libm: the library does not link it). */
+    ts->tv_sec = (time_t)t;
+    ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9) + 1;
     if (ts->tv_nsec >= 1000000000L) {
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;

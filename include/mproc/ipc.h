@@ -11,7 +11,7 @@
  * - mproc_pipe_*     a connection between two processes: message-framed
  *                    byte messages of any size, one-way or duplex, with a
  *                    pollable descriptor and end of file when the peer is
- *                    gone (a socketpair; SIGPIPE never reaches the caller).
+ *                    gone (pipes; SIGPIPE never reaches the caller).
  * - mproc_queue_*    a bounded multi-producer multi-consumer queue of
  *                    variable-size messages in shared memory; every queue
  *                    is also joinable (task_done / join).
@@ -103,27 +103,23 @@ typedef struct mproc_pipe_opts {
  *   3. mproc_pipe_send / mproc_pipe_recv; mproc_pipe_free when done.
  *
  * Messages are framed: each recv returns exactly one message as it was
- * sent, of any size from 0 bytes up to available memory. The ends are a
- * Unix socketpair, close-on-exec; sends use MSG_NOSIGNAL so a gone peer is
- * -EPIPE, never SIGPIPE. An end should be used by one process at a time
- * (several threads may share it: sends and receives are serialised per end
- * within a process).
+ * sent, of any size from 0 bytes up to available memory. The ends are
+ * built from pipe(2)s, close-on-exec, and each sending end keeps its
+ * outgoing pipe readable by itself, so a write can never raise SIGPIPE: a
+ * gone peer is -EPIPE instead, as soon as this end has seen end of file
+ * from it, or once the outgoing pipe is full (what was sent into a dead
+ * peer's pipe is lost, as with any pipe). An end should be used by one
+ * process at a time (several threads may share it: sends and receives are
+ * serialised per end).
+ *
+ * Descriptors: a duplex pair holds six (two pipes, and the keeper of each
+ * direction), a one-way pair five.
  *
  * On success *a and *b own one descriptor each. Returns 0, -EINVAL (NULL
  * out pointer), -EMFILE, -ENFILE, -ENOMEM. Nothing is written or leaked on
  * failure.
  */
 MPROC_API int mproc_pipe_new(mproc_pipe **a, mproc_pipe **b, const mproc_pipe_opts *opts);
-
-/**
- * mproc_pipe_from_fd - adopt a connected stream socket as a pipe end, for
- * example one received from an unrelated process over SCM_RIGHTS.
- *
- * On success the end owns fd (mproc_pipe_free closes it); on failure the
- * caller still owns it. Both peers must speak this framing. Returns 0,
- * -EINVAL (NULL out, negative fd), -ENOTSOCK, -ENOMEM.
- */
-MPROC_API int mproc_pipe_from_fd(mproc_pipe **out, int fd);
 
 /**
  * mproc_pipe_send - send one message of len bytes (data may be NULL when
@@ -174,10 +170,13 @@ MPROC_API int mproc_pipe_recv_into(mproc_pipe *p, void *buf, size_t cap, size_t 
 MPROC_API int mproc_pipe_poll(mproc_pipe *p, double timeout);
 
 /**
- * mproc_pipe_fd - the end's descriptor, for poll(2)/epoll with other
- * descriptors (POLLIN: a message or end of file is arriving). It stays
- * owned by the pipe end: do not close it or read from it. -EBADF once
- * closed.
+ * mproc_pipe_fd - the end's descriptor, for poll(2)/epoll beside others:
+ * on a receiving end, POLLIN means a message or end of file is arriving.
+ * The end reads ahead: after a poll says readable, receive with timeout 0
+ * until -ETIMEDOUT before polling the descriptor again (or use
+ * mproc_pipe_poll, which knows what was read ahead). On a send-only end
+ * it is the outgoing pipe (POLLOUT). Owned by the end: do not close it or
+ * read from it. -EBADF once closed.
  */
 MPROC_API int mproc_pipe_fd(const mproc_pipe *p);
 
