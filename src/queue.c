@@ -414,23 +414,35 @@ bool mproc_queue_closed(mproc_queue *q)
     return q && atomic_load(&q->h->closed) != 0;
 }
 
+/* The snapshots take the mutex: after a holder's death its journal may
+   still have to be applied, and the counters would lie until then. */
 long mproc_queue_qsize(mproc_queue *q)
 {
-    return q ? (long)atomic_load(&q->h->count) : -EINVAL;
+    if (!q)
+        return -EINVAL;
+    int err = q_lock(q->h, INFINITY);
+    if (err < 0)
+        return err;
+    long n = (long)atomic_load_explicit(&q->h->count, RLX);
+    q_unlock(q->h);
+    return n;
 }
 
 bool mproc_queue_empty(mproc_queue *q)
 {
-    return !q || atomic_load(&q->h->count) == 0;
+    return !q || mproc_queue_qsize(q) == 0;
 }
 
 bool mproc_queue_full(mproc_queue *q)
 {
-    if (!q)
+    if (!q || q_lock(q->h, INFINITY) < 0)
         return false;
     qhdr *h = q->h;
-    uint64_t used = atomic_load(&h->tail) - atomic_load(&h->head);
-    return (h->maxsize && atomic_load(&h->count) >= h->maxsize) || h->cap - used < 16;
+    uint64_t used = atomic_load_explicit(&h->tail, RLX) - atomic_load_explicit(&h->head, RLX);
+    bool full = (h->maxsize && atomic_load_explicit(&h->count, RLX) >= h->maxsize) ||
+                h->cap - used < 16;
+    q_unlock(h);
+    return full;
 }
 
 int mproc_queue_task_done(mproc_queue *q)

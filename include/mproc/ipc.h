@@ -632,7 +632,8 @@ MPROC_API int mproc_queue_close(mproc_queue *q);
 /** mproc_queue_closed - true once closed (false for NULL). */
 MPROC_API bool mproc_queue_closed(mproc_queue *q);
 
-/** mproc_queue_qsize - messages in the queue now (a snapshot), or -EINVAL. */
+/** mproc_queue_qsize - messages in the queue now (a snapshot), or -EINVAL.
+    Takes the queue's mutex briefly, like the two below. */
 MPROC_API long mproc_queue_qsize(mproc_queue *q);
 /** mproc_queue_empty / _full - snapshots, as Python's (false for NULL). */
 MPROC_API bool mproc_queue_empty(mproc_queue *q);
