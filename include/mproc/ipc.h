@@ -125,8 +125,9 @@ MPROC_API int mproc_pipe_new(mproc_pipe **a, mproc_pipe **b, const mproc_pipe_op
  * mproc_pipe_send - send one message of len bytes (data may be NULL when
  * len is 0).
  *
- * Waits while the peer's buffer is full. A timeout that expires before any
- * byte went leaves the connection as it was; one that expires after part of
+ * Waits while the pipe is full. A message of up to 4088 bytes (PIPE_BUF
+ * with the header) goes whole or not at all. A timeout that expires before
+ * any byte went leaves the connection as it was; one that expires after part of
  * the message went breaks the connection (the peer cannot resynchronise),
  * and later calls on this end return -EPIPE.
  *
