@@ -87,6 +87,11 @@ static void fd_desc(int fd, char *buf, size_t n)
 
 static void setup(void)
 {
+    /* Check's runner handles SIGTERM and SIGINT by killing the whole process
+       group; children of a case must meet those signals as a program's
+       children do: with the default action. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     take(&before);
 }
 
