@@ -349,12 +349,18 @@ void mproc_exit(int status)
 void mproc_exit_msg(const char *fmt, ...)
 {
     fflush(NULL);
+    /* One write, so the message stays one line among other processes'. */
+    char buf[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(NULL);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    (void)mproc__write_full(2, buf, (size_t)n);
     _exit(1);
 }
 
