@@ -139,10 +139,12 @@ MPROC_API int mproc_process_new(mproc_process **out, mproc_target_fn target, voi
 /**
  * mproc_process_start - fork and run the target in the child.
  *
- * The parent's stdio is flushed first. The child's stdin is /dev/null
- * unless keep_stdin; when target returns, the child flushes stdio and
- * leaves through _exit with the return value as its status (the kernel
- * keeps 0..255), so atexit handlers of the parent never run in it.
+ * The parent's stdout and stderr are flushed first. The child's stdin is
+ * /dev/null unless keep_stdin; when target returns, the child flushes
+ * stdout and stderr and leaves through _exit with the return value as its
+ * status (the kernel keeps 0..255), so atexit handlers of the parent never
+ * run in it and no buffered output is printed twice. As in Python, other
+ * streams the target writes to are its own to flush or close.
  *
  * A daemon child ends when this *process* ends, however it ends: by
  * PR_SET_PDEATHSIG from a thread that lives as long as the process (a

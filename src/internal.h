@@ -79,8 +79,16 @@ bool mproc__child_is_owned(pid_t pid);
 void mproc__fork_begin(void);
 void mproc__fork_end(void);
 
+/* ---- the child side (child.c) ----------------------------------------------- */
+
 /* Point the calling process's stdin at /dev/null; 0 or -errno. */
 int mproc__stdin_devnull(void);
+/* The one way out of a child that ran a function: flush stdout and stderr,
+   then _exit with status rc & 0xff. */
+_Noreturn void mproc__child_leave(int rc);
+
+/* Flushes stdout and stderr where they hold output. */
+void mproc__flush_std(void);
 
 /* Blocks every signal in the calling thread, keeping the old mask; used
    around fork so that no handler runs in the child before it is ready. */
