@@ -39,6 +39,14 @@ void mproc__sleep(double seconds);
    forever; NaN is refused. */
 bool mproc__timeout_ok(double timeout);
 
+/* ---- the machine --------------------------------------------------------------- */
+
+/* The tightest CPU quota (in CPUs, INFINITY for none) on the way from the
+   cgroup named in self_cgroup (a /proc/PID/cgroup file) up to the hierarchy
+   mounted at root; v2 cpu.max, or v1 cpu.cfs_quota_us over cfs_period_us
+   under root/cpu. */
+double mproc__cgroup_quota(const char *self_cgroup, const char *root);
+
 /* ---- descriptors ------------------------------------------------------------ */
 
 /* read/write that resume after EINTR and finish short transfers. They return
