@@ -212,7 +212,8 @@ MPROC_API void mproc_process_free(mproc_process *p);
  *
  * In a child started by mproc_process_start: the child's own object (its
  * name, its pid). Elsewhere an object named "MainProcess" whose pid is
- * getpid(). Owned by the library: never free it.
+ * getpid(). Owned by the library (mproc_process_free ignores it). It is
+ * always alive; start, join, terminate and kill on it return -EINVAL.
  */
 MPROC_API const mproc_process *mproc_current_process(void);
 

@@ -149,6 +149,14 @@ static mproc_process **reg_snapshot(size_t *n)
     return v;
 }
 
+/* The object of the calling process itself: MainProcess, or in a child its
+   own copy of the object that started it, whose mutex may have been copied
+   locked by the fork. It is running, and nothing may wait for or free it. */
+static bool is_self(const mproc_process *p)
+{
+    return p == &main_process || p == st.current;
+}
+
 /* ---- objects ------------------------------------------------------------------ */
 
 int mproc_process_new(mproc_process **out, mproc_target_fn target, void *arg,
@@ -297,9 +305,11 @@ int mproc_process_start(mproc_process *p)
 {
     if (!p)
         return -EINVAL;
+    if (is_self(p))
+        return -EINVAL;
     pthread_mutex_lock(&p->mu);
     int err = 0;
-    if (p->state != ST_NEW || p == &main_process) {
+    if (p->state != ST_NEW) {
         err = -EINVAL;
         goto out;
     }
@@ -374,7 +384,7 @@ static int check_owner(const mproc_process *p)
 
 int mproc_process_join(mproc_process *p, double timeout)
 {
-    if (!p || !mproc__timeout_ok(timeout) || p == &main_process)
+    if (!p || !mproc__timeout_ok(timeout) || is_self(p))
         return -EINVAL;
     double deadline = mproc__deadline(timeout);
     pthread_mutex_lock(&p->mu);
@@ -413,7 +423,7 @@ bool mproc_process_is_alive(mproc_process *p)
 {
     if (!p)
         return false;
-    if (p == &main_process)
+    if (is_self(p))
         return true;
     pthread_mutex_lock(&p->mu);
     if (p->owner == getpid())
@@ -427,7 +437,7 @@ pid_t mproc_process_pid(const mproc_process *p)
 {
     if (!p)
         return 0;
-    if (p == &main_process || p == st.current)
+    if (is_self(p))
         return getpid();
     return p->pid;
 }
@@ -446,6 +456,8 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 {
     if (!p || !code)
         return -EINVAL;
+    if (is_self(p))
+        return 0;
     pthread_mutex_lock(&p->mu);
     if (p->state == ST_RUNNING && p->owner == getpid())
         reap_locked(p, false);
@@ -458,7 +470,7 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 
 static int send_signal(mproc_process *p, int sig)
 {
-    if (!p || p == &main_process)
+    if (!p || is_self(p))
         return -EINVAL;
     pthread_mutex_lock(&p->mu);
     int err = check_owner(p);
@@ -488,7 +500,7 @@ int mproc_process_kill(mproc_process *p)
 
 void mproc_process_free(mproc_process *p)
 {
-    if (!p || p == &main_process)
+    if (!p || is_self(p))
         return;
     reg_remove(p);
     pthread_mutex_lock(&p->mu);

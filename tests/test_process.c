@@ -171,6 +171,36 @@ START_TEST(free_running_kills_and_reaps)
 END_TEST
 
 static char name_seen[64];
+/* What a child may do with its own object: read it, never wait on it. */
+static int use_self(void *arg)
+{
+    (void)arg;
+    mproc_process *me = (mproc_process *)mproc_current_process();
+    int code = 0;
+    if (!mproc_process_is_alive(me) || mproc_process_exitcode(me, &code) != 0 ||
+        mproc_process_join(me, 0) != -EINVAL || mproc_process_start(me) != -EINVAL ||
+        mproc_process_terminate(me) != -EINVAL || mproc_process_pid(me) != getpid())
+        return 1;
+    mproc_process_free(me); /* ignored */
+    return 0;
+}
+
+START_TEST(child_uses_its_own_object)
+{
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, use_self, NULL, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    ASSERT_OK(mproc_process_join(p, 10));
+    int code;
+    ck_assert_int_eq(mproc_process_exitcode(p, &code), 1);
+    ck_assert_int_eq(code, 0);
+    mproc_process *main_obj = (mproc_process *)mproc_current_process();
+    ck_assert_int_eq(mproc_process_join(main_obj, 0), -EINVAL);
+    ck_assert(mproc_process_is_alive(main_obj));
+    mproc_process_free(p);
+}
+END_TEST
+
 static int report_name(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -664,4 +694,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, exit_terminates_daemons_joins_others);
     tcase_add_test(tc, active_children_lists_live_ones);
     tcase_add_test(tc, child_state_seen_by_kernel);
+    tcase_add_test(tc, child_uses_its_own_object);
 }
