@@ -11,23 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void nap(void)
-{
-    struct timespec ts = { 0, 2 * 1000 * 1000 };
-    nanosleep(&ts, NULL);
-}
-
-static bool wait_state(pid_t pid, char want)
-{
-    for (int i = 0; i < 5000; i++) {
-        mproc_procinfo info;
-        if (mproc_procinfo_get(pid, &info) == 0 && info.state == want)
-            return true;
-        nap();
-    }
-    return false;
-}
-
 START_TEST(procinfo_of_self)
 {
     mproc_procinfo info;
@@ -59,15 +42,15 @@ START_TEST(procinfo_states_and_odd_names)
     }
     ck_assert_int_gt(pid, 0);
     ck_assert(mproc_test_gate_wait(&g, 10));
-    ck_assert(wait_state(pid, 'S'));
+    ck_assert(mproc_test_wait_state(pid, 'S'));
     mproc_procinfo info;
     ASSERT_OK(mproc_procinfo_get(pid, &info));
     ck_assert_str_eq(info.name, "a) b (c");
     ck_assert_int_eq(info.ppid, getpid());
     kill(pid, SIGSTOP);
-    ck_assert(wait_state(pid, 'T'));
+    ck_assert(mproc_test_wait_state(pid, 'T'));
     kill(pid, SIGKILL);
-    ck_assert(wait_state(pid, 'Z'));
+    ck_assert(mproc_test_wait_state(pid, 'Z'));
     waitpid(pid, NULL, 0);
     mproc_test_gate_close(&g);
 }

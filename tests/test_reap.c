@@ -14,30 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static void nap(void)
-{
-    struct timespec ts = { 0, 2 * 1000 * 1000 };
-    nanosleep(&ts, NULL);
-}
-
-/* Waits (for tests) until pid shows state `want`; true when it did. */
-static bool wait_state(pid_t pid, char want)
-{
-    for (int i = 0; i < 5000; i++) {
-        mproc_procinfo info;
-        if (mproc_procinfo_get(pid, &info) == 0 && info.state == want)
-            return true;
-        nap();
-    }
-    return false;
-}
-
 static bool wait_no_children(void)
 {
     for (int i = 0; i < 5000; i++) {
         if (mproc_test_children() == 0)
             return true;
-        nap();
+        mproc_test_nap();
     }
     return false;
 }
@@ -111,7 +93,7 @@ START_TEST(zombie_shows_z_until_reaped)
     if (pid == 0)
         mproc_exit(3);
     ck_assert_int_gt(pid, 0);
-    ck_assert_msg(wait_state(pid, 'Z'), "child %d never showed Z", (int)pid);
+    ck_assert_msg(mproc_test_wait_state(pid, 'Z'), "child %d never showed Z", (int)pid);
     mproc_procinfo info;
     ASSERT_OK(mproc_procinfo_get(pid, &info));
     ck_assert_int_eq(info.ppid, getpid());
@@ -168,7 +150,7 @@ START_TEST(wait_any_never_takes_a_managed_child)
     mproc_process *p;
     ASSERT_OK(mproc_process_new(&p, ret5, NULL, NULL));
     ASSERT_OK(mproc_process_start(p));
-    ck_assert(wait_state(mproc_process_pid(p), 'Z'));
+    ck_assert(mproc_test_wait_state(mproc_process_pid(p), 'Z'));
     ck_assert_int_eq(mproc_wait_any(0, NULL, NULL), -ECHILD);
     ASSERT_OK(mproc_process_join(p, -1));
     int code;
@@ -223,11 +205,11 @@ START_TEST(autoreap_reaps_strays_keeps_managed_status)
         mproc_procinfo info;
         if (mproc_procinfo_get(stray, &info) == -ESRCH)
             break;
-        nap();
+        mproc_test_nap();
     }
     mproc_procinfo info;
     ck_assert_int_eq(mproc_procinfo_get(stray, &info), -ESRCH);
-    ck_assert(wait_state(mproc_process_pid(p), 'Z'));
+    ck_assert(mproc_test_wait_state(mproc_process_pid(p), 'Z'));
     ASSERT_OK(mproc_process_join(p, -1));
     int code;
     ck_assert_int_eq(mproc_process_exitcode(p, &code), 1);
