@@ -275,6 +275,16 @@ static int q_sleep(mproc_queue *q, _Atomic uint32_t *seq, _Atomic uint32_t *slee
     return l < 0 ? l : (r == -EINTR ? 0 : r);
 }
 
+/* A sleeper that gives up may have been the one a wake-up was meant for:
+   hand it to another sleeper, if any (with m held). */
+static void pass_on(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
+{
+    if (atomic_load(sleepers) > 0) {
+        atomic_fetch_add(seq, 1);
+        mproc__futex_wake(seq, 1);
+    }
+}
+
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
 {
     if (!q || (!data && len) || !mproc__timeout_ok(timeout))
@@ -303,7 +313,10 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             uint32_t unf = atomic_load_explicit(&h->unfinished, RLX);
             commit(h, head, tail + need, count + 1, unf + 1);
             atomic_fetch_add(&h->put_seq, 1);
-            bool wake = atomic_load(&h->getters) > 0;
+            /* A sleeping getter is woken for each of the first messages
+               that sleepers could take; woken ones count as sleepers until
+               they run, so later puts need no system call. */
+            bool wake = count < atomic_load(&h->getters);
             q_unlock(h);
             if (wake)
                 mproc__futex_wake(&h->put_seq, 1);
@@ -314,6 +327,8 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             goto out;
         }
         err = q_sleep(q, &h->get_seq, &h->putters, deadline);
+        if (err == -ETIMEDOUT)
+            pass_on(&h->get_seq, &h->putters);
         if (err < 0 && err != -ETIMEDOUT)
             return err;
         err = 0; /* a timeout is decided above, after one more look */
@@ -353,7 +368,11 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             commit(h, head + rec_size(n), atomic_load_explicit(&h->tail, RLX), count - 1,
                    atomic_load_explicit(&h->unfinished, RLX));
             atomic_fetch_add(&h->get_seq, 1);
-            bool wake = atomic_load(&h->putters) > 0;
+            /* Putters sleep on a full ring; wake one once it is half empty
+               (or below half of maxsize), not after every get. */
+            uint64_t used = atomic_load_explicit(&h->tail, RLX) - (head + rec_size(n));
+            bool wake = atomic_load(&h->putters) > 0 &&
+                        (used <= h->cap / 2 || (h->maxsize && count - 1 <= h->maxsize / 2));
             q_unlock(h);
             if (wake)
                 mproc__futex_wake(&h->get_seq, 1);
@@ -371,6 +390,8 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             goto out;
         }
         err = q_sleep(q, &h->put_seq, &h->getters, deadline);
+        if (err == -ETIMEDOUT && atomic_load_explicit(&h->count, RLX) > 0)
+            pass_on(&h->put_seq, &h->getters);
         if (err < 0 && err != -ETIMEDOUT)
             return err;
         err = 0;
