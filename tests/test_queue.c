@@ -4,6 +4,8 @@
 #include "test_ipc_util.h"
 
 #include <stdio.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -318,6 +320,48 @@ START_TEST(producers_and_consumers_killed_mid_operation)
 }
 END_TEST
 
+
+/* The queue's mutex sits at the start of its header, which follows the
+   128-byte block header (shm.c, queue.c): a child takes it and dies holding
+   it, as a producer or consumer killed inside put or get would. */
+static int die_holding_queue_mutex(void *arg)
+{
+    kill_arg *k = arg;
+    int fd = mproc_queue_fd(k->q);
+    void *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED)
+        return 1;
+    pthread_mutex_lock((pthread_mutex_t *)(void *)((char *)map + 128));
+    mproc_test_gate_signal(&k->gate);
+    pause();
+    return 0;
+}
+
+START_TEST(holder_of_the_queue_mutex_killed)
+{
+    kill_arg k;
+    ASSERT_OK(mproc_queue_new(&k.q, NULL));
+    mproc_test_gate_open(&k.gate);
+    ASSERT_OK(mproc_queue_put(k.q, "before", 6, 0));
+    pid_t pid = ipc_spawn(die_holding_queue_mutex, &k);
+    ck_assert(mproc_test_gate_wait(&k.gate, 10));
+    /* Held: a non-blocking put gives up instead of waiting. */
+    ck_assert_int_eq(mproc_queue_put(k.q, "x", 1, 0), -ETIMEDOUT);
+    ipc_kill(pid);
+    char buf[16];
+    size_t len;
+    ASSERT_OK(mproc_queue_get(k.q, buf, sizeof buf, &len, 5));
+    ck_assert_uint_eq(len, 6);
+    ck_assert(memcmp(buf, "before", 6) == 0);
+    ASSERT_OK(mproc_queue_put(k.q, "after", 5, 5));
+    ck_assert_int_eq(mproc_queue_qsize(k.q), 1);
+    ASSERT_OK(mproc_queue_get(k.q, buf, sizeof buf, &len, 5));
+    ck_assert_uint_eq(len, 5);
+    mproc_test_gate_close(&k.gate);
+    mproc_queue_free(k.q);
+}
+END_TEST
+
 /* ---- join --------------------------------------------------------------------------- */
 
 static int take_and_done(void *arg)
@@ -482,4 +526,5 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "queue_stress", 120);
     tcase_add_test(tc, two_producers_two_consumers_exact_totals);
     tcase_add_test(tc, producers_and_consumers_killed_mid_operation);
+    tcase_add_test(tc, holder_of_the_queue_mutex_killed);
 }
