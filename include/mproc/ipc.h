@@ -53,10 +53,11 @@
  * What the others see:
  *   - lock, rlock: the next acquirer gets -EOWNERDEAD and holds the lock;
  *     it repairs the protected state and calls mproc_lock_consistent.
- *   - queue: never wedged. A put that had not finished leaves no trace; a
- *     get that had not finished leaves the message in the queue. A process
- *     killed between a get and its task_done keeps join waiting (use the
- *     timeout).
+ *   - queue: never wedged, never a torn message. A put either published
+ *     its whole message or left no trace; a get either took its message
+ *     whole (which then goes with the dead process) or left it first in
+ *     the queue. A process killed between a get and its task_done keeps
+ *     join waiting (use the timeout).
  *   - semaphore: units acquired by a dead process are not given back (a
  *     semaphore has no owner: any process may release a unit).
  *   - event, condition: unaffected; a dead waiter consumes no notification.
@@ -66,6 +67,11 @@
  *
  * Threads: every function here may be called from any thread. Lock
  * ownership belongs to the thread that acquired it, as with POSIX mutexes.
+ *
+ * Fork: a handle (pipe end, queue, shm block, an object from _new) is
+ * copied into the child with the memory it points to still shared; each
+ * process frees its own copy. Locks held by the parent are not held by
+ * the child.
  */
 #ifndef MPROC_IPC_H
 #define MPROC_IPC_H
