@@ -43,8 +43,12 @@ void mproc__shared_free(void *p, size_t size);
 
 /* Make / open a block whose header carries magic (which tells a queue from
    a plain block on attach); the queue lives in such a block. */
+/* init (may be NULL) prepares the block's contents before anyone else can
+   see them (before a named block gets its name); its error undoes all. */
+typedef int (*mproc__shm_init_fn)(void *data, size_t size, void *arg);
 int mproc__shm_make(mproc_shm **out, const char *name, size_t size,
-                    const mproc_shm_opts *opts, uint32_t magic);
+                    const mproc_shm_opts *opts, uint32_t magic, mproc__shm_init_fn init,
+                    void *arg);
 int mproc__shm_open_name(mproc_shm **out, const char *name, uint32_t magic);
 int mproc__shm_open_fd(mproc_shm **out, int fd, uint32_t magic);
 

@@ -180,6 +180,21 @@ static int q_wrap(mproc_queue **out, mproc_shm *blk)
     return 0;
 }
 
+/* Prepare the queue header inside its block, before any other process can
+   attach to it. */
+static int q_init(void *data, size_t size, void *arg)
+{
+    const mproc_queue_opts *opts = arg;
+    qhdr *h = data;
+    int err = mproc__rmutex_init(&h->m, false);
+    if (err < 0)
+        return err;
+    h->cap = size - Q_HDR;
+    h->maxsize = opts ? opts->maxsize : 0;
+    h->magic = Q_MAGIC;
+    return 0;
+}
+
 int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts)
 {
     if (!out)
@@ -193,24 +208,8 @@ int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts)
     mproc_shm_opts so = { .attachers = opts ? opts->attachers : 0 };
     mproc_shm *blk = NULL;
     int err = mproc__shm_make(&blk, opts ? opts->name : NULL, Q_HDR + cap, &so,
-                              MPROC__SHM_MAGIC_QUEUE);
-    if (err < 0)
-        return err;
-    qhdr *h = mproc_shm_ptr(blk);
-    err = mproc__rmutex_init(&h->m, false);
-    if (err < 0) {
-        /* A named block already carries its name: take it back. */
-        if (opts && opts->name)
-            mproc_shm_unlink(opts->name);
-        mproc_shm_free(blk);
-        return err;
-    }
-    h->cap = cap;
-    h->maxsize = opts ? opts->maxsize : 0;
-    /* The magic last: an attacher that finds it finds a whole header. */
-    atomic_thread_fence(memory_order_release);
-    h->magic = Q_MAGIC;
-    return q_wrap(out, blk);
+                              MPROC__SHM_MAGIC_QUEUE, q_init, (void *)opts);
+    return err < 0 ? err : q_wrap(out, blk);
 }
 
 int mproc_queue_attach(mproc_queue **out, const char *name)

@@ -112,7 +112,8 @@ out:
 }
 
 /* Size fd for a block of size bytes, map it and write the header. */
-static int build(mproc_shm **out, int fd, size_t size, uint32_t magic, unsigned attachers)
+static int build(mproc_shm **out, int fd, size_t size, uint32_t magic, unsigned attachers,
+                 mproc__shm_init_fn init, void *arg)
 {
     size_t len = SHM_HDR + size;
     if (ftruncate(fd, (off_t)len) < 0) {
@@ -143,12 +144,19 @@ static int build(mproc_shm **out, int fd, size_t size, uint32_t magic, unsigned 
     b->hdr = h;
     b->map_len = len;
     b->fd = fd;
+    if (init) {
+        int err = init((char *)h + SHM_HDR, size, arg);
+        if (err < 0) {
+            mproc_shm_free(b);
+            return err;
+        }
+    }
     *out = b;
     return 0;
 }
 
 int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_shm_opts *opts,
-                    uint32_t magic)
+                    uint32_t magic, mproc__shm_init_fn init, void *arg)
 {
     if (!out || size == 0)
         return -EINVAL;
@@ -158,7 +166,7 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
         int fd = memfd_create("mproc-shm", MFD_CLOEXEC);
         if (fd < 0)
             return mproc__err();
-        return build(out, fd, size, magic, 0);
+        return build(out, fd, size, magic, 0, init, arg);
     }
     char path[256];
     int err = valid_name(name, path, sizeof path);
@@ -174,13 +182,13 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
         fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, mode);
         if (fd < 0)
             return mproc__err();
-        err = build(out, fd, size, magic, attachers);
+        err = build(out, fd, size, magic, attachers, init, arg);
         if (err < 0)
             shm_unlink(path);
         return err;
     }
     mproc_shm *b = NULL;
-    err = build(&b, fd, size, magic, attachers);
+    err = build(&b, fd, size, magic, attachers, init, arg);
     if (err < 0)
         return err;
     char proc[64], dst[300];
@@ -235,14 +243,14 @@ int mproc__shm_open_fd(mproc_shm **out, int fd, uint32_t magic)
 
 int mproc_shm_new(mproc_shm **out, size_t size)
 {
-    return mproc__shm_make(out, NULL, size, NULL, MPROC__SHM_MAGIC_BLOCK);
+    return mproc__shm_make(out, NULL, size, NULL, MPROC__SHM_MAGIC_BLOCK, NULL, NULL);
 }
 
 int mproc_shm_create(mproc_shm **out, const char *name, size_t size, const mproc_shm_opts *opts)
 {
     if (!name)
         return -EINVAL;
-    return mproc__shm_make(out, name, size, opts, MPROC__SHM_MAGIC_BLOCK);
+    return mproc__shm_make(out, name, size, opts, MPROC__SHM_MAGIC_BLOCK, NULL, NULL);
 }
 
 int mproc_shm_attach(mproc_shm **out, const char *name)
@@ -306,7 +314,7 @@ int mproc_shm_array_new(mproc_shm **out, size_t elem_size, size_t count, const v
         return -EINVAL;
     size_t size = elem_size * count;
     mproc_shm *b = NULL;
-    int err = mproc__shm_make(&b, NULL, size, NULL, MPROC__SHM_MAGIC_BLOCK);
+    int err = mproc__shm_make(&b, NULL, size, NULL, MPROC__SHM_MAGIC_BLOCK, NULL, NULL);
     if (err < 0)
         return err;
     b->hdr->elem_size = elem_size;
