@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +231,7 @@ static double lock_ns(long n)
 /* ---- Python's figures ------------------------------------------------------------------ */
 
 static const char py_script[] =
-    "import multiprocessing as mp, sys, time\n"
+    "import multiprocessing as mp, os, sys, time\n"
     "n_q, n_rt, n_l = (int(x) for x in sys.argv[1:4])\n"
     "def producer(q, n):\n"
     "    m = b'x' * 64\n"
@@ -248,6 +249,7 @@ static const char py_script[] =
     "        q.get()\n"
     "    dt = time.perf_counter() - t; p.join()\n"
     "    print('queue', n_q / dt)\n"
+    "    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
     "    a, b = mp.Pipe()\n"
     "    p = mp.Process(target=echo, args=(b, n_rt)); p.start()\n"
     "    m = b'x' * 64\n"
@@ -320,8 +322,22 @@ int main(void)
     long n_q = quick ? 200000 : 1000000, n_rt = quick ? 5000 : 20000, n_l = 20000000;
     int runs = quick ? 2 : 3;
 
-    /* Round trips alternate, and which goes first alternates too: the
-       second of two back-to-back runs tends to find the CPUs warmer. */
+    /* Round trips run with both processes on one CPU: across CPUs the time
+       is mostly the wake-up of an idle CPU, which varies tenfold from run
+       to run on a shared machine and would decide the ratio. They
+       alternate, and which goes first alternates too: the second of two
+       back-to-back runs tends to find the caches warmer. */
+    cpu_set_t all, one;
+    bool pinned = sched_getaffinity(0, sizeof all, &all) == 0;
+    if (pinned) {
+        CPU_ZERO(&one);
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &all)) {
+                CPU_SET(c, &one);
+                break;
+            }
+        pinned = sched_setaffinity(0, sizeof one, &one) == 0;
+    }
     double rt_m = 1e300, rt_raw = 1e300;
     for (int i = 0; i < 2 * runs; i++) {
         double a, b;
@@ -335,6 +351,8 @@ int main(void)
         rt_m = a < rt_m ? a : rt_m;
         rt_raw = b < rt_raw ? b : rt_raw;
     }
+    if (pinned)
+        sched_setaffinity(0, sizeof all, &all);
     double q_m = best_max(queue_rate, n_q, runs);
     double q_raw = best_max(pipe_rate, n_q, runs);
     double l_m = best_min(lock_ns, n_l, runs);
@@ -347,7 +365,7 @@ int main(void)
         printf("%12.0f/s %8.2fx %8.1fx\n", py.queue, q_m / q_raw, q_m / py.queue);
     else
         printf("%14s %8.2fx %9s\n", "n/a", q_m / q_raw, "n/a");
-    printf("%-34s %11.2f us %11.2f us ", "pipe round trip, 64 B", rt_m * 1e6, rt_raw * 1e6);
+    printf("%-34s %11.2f us %11.2f us ", "pipe round trip, 64 B, one CPU", rt_m * 1e6, rt_raw * 1e6);
     if (py.ok)
         printf("%11.2f us %8.2fx %8.1fx\n", py.pipe_rt * 1e6, rt_m / rt_raw, py.pipe_rt / rt_m);
     else
