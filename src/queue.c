@@ -2,60 +2,80 @@
  * (Queue and JoinableQueue).
  *
  * DESIGN. One shared block holds a small header and a byte ring. Messages
- * are copied in and out whole under one robust process-shared mutex, so no
+ * are copied in and out whole under robust process-shared mutexes, so no
  * slot is ever "reserved but unfilled": that state is what wedges Python's
- * queue when a process dies mid-operation. Positions are 64-bit byte counts
+ * queue when a process dies mid-operation. Producers serialise on one
+ * mutex and consumers on another (the two-lock queue), so a producer and a
+ * consumer never wait for each other: each side writes only its own cache
+ * lines and reads the other's position. Positions are 64-bit byte counts
  * that only grow; a record is an 8-byte length and the payload padded to 8,
  * so a record header never straddles the end of the ring.
  *
  * Death at any instruction. A put writes its payload beyond the tail, where
  * no getter looks; a get copies out without changing anything. Each then
- * commits through a journal: the new head, tail, count and unfinished-task
- * values are written to the header, a valid flag is raised, the values are
- * applied, the flag is lowered. The next acquirer after an owner-died
- * result re-applies a raised journal (the values are absolute, so applying
- * twice is harmless) and wakes everyone. So a dead producer's message is
- * either wholly in the queue or not at all, and a dead consumer's message
- * is either gone or still first.
+ * commits through its side's journal: the new position and message count
+ * are written down, a valid flag is raised, the values are applied (the
+ * position last, with release order, so the other side never sees a
+ * position before its data), the flag is lowered. The next acquirer of
+ * that side's mutex after an owner-died result re-applies a raised journal
+ * (the values are absolute, so applying twice is harmless) and wakes
+ * everyone. So a dead producer's message is either wholly in the queue or
+ * not at all, and a dead consumer's message is either gone or still first.
  *
  * Waiting. Getters wait on a futex word bumped by every put, putters on one
- * bumped by every get; counters of sleepers let the other side skip the
- * wake-up system call when nobody sleeps, and a short spin before sleeping
- * catches the common case of a partner running on another CPU.
+ * bumped by every get; each reads the word before looking at the queue, so
+ * a change in between makes the futex wait return at once. Counters of
+ * sleepers let the other side skip the wake-up system call when nobody
+ * sleeps (or, for getters, when every sleeper already has a message to
+ * find). Each side keeps the other's position as last read and reads it
+ * afresh only when the stale view says "full" or "empty", so a burst of
+ * messages costs no cache-line transfers beyond the messages themselves.
+ * The counters may be
+ * left high by a process that died asleep; that only costs a useless
+ * wake-up, never a lost one.
  */
 #include "ipc_internal.h"
 
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define Q_MAGIC 0x71756575U /* "queu" */
-#define Q_HDR 256
+#define Q_HDR 512
 #define Q_DEFAULT_BYTES ((size_t)1 << 20)
 #define Q_MIN_BYTES ((size_t)4096)
 #define Q_MAX_BYTES ((size_t)1 << 40)
-#define Q_SPIN 2000
 
 typedef struct {
-    pthread_mutex_t m;
-    uint32_t magic;
+    /* The producers' side, changed under pm. */
+    pthread_mutex_t pm;
+    _Atomic uint64_t tail; /* bytes published */
+    _Atomic uint64_t puts; /* messages published, ever */
+    uint64_t pj_tail, pj_puts;
+    _Atomic uint32_t pj_valid;
+    _Atomic uint32_t put_seq; /* futex word: bumped by every put (and close) */
+    uint64_t head_seen, gets_seen; /* the consumers' side as last read */
+    /* The consumers' side, changed under gm. */
+    _Alignas(64) pthread_mutex_t gm;
+    _Atomic uint64_t head; /* bytes consumed */
+    _Atomic uint64_t gets; /* messages taken, ever */
+    uint64_t gj_head, gj_gets;
+    _Atomic uint32_t gj_valid;
+    _Atomic uint32_t get_seq; /* futex word: bumped by every get (and close) */
+    uint64_t tail_seen; /* the producers' tail as last read */
+    /* Sleepers, close and join: atomics, no mutex. */
+    _Alignas(64) _Atomic uint32_t getters, putters;
+    _Atomic uint32_t joiners;
+    _Atomic uint32_t closed;
+    _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
+    _Atomic uint64_t dones;    /* task_done calls, ever */
+    /* Set once when the queue is made, then only read. */
+    _Alignas(64) uint32_t magic;
     uint32_t pad0_;
     uint64_t cap;     /* ring bytes, a power of two */
     uint64_t maxsize; /* most messages; 0: no limit but bytes */
-    _Atomic uint64_t head, tail;   /* byte positions; changed under m */
-    _Atomic uint32_t count;        /* messages held; changed under m */
-    _Atomic uint32_t unfinished;   /* puts not yet task_done; futex word for join */
-    _Atomic uint32_t put_seq;      /* futex word: bumped by every put */
-    _Atomic uint32_t get_seq;      /* futex word: bumped by every get */
-    _Atomic uint32_t getters, putters, joiners; /* sleepers, to skip needless wakes */
-    _Atomic uint32_t closed;
-    /* The commit journal (see DESIGN). */
-    uint64_t j_head, j_tail;
-    uint32_t j_count, j_unfinished;
-    _Atomic uint32_t j_valid;
 } qhdr;
 _Static_assert(sizeof(qhdr) <= Q_HDR, "queue header too large");
 
@@ -64,10 +84,11 @@ struct mproc_queue {
     qhdr *h;
     unsigned char *ring;
     uint64_t mask;
-    int spin; /* spins before sleeping: 0 when this process has one CPU */
 };
 
 #define RLX memory_order_relaxed
+#define ACQ memory_order_acquire
+#define REL memory_order_release
 
 static uint64_t rec_size(uint64_t len)
 {
@@ -94,45 +115,60 @@ static void ring_read(mproc_queue *q, uint64_t pos, void *dst, size_t n)
         memcpy((char *)dst + first, q->ring, n - first);
 }
 
-/* Apply the journal's values (with m held). */
-static void journal_apply(qhdr *h)
+/* ---- the journals (see DESIGN) ------------------------------------------------ */
+
+static void put_apply(qhdr *h)
 {
-    atomic_store_explicit(&h->head, h->j_head, RLX);
-    atomic_store_explicit(&h->tail, h->j_tail, RLX);
-    atomic_store_explicit(&h->count, h->j_count, RLX);
-    atomic_store_explicit(&h->unfinished, h->j_unfinished, RLX);
-    atomic_store_explicit(&h->j_valid, 0, memory_order_release);
+    atomic_store_explicit(&h->puts, h->pj_puts, RLX);
+    atomic_store_explicit(&h->tail, h->pj_tail, REL);
+    atomic_store_explicit(&h->pj_valid, 0, REL);
 }
 
-static void commit(qhdr *h, uint64_t head, uint64_t tail, uint32_t count, uint32_t unfinished)
+static void put_commit(qhdr *h, uint64_t tail, uint64_t puts)
 {
-    h->j_head = head;
-    h->j_tail = tail;
-    h->j_count = count;
-    h->j_unfinished = unfinished;
-    /* Release: the journal's fields are in memory before the flag says so,
-       for whoever finds it after our death. */
-    atomic_store_explicit(&h->j_valid, 1, memory_order_release);
-    journal_apply(h);
+    h->pj_tail = tail;
+    h->pj_puts = puts;
+    /* Release: the journal (and the payload) are in memory before the flag
+       says so, for whoever finds it after our death. */
+    atomic_store_explicit(&h->pj_valid, 1, REL);
+    put_apply(h);
+}
+
+static void get_apply(qhdr *h)
+{
+    atomic_store_explicit(&h->gets, h->gj_gets, RLX);
+    atomic_store_explicit(&h->head, h->gj_head, REL);
+    atomic_store_explicit(&h->gj_valid, 0, REL);
+}
+
+static void get_commit(qhdr *h, uint64_t head, uint64_t gets)
+{
+    h->gj_head = head;
+    h->gj_gets = gets;
+    atomic_store_explicit(&h->gj_valid, 1, REL);
+    get_apply(h);
 }
 
 static void wake_all(qhdr *h)
 {
     atomic_fetch_add(&h->put_seq, 1);
     atomic_fetch_add(&h->get_seq, 1);
+    atomic_fetch_add(&h->done_seq, 1);
     mproc__futex_wake(&h->put_seq, INT_MAX);
     mproc__futex_wake(&h->get_seq, INT_MAX);
-    mproc__futex_wake(&h->unfinished, INT_MAX);
+    mproc__futex_wake(&h->done_seq, INT_MAX);
 }
 
-/* Take the queue's mutex, repairing after a holder that died. 0 held,
+/* Take one side's mutex, repairing after a holder that died. 0 held,
    -ETIMEDOUT. */
-static int q_lock(qhdr *h, double deadline)
+static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
 {
-    int r = mproc__ilock(&h->m, deadline);
+    int r = mproc__ilock(m, deadline);
     if (r == 1) {
-        if (atomic_load_explicit(&h->j_valid, memory_order_acquire))
-            journal_apply(h);
+        if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
+            put_apply(h);
+        if (m == &h->gm && atomic_load_explicit(&h->gj_valid, ACQ))
+            get_apply(h);
         /* Sleepers may have missed the wake-up the dead process owed them. */
         wake_all(h);
         r = 0;
@@ -140,17 +176,21 @@ static int q_lock(qhdr *h, double deadline)
     return r;
 }
 
-/* The mutex is held only for a copy, so "do not wait" still waits that
-   long for it rather than fail while messages or room are there; a bounded
+/* The mutexes are held only for a copy, so "do not wait" still waits that
+   long for one rather than fail while messages or room are there; a bounded
    wait keeps a stopped holder from hanging a non-blocking call. */
 static double lock_deadline(double timeout, double deadline)
 {
     return timeout == 0 ? mproc__now() + 0.01 : deadline;
 }
 
-static void q_unlock(qhdr *h)
+/* Wake one sleeping putter, if any. (Counting wake-ups already on their
+   way, to save this call, loses wake-ups: a putter may have registered
+   after the get that woke "it", and then sleeps for a later one.) */
+static void wake_putter(qhdr *h)
 {
-    pthread_mutex_unlock(&h->m);
+    if (atomic_load(&h->putters) > 0)
+        mproc__futex_wake(&h->get_seq, 1);
 }
 
 /* ---- making and opening ----------------------------------------------------- */
@@ -173,9 +213,6 @@ static int q_wrap(mproc_queue **out, mproc_shm *blk)
     q->h = h;
     q->ring = (unsigned char *)h + Q_HDR;
     q->mask = h->cap - 1;
-    /* Spinning only helps while the partner runs on another CPU. */
-    cpu_set_t set;
-    q->spin = sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1 ? Q_SPIN : 0;
     *out = q;
     return 0;
 }
@@ -186,7 +223,9 @@ static int q_init(void *data, size_t size, void *arg)
 {
     const mproc_queue_opts *opts = arg;
     qhdr *h = data;
-    int err = mproc__rmutex_init(&h->m, false);
+    int err = mproc__rmutex_init(&h->pm, false);
+    if (err == 0)
+        err = mproc__rmutex_init(&h->gm, false);
     if (err < 0)
         return err;
     h->cap = size - Q_HDR;
@@ -255,33 +294,25 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
-/* Sleep (m released) until seq moves, the queue closes, or the deadline.
-   Spins first while another CPU may be about to move it. */
-static int q_sleep(mproc_queue *q, _Atomic uint32_t *seq, _Atomic uint32_t *sleepers,
-                   double deadline)
+/* Sleep, with the side's mutex m released, until *seq moves from s (read
+   before the caller last looked at the queue), the queue closes, or the
+   deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
+   either way. No spinning first: measured, a spinning getter only steals
+   the producer's cache lines (or, on a shared CPU, its time), and one that
+   sleeps at once lets the producer run ahead in a burst. */
+static int q_sleep(mproc_queue *q, pthread_mutex_t *m, _Atomic uint32_t *seq, uint32_t s,
+                   bool putter, double deadline)
 {
     qhdr *h = q->h;
-    uint32_t s = atomic_load(seq);
+    _Atomic uint32_t *sleepers = putter ? &h->putters : &h->getters;
     atomic_fetch_add(sleepers, 1);
-    q_unlock(h);
-    for (int i = 0; i < q->spin && atomic_load_explicit(seq, RLX) == s; i++)
-        mproc__cpu_relax();
+    pthread_mutex_unlock(m);
     int r = 0;
     if (atomic_load(seq) == s)
         r = mproc__futex_wait(seq, s, deadline);
     atomic_fetch_sub(sleepers, 1);
-    int l = q_lock(h, INFINITY);
-    return l < 0 ? l : (r == -EINTR ? 0 : r);
-}
-
-/* A sleeper that gives up may have been the one a wake-up was meant for:
-   hand it to another sleeper, if any (with m held). */
-static void pass_on(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
-{
-    if (atomic_load(sleepers) > 0) {
-        atomic_fetch_add(seq, 1);
-        mproc__futex_wake(seq, 1);
-    }
+    side_lock(h, m, INFINITY);
+    return r == -ETIMEDOUT ? r : 0;
 }
 
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
@@ -293,47 +324,66 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         return -EMSGSIZE;
     uint64_t need = rec_size(len);
     double deadline = mproc__deadline(timeout);
-    int err = q_lock(h, lock_deadline(timeout, deadline));
+    int err = side_lock(h, &h->pm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
+    bool slept = false;
     for (;;) {
         if (atomic_load_explicit(&h->closed, RLX)) {
             err = -EPIPE;
-            goto out;
+            break;
         }
-        uint64_t head = atomic_load_explicit(&h->head, RLX);
         uint64_t tail = atomic_load_explicit(&h->tail, RLX);
-        uint32_t count = atomic_load_explicit(&h->count, RLX);
-        if (h->cap - (tail - head) >= need && (!h->maxsize || count < h->maxsize)) {
+        uint64_t puts = atomic_load_explicit(&h->puts, RLX);
+        /* The consumers' positions as last seen: they only grow, so a stale
+           view only underestimates the room. Read afresh (a cache line from
+           another CPU) only when the stale view says no. */
+        uint64_t head = h->head_seen, gets = h->gets_seen;
+        uint32_t s = 0;
+        bool fits = h->cap - (tail - head) >= need && (!h->maxsize || puts - gets < h->maxsize);
+        if (!fits) {
+            /* The futex word first, then the look (see DESIGN). */
+            s = atomic_load(&h->get_seq);
+            h->head_seen = head = atomic_load_explicit(&h->head, ACQ);
+            h->gets_seen = gets = atomic_load_explicit(&h->gets, ACQ);
+            fits = h->cap - (tail - head) >= need && (!h->maxsize || puts - gets < h->maxsize);
+        }
+        if (fits) {
             uint64_t hdr = len;
             /* Beyond the tail: invisible until the commit. */
             ring_write(q, tail + 8, data, len);
             ring_write(q, tail, &hdr, 8);
-            uint32_t unf = atomic_load_explicit(&h->unfinished, RLX);
-            commit(h, head, tail + need, count + 1, unf + 1);
+            put_commit(h, tail + need, puts + 1);
             atomic_fetch_add(&h->put_seq, 1);
-            /* A sleeping getter is woken for each of the first messages
-               that sleepers could take; woken ones count as sleepers until
-               they run, so later puts need no system call. */
-            bool wake = count < atomic_load(&h->getters);
-            q_unlock(h);
+            /* Wake a getter for each message that sleepers could take; a
+               woken one counts as a sleeper until it runs, so the puts that
+               follow need no system call. */
+            uint32_t sleepers = atomic_load(&h->getters);
+            bool wake = sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers;
+            /* Room left for another sleeping putter woken for us? */
+            bool more = slept && h->cap - (tail + need - head) >= 16;
+            pthread_mutex_unlock(&h->pm);
             if (wake)
                 mproc__futex_wake(&h->put_seq, 1);
+            if (more)
+                wake_putter(h);
             return 0;
         }
         if (timeout == 0 || mproc__now() >= deadline) {
             err = -ETIMEDOUT;
-            goto out;
+            break;
         }
-        err = q_sleep(q, &h->get_seq, &h->putters, deadline);
-        if (err == -ETIMEDOUT)
-            pass_on(&h->get_seq, &h->putters);
-        if (err < 0 && err != -ETIMEDOUT)
-            return err;
-        err = 0; /* a timeout is decided above, after one more look */
+        slept = true;
+        if (q_sleep(q, &h->pm, &h->get_seq, s, true, deadline) == -ETIMEDOUT &&
+            mproc__now() >= deadline) {
+            err = -ETIMEDOUT;
+            break;
+        }
     }
-out:
-    q_unlock(h);
+    pthread_mutex_unlock(&h->pm);
+    /* A wake-up meant for us may have come as we gave up: pass it on. */
+    if (slept)
+        wake_putter(h);
     return err;
 }
 
@@ -342,61 +392,88 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
 {
     qhdr *h = q->h;
     double deadline = mproc__deadline(timeout);
-    int err = q_lock(h, lock_deadline(timeout, deadline));
+    int err = side_lock(h, &h->gm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
+    bool slept = false;
     for (;;) {
-        uint32_t count = atomic_load_explicit(&h->count, RLX);
-        if (count > 0) {
-            uint64_t head = atomic_load_explicit(&h->head, RLX);
+        uint64_t head = atomic_load_explicit(&h->head, RLX);
+        /* The producers' tail as last seen (see put); read afresh only when
+           the stale view says empty. */
+        uint64_t tail = h->tail_seen;
+        uint32_t s = 0;
+        if (tail == head) {
+            s = atomic_load(&h->put_seq);
+            h->tail_seen = tail = atomic_load_explicit(&h->tail, ACQ);
+        }
+        if (tail != head) {
             uint64_t n;
             ring_read(q, head, &n, 8);
             void *dst = buf;
             if (alloc) {
-                dst = malloc(n ? n : 1);
+                dst = malloc(n ? (size_t)n : 1);
                 if (!dst) {
                     err = -ENOMEM;
-                    goto out;
+                    break;
                 }
             } else if (n > cap) {
                 *len = (size_t)n;
                 err = -EMSGSIZE;
-                goto out;
+                break;
             }
             ring_read(q, head + 8, dst, (size_t)n);
-            commit(h, head + rec_size(n), atomic_load_explicit(&h->tail, RLX), count - 1,
-                   atomic_load_explicit(&h->unfinished, RLX));
+            uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
+            get_commit(h, head + rec_size(n), gets);
             atomic_fetch_add(&h->get_seq, 1);
-            /* Putters sleep on a full ring; wake one once it is half empty
-               (or below half of maxsize), not after every get. */
-            uint64_t used = atomic_load_explicit(&h->tail, RLX) - (head + rec_size(n));
-            bool wake = atomic_load(&h->putters) > 0 &&
-                        (used <= h->cap / 2 || (h->maxsize && count - 1 <= h->maxsize / 2));
-            q_unlock(h);
+            bool more = slept && tail != head + rec_size(n);
+            /* Wake a putter waiting for room once a sixteenth of the ring
+               is free (or, under maxsize, as soon as a message may go):
+               woken for every few bytes, a producer sharing our CPU would
+               preempt us after each get and the two would trade messages
+               one at a time. */
+            bool wake = false;
+            if (atomic_load(&h->putters) > 0) {
+                uint64_t used = atomic_load_explicit(&h->tail, ACQ) - (head + rec_size(n));
+                uint64_t count = atomic_load_explicit(&h->puts, ACQ) - gets;
+                wake = h->cap - used >= h->cap / 16 ||
+                       (h->maxsize && count + 1 == h->maxsize);
+            }
+            pthread_mutex_unlock(&h->gm);
             if (wake)
                 mproc__futex_wake(&h->get_seq, 1);
+            if (more && atomic_load(&h->getters) > 0) {
+                /* We were woken and more is there: another sleeper may
+                   have been passed over. */
+                atomic_fetch_add(&h->put_seq, 1);
+                mproc__futex_wake(&h->put_seq, 1);
+            }
             if (alloc)
                 *alloc = dst;
             *len = (size_t)n;
             return 0;
         }
-        if (atomic_load_explicit(&h->closed, RLX)) {
+        if (atomic_load(&h->closed)) {
             err = -EPIPE;
-            goto out;
+            break;
         }
         if (timeout == 0 || mproc__now() >= deadline) {
             err = -ETIMEDOUT;
-            goto out;
+            break;
         }
-        err = q_sleep(q, &h->put_seq, &h->getters, deadline);
-        if (err == -ETIMEDOUT && atomic_load_explicit(&h->count, RLX) > 0)
-            pass_on(&h->put_seq, &h->getters);
-        if (err < 0 && err != -ETIMEDOUT)
-            return err;
-        err = 0;
+        slept = true;
+        if (q_sleep(q, &h->gm, &h->put_seq, s, false, deadline) == -ETIMEDOUT &&
+            mproc__now() >= deadline) {
+            err = -ETIMEDOUT;
+            break;
+        }
     }
-out:
-    q_unlock(h);
+    bool pass = slept && err == -ETIMEDOUT &&
+                atomic_load_explicit(&h->tail, ACQ) != atomic_load_explicit(&h->head, RLX);
+    pthread_mutex_unlock(&h->gm);
+    if (pass && atomic_load(&h->getters) > 0) {
+        atomic_fetch_add(&h->put_seq, 1);
+        mproc__futex_wake(&h->put_seq, 1);
+    }
     return err;
 }
 
@@ -420,11 +497,7 @@ int mproc_queue_close(mproc_queue *q)
 {
     if (!q)
         return -EINVAL;
-    int err = q_lock(q->h, INFINITY);
-    if (err < 0)
-        return err;
     atomic_store(&q->h->closed, 1);
-    q_unlock(q->h);
     wake_all(q->h);
     return 0;
 }
@@ -434,17 +507,32 @@ bool mproc_queue_closed(mproc_queue *q)
     return q && atomic_load(&q->h->closed) != 0;
 }
 
-/* The snapshots take the mutex: after a holder's death its journal may
-   still have to be applied, and the counters would lie until then. */
+/* The snapshots take both mutexes (producers' first, the one order used
+   anywhere): after a holder's death its journal may still have to be
+   applied, and the counters would lie until then. */
+static int both_lock(qhdr *h)
+{
+    int err = side_lock(h, &h->pm, INFINITY);
+    if (err == 0 && (err = side_lock(h, &h->gm, INFINITY)) < 0)
+        pthread_mutex_unlock(&h->pm);
+    return err;
+}
+
+static void both_unlock(qhdr *h)
+{
+    pthread_mutex_unlock(&h->gm);
+    pthread_mutex_unlock(&h->pm);
+}
+
 long mproc_queue_qsize(mproc_queue *q)
 {
     if (!q)
         return -EINVAL;
-    int err = q_lock(q->h, INFINITY);
+    int err = both_lock(q->h);
     if (err < 0)
         return err;
-    long n = (long)atomic_load_explicit(&q->h->count, RLX);
-    q_unlock(q->h);
+    long n = (long)(atomic_load(&q->h->puts) - atomic_load(&q->h->gets));
+    both_unlock(q->h);
     return n;
 }
 
@@ -455,13 +543,13 @@ bool mproc_queue_empty(mproc_queue *q)
 
 bool mproc_queue_full(mproc_queue *q)
 {
-    if (!q || q_lock(q->h, INFINITY) < 0)
+    if (!q || both_lock(q->h) < 0)
         return false;
     qhdr *h = q->h;
-    uint64_t used = atomic_load_explicit(&h->tail, RLX) - atomic_load_explicit(&h->head, RLX);
-    bool full = (h->maxsize && atomic_load_explicit(&h->count, RLX) >= h->maxsize) ||
-                h->cap - used < 16;
-    q_unlock(h);
+    uint64_t used = atomic_load(&h->tail) - atomic_load(&h->head);
+    uint64_t count = atomic_load(&h->puts) - atomic_load(&h->gets);
+    bool full = (h->maxsize && count >= h->maxsize) || h->cap - used < 16;
+    both_unlock(h);
     return full;
 }
 
@@ -470,20 +558,16 @@ int mproc_queue_task_done(mproc_queue *q)
     if (!q)
         return -EINVAL;
     qhdr *h = q->h;
-    int err = q_lock(h, INFINITY);
-    if (err < 0)
-        return err;
-    uint32_t unf = atomic_load_explicit(&h->unfinished, RLX);
-    if (unf == 0) {
-        q_unlock(h);
-        return -EINVAL;
+    uint64_t d = atomic_load(&h->dones);
+    do {
+        if (d >= atomic_load(&h->puts))
+            return -EINVAL;
+    } while (!atomic_compare_exchange_weak(&h->dones, &d, d + 1));
+    if (d + 1 == atomic_load(&h->puts)) {
+        atomic_fetch_add(&h->done_seq, 1);
+        if (atomic_load(&h->joiners) > 0)
+            mproc__futex_wake(&h->done_seq, INT_MAX);
     }
-    /* One store: no journal needed. */
-    atomic_store(&h->unfinished, unf - 1);
-    bool wake = unf == 1 && atomic_load(&h->joiners) > 0;
-    q_unlock(h);
-    if (wake)
-        mproc__futex_wake(&h->unfinished, INT_MAX);
     return 0;
 }
 
@@ -495,15 +579,16 @@ int mproc_queue_join(mproc_queue *q, double timeout)
     double deadline = mproc__deadline(timeout);
     for (;;) {
         atomic_fetch_add(&h->joiners, 1);
-        uint32_t unf = atomic_load(&h->unfinished);
+        uint32_t s = atomic_load(&h->done_seq);
+        bool done = atomic_load(&h->dones) == atomic_load(&h->puts);
         int r = 0;
-        if (unf != 0)
-            r = mproc__futex_wait(&h->unfinished, unf, deadline);
+        if (!done)
+            r = mproc__futex_wait(&h->done_seq, s, deadline);
         atomic_fetch_sub(&h->joiners, 1);
-        if (atomic_load(&h->unfinished) == 0)
+        if (done)
             return 0;
         if (r == -ETIMEDOUT)
-            return r;
+            return atomic_load(&h->dones) == atomic_load(&h->puts) ? 0 : -ETIMEDOUT;
         if (r < 0 && r != -EINTR)
             return r;
     }
