@@ -356,7 +356,16 @@ int main(void)
     double q_m = best_max(queue_rate, n_q, runs);
     double q_raw = best_max(pipe_rate, n_q, runs);
     double l_m = best_min(lock_ns, n_l, runs);
+    /* Python's figures are the best of two runs too. */
     py_figures py = python(quick ? 50000 : 200000, quick ? 5000 : 20000, 1000000);
+    py_figures py2 = python(quick ? 50000 : 200000, quick ? 5000 : 20000, 1000000);
+    if (py2.ok && py.ok) {
+        py.queue = py2.queue > py.queue ? py2.queue : py.queue;
+        py.pipe_rt = py2.pipe_rt < py.pipe_rt ? py2.pipe_rt : py.pipe_rt;
+        py.lock = py2.lock < py.lock ? py2.lock : py.lock;
+    } else if (py2.ok) {
+        py = py2;
+    }
 
     printf("%-34s %14s %14s %14s %9s %9s\n", "benchmark", "mproc", "raw C pipe", "Python mp",
            "vs raw", "vs Python");
