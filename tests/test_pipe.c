@@ -244,6 +244,34 @@ START_TEST(timeouts_keep_the_framing)
 }
 END_TEST
 
+static int send_big_forever(void *arg)
+{
+    ends *e = arg;
+    mproc_pipe_free(e->theirs);
+    static unsigned char big[8 << 20];
+    mproc_pipe_send(e->mine, big, sizeof big, -1); /* killed while blocked in here */
+    return 0;
+}
+
+START_TEST(sender_killed_mid_message_is_eof_not_a_hang)
+{
+    mproc_pipe *a, *b;
+    ASSERT_OK(mproc_pipe_new(&a, &b, NULL));
+    ends e = { b, a };
+    pid_t pid = ipc_spawn(send_big_forever, &e);
+    mproc_pipe_free(b);
+    void *data;
+    size_t len;
+    /* The pipe fills with the start of the message and the sender blocks
+       for the rest: kill it there. */
+    ck_assert_int_eq(mproc_pipe_poll(a, 30), 1);
+    ipc_kill(pid);
+    ck_assert_int_eq(mproc_pipe_recv(a, &data, &len, 30), -EPIPE);
+    ck_assert_int_eq(mproc_pipe_recv(a, &data, &len, 30), -EPIPE);
+    mproc_pipe_free(a);
+}
+END_TEST
+
 START_TEST(bad_input_and_use_after_close)
 {
     mproc_pipe *a, *b;
@@ -282,5 +310,6 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, one_way_hundred_thousand_messages_then_eof);
     tcase_add_test(tc, peer_gone_is_eof_and_epipe_never_sigpipe);
     tcase_add_test(tc, timeouts_keep_the_framing);
+    tcase_add_test(tc, sender_killed_mid_message_is_eof_not_a_hang);
     tcase_add_test(tc, bad_input_and_use_after_close);
 }
