@@ -177,32 +177,35 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
 
     /* Built without a name, named when complete (see DESIGN). */
     int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
-    if (fd < 0) {
-        /* No O_TMPFILE here: create under the name directly. */
-        fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, mode);
-        if (fd < 0)
-            return mproc__err();
-        err = build(out, fd, size, magic, attachers, init, arg);
+    if (fd >= 0) {
+        mproc_shm *b = NULL;
+        err = build(&b, fd, size, magic, attachers, init, arg);
         if (err < 0)
-            shm_unlink(path);
-        return err;
-    }
-    mproc_shm *b = NULL;
-    err = build(&b, fd, size, magic, attachers, init, arg);
-    if (err < 0)
-        return err;
-    char proc[64], dst[300];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    snprintf(dst, sizeof dst, "/dev/shm%s", path);
-    /* fchmod: O_TMPFILE applied the umask; the name should carry mode. */
-    (void)fchmod(fd, mode);
-    if (linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) < 0) {
+            return err;
+        char proc[64], dst[300];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        snprintf(dst, sizeof dst, "/dev/shm%s", path);
+        /* O_TMPFILE applied the umask; the name should carry mode. */
+        (void)fchmod(fd, mode);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) == 0) {
+            *out = b;
+            return 0;
+        }
         err = mproc__err();
         mproc_shm_free(b);
-        return err;
+        if (err == -EEXIST || err == -EACCES)
+            return err;
+        /* No /proc to link through: fall back to the plain way below. */
     }
-    *out = b;
-    return 0;
+    /* Create under the name directly; an attacher may then briefly find a
+       block that is not ready, and take it for not one of ours (-EINVAL). */
+    fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, mode);
+    if (fd < 0)
+        return mproc__err();
+    err = build(out, fd, size, magic, attachers, init, arg);
+    if (err < 0)
+        shm_unlink(path);
+    return err;
 }
 
 int mproc__shm_open_name(mproc_shm **out, const char *name, uint32_t magic)
