@@ -492,7 +492,7 @@ MPROC_API void mproc_cond_free(mproc_cond *c);
  * mproc_cond_wait - release lock, wait for a notification, take lock back.
  *
  * The caller must hold lock. The lock is held again on every return
- * except -EINVAL and -EPERM. Wake-ups may be spurious: always re-check the
+ * except -EINVAL, -EPERM and -ENOTRECOVERABLE. Wake-ups may be spurious: always re-check the
  * predicate. Returns 0 (woken), -ETIMEDOUT (lock held again),
  * -EOWNERDEAD (lock taken back from a holder that died: see
  * mproc_lock_acquire), -EPERM (the caller did not hold lock), -EINVAL.
