@@ -176,6 +176,30 @@ static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
     return r;
 }
 
+/* Before sleeping on the other side: if that side's journal is raised, its
+   last holder may have died between the journal and the commit (a message
+   published in the journal only, or room freed in it only) and nobody of
+   that side may come to repair it. Repair it here if so; a live holder
+   is left alone. */
+static void repair_other(qhdr *h, pthread_mutex_t *other, _Atomic uint32_t *valid)
+{
+    if (!atomic_load_explicit(valid, ACQ))
+        return;
+    int r = pthread_mutex_trylock(other);
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(other);
+        if (atomic_load_explicit(valid, ACQ)) {
+            if (other == &h->pm)
+                put_apply(h);
+            else
+                get_apply(h);
+        }
+        wake_all(h);
+    }
+    if (r == 0 || r == EOWNERDEAD)
+        pthread_mutex_unlock(other);
+}
+
 /* The mutexes are held only for a copy, so "do not wait" still waits that
    long for one rather than fail while messages or room are there; a bounded
    wait keeps a stopped holder from hanging a non-blocking call. */
@@ -374,6 +398,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             break;
         }
         slept = true;
+        repair_other(h, &h->gm, &h->gj_valid);
         if (q_sleep(q, &h->pm, &h->get_seq, s, true, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
@@ -402,7 +427,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
            the stale view says empty. */
         uint64_t tail = h->tail_seen;
         uint32_t s = 0;
-        if (tail == head) {
+        if (tail <= head) { /* "<": a repaired commit may have moved head past it */
             s = atomic_load(&h->put_seq);
             h->tail_seen = tail = atomic_load_explicit(&h->tail, ACQ);
         }
@@ -461,6 +486,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             break;
         }
         slept = true;
+        repair_other(h, &h->pm, &h->pj_valid);
         if (q_sleep(q, &h->gm, &h->put_seq, s, false, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
