@@ -234,8 +234,11 @@ MPROC_API int mproc_shm_new(mproc_shm **out, size_t size);
  * name is up to 200 characters of [A-Za-z0-9._-] with an optional leading
  * '/'; it lives in /dev/shm. To leave nothing behind even when every user
  * dies, give opts->attachers: the name is removed by the attach that
- * reaches that count, after which the block is held only by mappings. With
- * attachers 0 the name stays until mproc_shm_unlink, as in Python.
+ * reaches that count, after which the block is held only by mappings (if
+ * every process dies before that many have attached, the name stays until
+ * mproc_shm_unlink). With attachers 0 the name stays until
+ * mproc_shm_unlink, as in Python. The block is complete before its name
+ * appears: an attacher never sees a half-made one.
  *
  * Returns 0, -EEXIST (the name is taken), -EINVAL (bad name, size 0, NULL
  * out), -EACCES, -ENOMEM, -EMFILE. Nothing is left behind on failure.
