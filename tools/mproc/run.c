@@ -23,6 +23,7 @@
  * back forever.
  */
 #include "out.h"
+#include "spawn.h"
 #include "tool.h"
 
 #include "mproc.h"
@@ -116,6 +117,8 @@ typedef struct run {
     int sigfd;
     posix_spawnattr_t attr;
     bool attr_ok;
+    sigset_t orig_mask; /* the mask we were given: the jobs' */
+    bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -560,19 +563,36 @@ static void joblog_line(run *r, const slot *s, int exitval, int sig, double runt
 
 /* ---- starting jobs ----------------------------------------------------------------- */
 
+/* The read end of a new pipe has no status flag but O_RDONLY, so one
+   F_SETFL suffices. */
 static int set_nonblock(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+    return fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-static int pidfd_open_(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define USE_POSIX_SPAWN 1
+#endif
 
-static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid)
+/* Start s->cmd with out_w and err_w as its stdout and stderr.
+ *
+ * A plain word list runs without the shell: the same program, argv, output
+ * and status, one exec fewer. When the program is not found (or cannot
+ * run) the shell runs the line instead, to say so in its own words and
+ * exit 127 or 126 as it would. */
+static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidfd)
 {
+    char line[4096];
+    char *argv[PLAIN_ARGV_MAX + 1];
+    char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
+    bool plain = false;
+    if (s->cmd.len < sizeof line) {
+        memcpy(line, s->cmd.p, s->cmd.len + 1);
+        plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
+    }
+#ifdef USE_POSIX_SPAWN
+    /* Under the sanitizers, whose runtimes must see every new process,
+       glibc's posix_spawn (clone(CLONE_VM | CLONE_VFORK) too) starts jobs. */
     posix_spawn_file_actions_t fa;
     int err = posix_spawn_file_actions_init(&fa);
     if (err)
@@ -581,26 +601,32 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid)
         (err = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) ||
         (err = posix_spawn_file_actions_adddup2(&fa, err_w, 2)))
         goto out;
-
-    /* A plain word list runs without the shell: the same program, argv,
-       output and status, one exec fewer. When the program is not found (or
-       cannot run) the shell runs it instead, to say so in its own words and
-       exit 127 or 126 as it would. */
-    char line[4096];
-    if (s->cmd.len < sizeof line) {
-        memcpy(line, s->cmd.p, s->cmd.len + 1);
-        char *argv[PLAIN_ARGV_MAX + 1];
-        if (cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0) {
-            err = posix_spawnp(pid, argv[0], &fa, &r->attr, argv, environ);
-            if (err == 0)
-                goto out;
+    err = plain ? posix_spawnp(pid, argv[0], &fa, &r->attr, argv, environ) : -1;
+    if (err != 0)
+        err = posix_spawn(pid, "/bin/sh", &fa, &r->attr, sh_argv, environ);
+    if (err == 0) {
+        /* The PID cannot be recycled before our waitid: we reap our
+           children only through their pidfds and SIGCHLD is not ignored. */
+        *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+        if (*pidfd < 0) {
+            err = errno;
+            kill(*pid, SIGKILL);
+            waitpid(*pid, NULL, 0);
         }
     }
-    char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
-    err = posix_spawn(pid, "/bin/sh", &fa, &r->attr, sh_argv, environ);
 out:
     posix_spawn_file_actions_destroy(&fa);
     return -err;
+#else
+    spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
+                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe };
+    if (plain) {
+        const char *path = spawn_resolve(argv[0]);
+        if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
+            return 0;
+    }
+    return spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+#endif
 }
 
 /* Start job s->seq (again, on a retry) in slot index si. */
@@ -627,17 +653,9 @@ static int start_job(run *r, long si)
     s->start_mono = now_mono();
     s->deadline = r->o.timeout > 0 ? s->start_mono + r->o.timeout : INFINITY;
     pid_t pid;
-    if ((err = do_spawn(r, s, p_out[1], p_err[1], &pid)) < 0)
+    int pidfd;
+    if ((err = do_spawn(r, s, p_out[1], p_err[1], &pid, &pidfd)) < 0)
         goto out;
-    /* The PID cannot be recycled before our waitid: we reap our children
-       only through their pidfds and SIGCHLD is not ignored. */
-    int pidfd = pidfd_open_(pid);
-    if (pidfd < 0) {
-        err = -errno;
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        goto out;
-    }
     s->pid = pid;
     s->pidfd = pidfd;
     s->fd_out = p_out[0];
@@ -1129,8 +1147,11 @@ int tool_run(int argc, char **argv)
     struct sigaction ign = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &ign, &sa_pipe_old);
     pipe_set = true;
-    if (sa_pipe_old.sa_handler == SIG_DFL)
+    if (sa_pipe_old.sa_handler == SIG_DFL) {
         sigaddset(&defaults, SIGPIPE);
+        r.reset_pipe = true;
+    }
+    r.orig_mask = orig_mask;
     /* With SIGCHLD ignored the kernel would reap the jobs before their
        exit status could be read. */
     struct sigaction dfl = { .sa_handler = SIG_DFL };
