@@ -16,6 +16,8 @@ const char *mproc_strerror(int err)
         return "the task ran past its timeout and was killed";
     case MPROC_EINIT:
         return "a worker's initializer failed: the pool is broken";
+    case -ETIMEDOUT:
+        return "timed out";
     }
     if (err < 0 && err > -4096) {
         /* strerrordesc_np gives glibc's static text without locale or

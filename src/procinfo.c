@@ -186,7 +186,8 @@ int mproc_procinfo_children(pid_t pid, pid_t *out, size_t cap)
         err = children_from_scan(pid, &pv);
     }
     if (err == 0) {
-        qsort(pv.v, pv.n, sizeof *pv.v, cmp_pid);
+        if (pv.n > 1)
+            qsort(pv.v, pv.n, sizeof *pv.v, cmp_pid);
         for (size_t i = 0; i < pv.n && i < cap; i++)
             out[i] = pv.v[i];
         err = (int)pv.n;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,6 +88,11 @@ static void fd_desc(int fd, char *buf, size_t n)
 
 static void setup(void)
 {
+    /* Check's runner handles SIGTERM and SIGINT by killing the whole process
+       group; children of a case must meet those signals as a program's
+       children do: with the default action. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     take(&before);
 }
 
@@ -150,15 +156,31 @@ bool mproc_test_alive(pid_t pid)
     return info.state != 'Z' && info.state != 'X';
 }
 
-bool mproc_test_wait_gone(pid_t pid, double seconds)
+void mproc_test_nap(void)
 {
     struct timespec ts = { 0, 2 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+bool mproc_test_wait_gone(pid_t pid, double seconds)
+{
     for (double t = 0; t < seconds; t += 0.002) {
         if (!mproc_test_alive(pid))
             return true;
-        nanosleep(&ts, NULL);
+        mproc_test_nap();
     }
     return !mproc_test_alive(pid);
+}
+
+bool mproc_test_wait_state(pid_t pid, char state)
+{
+    for (int i = 0; i < 5000; i++) {
+        mproc_procinfo info;
+        if (mproc_procinfo_get(pid, &info) == 0 && info.state == state)
+            return true;
+        mproc_test_nap();
+    }
+    return false;
 }
 
 void mproc_test_gate_open(mproc_test_gate *g)
@@ -203,6 +225,9 @@ void mproc_test_drop_root(void)
         return;
     ck_assert_int_eq(setgid(65534), 0);
     ck_assert_int_eq(setuid(65534), 0);
+    /* A uid change clears the dumpable flag, which hides /proc/self from
+       LeakSanitizer's exit check. */
+    prctl(PR_SET_DUMPABLE, 1);
 }
 
 int main(void)

@@ -1,0 +1,54 @@
+/* bench.h: the shared shape of every benchmark: time a loop, run a Python
+ * peer, print a table of figures with ratios against ours. */
+#ifndef MPROC_BENCH_H
+#define MPROC_BENCH_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static inline double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs `python3 bench/SCRIPT ARGS` and returns the number it prints (seconds
+   per operation), or -1 when Python is missing or fails. */
+static inline double bench_python(const char *script, const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "python3 '%s/bench/%s' %s 2>/dev/null", MPROC_SOURCE_DIR, script,
+             args);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    double v = -1;
+    if (fscanf(f, "%lf", &v) != 1)
+        v = -1;
+    if (pclose(f) != 0)
+        v = -1;
+    return v;
+}
+
+/* One row: name, seconds per operation, and how many times slower than
+   `ours` it is (ours / it for a rate). */
+static inline void bench_header(const char *title, const char *unit)
+{
+    printf("%s\n", title);
+    printf("  %-44s %14s %14s %12s\n", "", unit, "per second", "vs mproc");
+}
+
+static inline void bench_row(const char *name, double sec_per_op, double ours)
+{
+    if (sec_per_op <= 0) {
+        printf("  %-44s %14s %14s %12s\n", name, "n/a", "n/a", "n/a");
+        return;
+    }
+    printf("  %-44s %11.2f us %14.0f %11.2fx\n", name, sec_per_op * 1e6, 1.0 / sec_per_op,
+           sec_per_op / ours);
+}
+
+#endif
