@@ -380,7 +380,7 @@ static int parse_opts(opts *o, int argc, char **argv, int *rc)
         } else if (!strcmp(name, "--timeout")) {
             char *end;
             double t = strtod(val, &end);
-            if (end == val || *end || !(t > 0) || isinf(t)) {
+            if (end == val || *end || !(t > 0) || t > 1e9) {
                 *rc = usage_error("--timeout: not a number of seconds: '%s'", val);
                 return -1;
             }
@@ -905,10 +905,17 @@ static int poll_timeout(const run *r)
         if (s->kill_at < next)
             next = s->kill_at;
     }
-    if (isinf(next))
+    if (next == INFINITY)
         return -1;
-    double ms = ceil((next - now_mono()) * 1000.0);
-    return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
+    /* Rounded up, so that poll never wakes before the deadline (ceil by
+       hand: the tool does not link libm). */
+    double ms = (next - now_mono()) * 1000.0;
+    if (ms <= 0)
+        return 0;
+    if (ms >= INT_MAX)
+        return INT_MAX;
+    int whole = (int)ms;
+    return (double)whole < ms ? whole + 1 : whole;
 }
 
 static void on_signal(run *r)
