@@ -685,6 +685,12 @@ static int fill_slots(run *r)
         free(s->tagstr);
         s->tagstr = NULL;
         int err = start_job(r, i);
+        if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
+            /* The kernel refuses another process for now: try this job
+               again when a running one has ended. */
+            r->next--;
+            return 0;
+        }
         if (err < 0)
             return err;
     }
@@ -942,6 +948,7 @@ static int loop(run *r)
     r->pfd = xmalloc(cap * sizeof *r->pfd);
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
+    bar_update(r, false);
     while (err >= 0 && r->running > 0) {
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
