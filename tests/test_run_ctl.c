@@ -263,6 +263,34 @@ START_TEST(sigint_leaves_nothing)
 }
 END_TEST
 
+START_TEST(closed_stdout_ends_the_jobs)
+{
+    /* The reader goes away after the first line: mproc ends the jobs and
+       leaves by SIGPIPE, as a filter would. */
+    int fds[2];
+    char *argv[] = { "mproc", "run", "--line-buffer",
+                     "echo $$; while :; do echo {}; sleep 0.01; done", ":::", "a", NULL };
+    pid_t tool = tr_start(MPROC_TOOL, argv, "", 0, &fds[0], &fds[1]);
+    char buf[64] = { 0 };
+    size_t n = 0;
+    while (!strchr(buf, '\n')) {
+        ssize_t k = read(fds[0], buf + n, sizeof buf - 1 - n);
+        ck_assert_int_gt(k, 0);
+        n += (size_t)k;
+    }
+    pid_t job = (pid_t)atoi(buf);
+    close(fds[0]);
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    int errfd[2] = { -1, fds[1] };
+    tr_slurp(errfd, bufs, lens);
+    ck_assert_int_eq(tr_wait(tool), 128 + SIGPIPE);
+    ck_assert(mproc_test_wait_gone(job, 5));
+    free(bufs[0]);
+    free(bufs[1]);
+}
+END_TEST
+
 /* ---- --bar ------------------------------------------------------------------------- */
 
 START_TEST(bar_only_on_a_terminal)
@@ -329,6 +357,7 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "interrupt", 30);
     tcase_add_test(tc, sigterm_leaves_nothing);
     tcase_add_test(tc, sigint_leaves_nothing);
+    tcase_add_test(tc, closed_stdout_ends_the_jobs);
     tc = mproc_tcase(s, "bar", 30);
     tcase_add_test(tc, bar_only_on_a_terminal);
 }

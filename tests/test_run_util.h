@@ -74,7 +74,7 @@ static inline pid_t tr_start(const char *prog, char *const argv[], const char *i
 static inline void tr_slurp(int fds[2], char **bufs, size_t *lens)
 {
     size_t caps[2] = { 0, 0 };
-    int open_ = 2;
+    int open_ = (fds[0] >= 0) + (fds[1] >= 0);
     while (open_ > 0) {
         struct pollfd p[2] = { { fds[0], POLLIN, 0 }, { fds[1], POLLIN, 0 } };
         int n = poll(p, 2, -1);

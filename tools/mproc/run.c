@@ -999,13 +999,13 @@ static int loop(run *r)
             slot *s = &r->slots[si];
             if (s->busy && r->pfd[k].fd == s->pidfd) {
                 err = reap_job(r, si);
-                if (err >= 0 && r->epipe && !r->interrupted) {
-                    r->interrupted = SIGPIPE;
-                    cancel_all(r, SIGTERM);
-                }
                 if (err >= 0)
                     err = fill_slots(r);
             }
+        }
+        if (r->epipe && !r->interrupted) {
+            r->interrupted = SIGPIPE;
+            cancel_all(r, SIGTERM);
         }
         on_deadlines(r);
     }
