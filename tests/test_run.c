@@ -32,6 +32,44 @@ START_TEST(values_from_stdin)
 }
 END_TEST
 
+START_TEST(stdin_values_start_jobs_before_its_end)
+{
+    /* The first line's job runs, and its output comes out, while stdin is
+       still open. */
+    int in[2], out[2];
+    ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    char *argv[] = { "mproc", "run", "echo", "got", NULL };
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, MPROC_TOOL, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(in[0]);
+    close(out[1]);
+    ck_assert_int_eq(write(in[1], "a\n", 2), 2);
+    char buf[16] = { 0 };
+    size_t n = 0;
+    while (n < 6) {
+        ssize_t k = read(out[0], buf + n, 6 - n);
+        ck_assert_int_gt(k, 0);
+        n += (size_t)k;
+    }
+    ck_assert_str_eq(buf, "got a\n");
+    ck_assert_int_eq(write(in[1], "b", 1), 1); /* a last line without newline */
+    close(in[1]);
+    n = 0;
+    memset(buf, 0, sizeof buf);
+    for (ssize_t k; (k = read(out[0], buf + n, sizeof buf - 1 - n)) > 0;)
+        n += (size_t)k;
+    ck_assert_str_eq(buf, "got b\n");
+    close(out[0]);
+    ck_assert_int_eq(tr_wait(pid), 0);
+}
+END_TEST
+
 START_TEST(null_separated_values)
 {
     /* With -0, a newline is part of a value: one argument, never a second
@@ -503,6 +541,7 @@ void mproc_test_cases(Suite *s)
     TCase *tc = mproc_tcase(s, "inputs", 30);
     tcase_add_test(tc, values_from_triple_colon);
     tcase_add_test(tc, values_from_stdin);
+    tcase_add_test(tc, stdin_values_start_jobs_before_its_end);
     tcase_add_test(tc, null_separated_values);
     tcase_add_test(tc, sources_combine_last_fastest);
     tc = mproc_tcase(s, "quoting", 30);

@@ -50,6 +50,29 @@ out:
     return err;
 }
 
+void source_feed(source *src, tbuf *partial, const char *data, size_t n, char sep)
+{
+    for (;;) {
+        const char *end = memchr(data, sep, n);
+        if (!end) {
+            tbuf_add(partial, data, n);
+            return;
+        }
+        tbuf_add(partial, data, (size_t)(end - data));
+        source_push(src, tbuf_cstr(partial));
+        partial->len = 0;
+        n -= (size_t)(end - data) + 1;
+        data = end + 1;
+    }
+}
+
+void source_feed_end(source *src, tbuf *partial)
+{
+    if (partial->len > 0)
+        source_push(src, tbuf_cstr(partial));
+    partial->len = 0;
+}
+
 void source_free(source *src)
 {
     for (size_t i = 0; i < src->n; i++)

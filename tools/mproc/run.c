@@ -110,7 +110,12 @@ typedef struct run {
     cmd_tmpl *tmpl;
     char **vals;        /* scratch: a job's values */
 
+    bool streaming;     /* values come from stdin as the jobs run */
+    bool eof;           /* streaming: stdin has ended */
+    tbuf partial;       /* streaming: the unfinished last record */
+
     pending *pend;      /* -k: by seq - 1 */
+    size_t pend_cap;
     size_t next_print;  /* -k: next seq (1-based) to print */
 
     FILE *joblog;
@@ -428,6 +433,13 @@ static int read_sources(run *r, int argc, char **argv, int i, int *rc)
         r->src = xmalloc(sizeof *r->src);
         memset(r->src, 0, sizeof *r->src);
         r->nsrc = 1;
+        /* Values from stdin alone are read as the jobs run, so that jobs
+           start before the input ends (tail -f | mproc run ...). -j 0 and
+           --dry-run need them all first. */
+        if (r->o.jobs != 0 && !r->o.dry) {
+            r->streaming = true;
+            return 0;
+        }
         int err = source_read_fd(&r->src[0], 0, sep);
         if (err < 0) {
             *rc = usage_error("cannot read stdin: %s", strerror(-err));
@@ -520,6 +532,19 @@ static void print_whole(run *r, const char *tag, tbuf *out, tbuf *err)
     if (!r->epipe)
         note_write(r, out_write(1, tag, out->p, out->len));
     (void)out_write(2, tag, err->p, err->len);
+}
+
+/* -k: room in the pending table for every job known so far. */
+static void pend_grow(run *r)
+{
+    if (!r->o.keep || r->total <= r->pend_cap)
+        return;
+    size_t cap = r->pend_cap ? r->pend_cap : 64;
+    while (cap < r->total)
+        cap *= 2;
+    r->pend = xrealloc(r->pend, cap * sizeof *r->pend);
+    memset(r->pend + r->pend_cap, 0, (cap - r->pend_cap) * sizeof *r->pend);
+    r->pend_cap = cap;
 }
 
 /* -k: print every finished job whose turn has come; the first unfinished
@@ -951,16 +976,48 @@ static void on_signal(run *r)
     }
 }
 
+/* stdin is readable: take what it has (one read, which cannot block after
+   poll said so; stdin is shared, so it is never made non-blocking). */
+static void on_input(run *r)
+{
+    char buf[65536];
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (n <= 0) {
+        if (n < 0)
+            fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(errno));
+        source_feed_end(&r->src[0], &r->partial);
+        r->eof = true;
+    } else {
+        source_feed(&r->src[0], &r->partial, buf, (size_t)n, r->o.null ? '\0' : '\n');
+    }
+    r->total = r->src[0].n;
+    pend_grow(r);
+}
+
+/* Whether to wait for more input: only while a slot is free for it. */
+static bool want_input(const run *r)
+{
+    return r->streaming && !r->eof && !r->stop && r->next >= r->total &&
+           r->running < (size_t)r->nslots;
+}
+
 static int loop(run *r)
 {
-    size_t cap = (size_t)r->nslots * 3 + 1;
+    size_t cap = (size_t)r->nslots * 3 + 2;
     r->pfd = xmalloc(cap * sizeof *r->pfd);
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
     bar_update(r, false);
-    while (err >= 0 && r->running > 0) {
+    while (err >= 0 && (r->running > 0 || want_input(r))) {
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
+        bool input = want_input(r);
+        if (input) {
+            r->pfd[n] = (struct pollfd){ .fd = 0, .events = POLLIN };
+            r->pidx[n++] = SIZE_MAX;
+        }
         for (long i = 0; i < r->nslots; i++) {
             slot *s = &r->slots[i];
             if (!s->busy)
@@ -982,6 +1039,12 @@ static int loop(run *r)
         }
         if (r->pfd[0].revents)
             on_signal(r);
+        if (input && r->pfd[1].revents) {
+            on_input(r);
+            r->pfd[1].revents = 0;
+            if ((err = fill_slots(r)) < 0)
+                break;
+        }
         /* Output first, exits second: a job's last bytes before its end. */
         for (size_t k = 1; k < n; k++) {
             if (!r->pfd[k].revents)
@@ -1109,7 +1172,7 @@ int tool_run(int argc, char **argv)
     r.vals = xmalloc((r.nsrc + 1) * sizeof *r.vals);
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
-    if (j == 0 || (size_t)j > r.total)
+    if (!r.streaming && (j == 0 || (size_t)j > r.total))
         j = r.total > 0 && r.total < LONG_MAX ? (long)r.total : 1;
     if (j < 1)
         j = 1;
@@ -1129,7 +1192,7 @@ int tool_run(int argc, char **argv)
         rc = dry_run(&r);
         goto out;
     }
-    if (r.total == 0)
+    if (r.total == 0 && !r.streaming)
         goto out;
 
     ensure_std_fds();
@@ -1140,8 +1203,7 @@ int tool_run(int argc, char **argv)
         r.slots[k].pidfd = r.slots[k].fd_out = r.slots[k].fd_err = r.slots[k].wr_out =
             r.slots[k].wr_err = -1;
     if (r.o.keep) {
-        r.pend = xmalloc(r.total * sizeof *r.pend);
-        memset(r.pend, 0, r.total * sizeof *r.pend);
+        pend_grow(&r);
         r.next_print = 1;
     }
     r.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1261,7 +1323,7 @@ out:
         free(r.slots);
     }
     if (r.pend) {
-        for (size_t k = 0; k < r.total; k++) {
+        for (size_t k = 0; k < r.pend_cap; k++) {
             tbuf_free(&r.pend[k].out);
             tbuf_free(&r.pend[k].err);
         }
@@ -1274,5 +1336,6 @@ out:
     free(r.pfd);
     free(r.pidx);
     cmd_free(r.tmpl);
+    tbuf_free(&r.partial);
     return rc;
 }

@@ -61,6 +61,11 @@ typedef struct source {
    Appends to src. Returns 0 or -errno. */
 int source_read_fd(source *src, int fd, char sep);
 void source_push(source *src, const char *v);
+/* Incremental reading: append the complete records of data (n bytes) to
+   src, keeping an unfinished one in partial; at end of input,
+   source_feed_end adds what partial holds as the last record. */
+void source_feed(source *src, tbuf *partial, const char *data, size_t n, char sep);
+void source_feed_end(source *src, tbuf *partial);
 void source_free(source *src);
 
 /* ---- cmd.c --------------------------------------------------------------- */
