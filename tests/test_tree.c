@@ -32,6 +32,14 @@ START_TEST(tree_shows_children_states_and_zombies)
     ck_assert_int_eq(posix_spawn(&sleeper, h, NULL, NULL, sleep_argv, environ), 0);
     ck_assert_int_eq(posix_spawn(&zombie, h, NULL, NULL, exit_argv, environ), 0);
     ck_assert(mproc_test_wait_gone(zombie, 5)); /* gone means a zombie here */
+    /* The sleeper is asleep once /proc says so (it may still be starting). */
+    mproc_procinfo info = { 0 };
+    for (int i = 0; i < 5000 && info.state != 'S'; i++) {
+        ck_assert_int_eq(mproc_procinfo_get(sleeper, &info), 0);
+        if (info.state != 'S')
+            usleep(1000);
+    }
+    ck_assert_int_eq(info.state, 'S');
 
     char me[32];
     snprintf(me, sizeof me, "%d", (int)getpid());
