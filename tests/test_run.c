@@ -359,6 +359,20 @@ START_TEST(without_shell_same_result)
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "not found"));
     tr_free(&r);
+    /* An executable without #! fails to exec (ENOEXEC); the shell runs it
+       as a script. */
+    char dir[64], script[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(script, sizeof script, "%s/script", dir);
+    FILE *f = fopen(script, "we");
+    fputs("echo from-script \"$1\"\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(script, 0755), 0);
+    r = TOOL("run", script, ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 0);
+    OUT_EQ(r, "from-script a\n");
+    tr_free(&r);
+    tmpdir_remove(dir);
     r = TOOL("run", "-k", "FOO=bar", "env", ":::", "a", NULL);
     ck_assert_int_ne(r.status, 0); /* env: 'a': not found, with FOO set */
     tr_free(&r);
