@@ -274,8 +274,6 @@ static bool parse_halt(opts *o, const char *s)
     } else if (!strncmp(what, "success=", 8)) {
         o->halt_success = true;
         num = what + 8;
-    } else if (!strncmp(what, "done=", 5)) {
-        return false;
     } else {
         return false;
     }
