@@ -73,6 +73,56 @@ START_TEST(tree_shows_children_states_and_zombies)
 }
 END_TEST
 
+START_TEST(tree_marks_adopted_orphans)
+{
+    /* As a subreaper, we adopt the sleeper of a shell that led its own
+       process group and has ended: the sleeper stays in that dead group. */
+    ASSERT_OK(mproc_subreaper(true));
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&at, 0);
+    int po[2];
+    ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    char *argv[] = { "sh", "-c", "sleep 30 >/dev/null & echo $!", NULL };
+    pid_t sh;
+    ck_assert_int_eq(posix_spawn(&sh, "/bin/sh", &fa, &at, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(po[1]);
+    char buf[32] = { 0 };
+    size_t n = 0;
+    for (ssize_t k; (k = read(po[0], buf + n, sizeof buf - 1 - n)) > 0;)
+        n += (size_t)k;
+    close(po[0]);
+    pid_t orphan = (pid_t)atoi(buf);
+    ck_assert_int_gt(orphan, 0);
+    ck_assert_int_eq(tr_wait(sh), 0);
+
+    char me[32];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    tool_result r = TOOL("tree", me, NULL);
+    ck_assert_int_eq(r.status, 0);
+    char *copy = strdup(r.out);
+    char *l = line_of(r.out, orphan);
+    ck_assert_msg(l && strstr(l, "[adopted]"), "tree: %s", copy);
+    /* The tool, our own child in our group, is not. */
+    char *tool_line = strstr(copy, " R mproc");
+    ck_assert_ptr_nonnull(tool_line);
+    ck_assert(strncmp(tool_line, " R mproc\n", 9) == 0);
+    free(copy);
+    tr_free(&r);
+
+    kill(orphan, SIGKILL);
+    ck_assert_int_eq(tr_wait(orphan), 128 + SIGKILL);
+    ASSERT_OK(mproc_subreaper(false));
+}
+END_TEST
+
 START_TEST(tree_of_init_by_default)
 {
     tool_result r = TOOL("tree", NULL);
@@ -111,6 +161,7 @@ void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "tree", 30);
     tcase_add_test(tc, tree_shows_children_states_and_zombies);
+    tcase_add_test(tc, tree_marks_adopted_orphans);
     tcase_add_test(tc, tree_of_init_by_default);
     tcase_add_test(tc, tree_bad_arguments);
 }
