@@ -82,6 +82,17 @@ START_TEST(null_separated_values)
     ck_assert_int_eq(r.status, 0);
     OUT_EQ(r, "<a\nb><c d><>");
     tr_free(&r);
+    /* -0 applies to :::: files too. */
+    char dir[64], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/in", dir);
+    FILE *f = fopen(path, "we");
+    fwrite("x\ny\0z", 1, 5, f);
+    fclose(f);
+    r = TOOL("run", "-k", "-0", "printf", "'<%s>'", "::::", path, NULL);
+    OUT_EQ(r, "<x\ny><z>");
+    tr_free(&r);
+    tmpdir_remove(dir);
 }
 END_TEST
 
