@@ -251,7 +251,7 @@ static bool two_blocks(const char *s, const char *a, const char *b, int n)
 START_TEST(grouped_output_never_interleaves)
 {
     /* Two jobs each write 3000 lines, one write per line, at once. */
-    char *h = MPROC_HELPER; /* mproc_test_helper() is relative in the harness library */
+    char *h = (char *)mproc_test_helper();
     tool_result r = TOOL("run", "-j2", h, "print", "3000", ":::", "AAAAAAAA", "BBBBBBBB", NULL);
     ck_assert_msg(r.status == 0, "status %d: %s", r.status, r.err);
     ck_assert_msg(two_blocks(r.out, "AAAAAAAA", "BBBBBBBB", 3000), "output interleaved");
@@ -270,7 +270,7 @@ END_TEST
 
 START_TEST(line_buffer_keeps_lines_whole)
 {
-    char *h = MPROC_HELPER; /* mproc_test_helper() is relative in the harness library */
+    char *h = (char *)mproc_test_helper();
     tool_result r = TOOL("run", "--line-buffer", "-j2", h, "print", "2000", ":::", "AAAAAAAA",
                          "BBBBBBBB", NULL);
     ck_assert_int_eq(r.status, 0);
