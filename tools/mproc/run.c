@@ -8,10 +8,13 @@
  * frees is refilled before the loop polls again, so the next job starts the
  * moment one ends.
  *
- * Each job is started by posix_spawn (glibc runs it as clone(CLONE_VM |
- * CLONE_VFORK), so a large parent costs nothing to copy) in its own process
+ * Each job is started by clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) and
+ * execve (spawn.c; posix_spawn, which glibc runs the same way, under the
+ * sanitizers), so a large parent costs nothing to copy, in its own process
  * group, with the caller's signal mask and the dispositions the tool
- * changed reset; stdin is /dev/null, stdout and stderr are pipes. Ending a
+ * changed reset; stdin is /dev/null, stdout and stderr are pipes. A line
+ * of plain words is executed without /bin/sh (cmd_plain_argv says when
+ * that changes nothing), the rest by /bin/sh -c. Ending a
  * job (timeout, --halt now, an interrupt) signals the whole group, so the
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
@@ -21,6 +24,10 @@
  * so the pipes are drained without blocking and the job is finished
  * without waiting for an end of file that a background grandchild may hold
  * back forever.
+ *
+ * Values from stdin alone are read in the same loop, as slots free, so jobs
+ * start before the input ends; other sources are read whole first, since
+ * their combinations need them all.
  */
 #include "out.h"
 #include "spawn.h"

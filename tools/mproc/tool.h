@@ -6,6 +6,7 @@
  *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
  *   cmd.c     replacement strings, shell quoting, the final command line
  *   out.c     grouped, line-buffered and tagged output; the progress bar
+ *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
  *   tree.c    `mproc tree`
  *   tbuf.c    a growable byte buffer and EINTR-safe writes
  */
