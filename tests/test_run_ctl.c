@@ -27,11 +27,12 @@ static int read_pids(const char *text, pid_t *pids, int cap)
 START_TEST(timeout_kills_the_job_and_its_children)
 {
     /* The job forks a sleeping child and waits: both must be gone, the
-       output so far kept, the job failed with Exitval -1, Signal 15. */
+       output so far kept (a second is time enough to print it, even on a
+       loaded machine), the job failed with Exitval -1, Signal 15. */
     char dir[64], log[128];
     tmpdir_make(dir, sizeof dir);
     snprintf(log, sizeof log, "%s/log", dir);
-    tool_result r = TOOL("run", "--timeout", "0.5", "--joblog", log,
+    tool_result r = TOOL("run", "--timeout", "1", "--joblog", log,
                          "sleep 60 & echo $$ $! {}; wait", ":::", "a", NULL);
     ck_assert_int_eq(r.status, 1);
     pid_t pids[2];
@@ -53,7 +54,7 @@ END_TEST
 
 START_TEST(timeout_kills_a_job_that_ignores_sigterm)
 {
-    tool_result r = TOOL("run", "--timeout", "0.3", "trap '' TERM; sleep 60 & echo $! {}; wait",
+    tool_result r = TOOL("run", "--timeout", "1", "trap '' TERM; sleep 60 & echo $! {}; wait",
                          ":::", "a", NULL);
     ck_assert_int_eq(r.status, 1);
     pid_t pid;
