@@ -268,7 +268,8 @@ static void collect(mproc_pool *p)
     uint32_t seq = atomic_load(&sh->done_seq);
     if ((int32_t)(seq - p->collected) <= 0)
         return;
-    for (uint64_t pos = p->coll; pos < p->tail && (int32_t)(seq - p->collected) > 0; pos++) {
+    uint64_t pos;
+    for (pos = p->coll; pos < p->tail && (int32_t)(seq - p->collected) > 0; pos++) {
         if (!p->inflight[pos % MPROC__SLOTS])
             continue;
         mproc__slot *s = mproc__slot_at(sh, pos);
@@ -278,6 +279,11 @@ static void collect(mproc_pool *p)
             p->collected++;
         }
     }
+    /* The whole window seen and fewer outcomes found than counted (the
+       supervisor counts once more after each worker death): every outcome
+       counted up to seq is collected. */
+    if (pos >= p->tail && (int32_t)(seq - p->collected) > 0)
+        p->collected = seq;
     while (p->coll < p->tail && !p->inflight[p->coll % MPROC__SLOTS])
         p->coll++;
 }

@@ -462,6 +462,10 @@ static void reap(sup *S)
             } else {
                 fail_running(S, i, status);
             }
+            /* The worker may have died between marking a task DONE and
+               counting it in done_seq: count one more, so the owner looks
+               again; an extra count only costs it one scan. */
+            mproc__done_publish(sh);
             atomic_store(&sh->w[i].state, W_EMPTY);
             break;
         }
