@@ -603,10 +603,7 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     p->tail = pos + 1;
     atomic_store(&s->word, mproc__word(pos, 0, SLOT_READY));
     atomic_store(&sh->tail, pos + 1);
-    if (atomic_load(&sh->task_sleepers) > 0) {
-        atomic_fetch_add(&sh->task_seq, 1);
-        mproc__futex_wake(&sh->task_seq, 1);
-    }
+    mproc__wake_worker_if_needed(sh);
     if (atomic_load(&sh->broken)) {
         /* The supervisor may have swept the queue just before this task
            arrived; settle it the way the sweep would have. */

@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +37,13 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long an idle worker polls the ring before it sleeps: a cross-CPU
-   wakeup costs tens of microseconds, a short spin costs nothing when the
-   next task is already on its way. */
-#define WORKER_SPIN 4000
+/* How an idle worker waits: it polls the ring for a few microseconds,
+   then polls yielding the CPU (so that the owner, which may share it,
+   runs and publishes), then sleeps. A cross-CPU wakeup costs tens of
+   microseconds; a short poll costs nothing when the next task is already
+   on its way. */
+#define WORKER_SPIN_NS 5000
+#define WORKER_YIELD_NS 60000
 
 struct mproc_out {
     char *buf;
@@ -87,6 +91,7 @@ typedef struct worker {
     int arena_fd;
     unsigned place; /* index into sh->w */
     unsigned me;    /* owner name in slot words: place + 1 */
+    uint64_t bit;   /* in sh->spinning[place / 64] */
     mproc_out out;
 } worker;
 
@@ -96,9 +101,12 @@ static uint64_t claim(worker *wk)
 {
     mproc__shared *sh = wk->sh;
     unsigned spins = 0;
+    int64_t idle_since = 0;
+    bool spinning = false;
+    uint64_t got = UINT64_MAX;
     for (;;) {
         if (atomic_load(&sh->broken) || atomic_load(&sh->stop) == STOP_TERMINATE)
-            return UINT64_MAX;
+            break;
         uint64_t h = atomic_load(&sh->head);
         uint64_t t = atomic_load(&sh->tail);
         if (h < t) {
@@ -110,7 +118,8 @@ static uint64_t claim(worker *wk)
                                                    mproc__word(h, wk->me, SLOT_RUNNING))) {
                     uint64_t hh = h;
                     atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-                    return h;
+                    got = h;
+                    break;
                 }
             } else if (mproc__word_pos(v) >= h) {
                 /* Claimed by someone who has not moved the head yet (or
@@ -120,25 +129,46 @@ static uint64_t claim(worker *wk)
             } else {
                 mproc__cpu_relax();
             }
-            spins = 0;
             continue;
         }
         if (atomic_load(&sh->stop) == STOP_CLOSE)
-            return UINT64_MAX;
-        if (++spins < WORKER_SPIN) {
+            break;
+        if (!spinning) {
+            spinning = true;
+            atomic_fetch_or(&sh->spinning[wk->place / 64], wk->bit);
+            idle_since = now_ns();
+            spins = 0;
+        }
+        if ((++spins & 63) != 0) {
             mproc__cpu_relax();
+            continue;
+        }
+        int64_t idle = now_ns() - idle_since;
+        if (idle < WORKER_SPIN_NS) {
+            mproc__cpu_relax();
+            continue;
+        }
+        if (idle < WORKER_SPIN_NS + WORKER_YIELD_NS) {
+            sched_yield();
             continue;
         }
         uint32_t seq = atomic_load(&sh->task_seq);
         atomic_fetch_add(&sh->task_sleepers, 1);
+        atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
+        spinning = false;
         /* Looked at again after announcing the sleep: a producer that
            published before it saw no sleeper, and we see its task. */
         if (atomic_load(&sh->head) >= atomic_load(&sh->tail) && !atomic_load(&sh->stop) &&
             !atomic_load(&sh->broken))
             mproc__futex_wait(&sh->task_seq, seq, INFINITY);
         atomic_fetch_sub(&sh->task_sleepers, 1);
-        spins = 0;
     }
+    if (spinning)
+        atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
+    /* More waiting than we took: pass the wakeup on. */
+    if (got != UINT64_MAX)
+        mproc__wake_worker_if_needed(sh);
+    return got;
 }
 
 /* Where a result of len bytes goes: the slot, or a fresh arena range. */
@@ -305,7 +335,8 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
     atomic_store(&rec->state, W_READY);
     uint64_t one = 1;
     (void)!write(ready_fd, &one, sizeof one);
-    worker wk = { .sh = sh, .arena_fd = arena_fd, .place = place, .me = place + 1 };
+    worker wk = { .sh = sh, .arena_fd = arena_fd, .place = place, .me = place + 1,
+                  .bit = (uint64_t)1 << (place % 64) };
     unsigned done = 0;
     for (;;) {
         uint64_t pos = claim(&wk);
@@ -453,6 +484,7 @@ static void reap(sup *S)
             if (atomic_load(&sh->w[i].pid) != pid)
                 continue;
             atomic_store(&sh->w[i].pid, 0);
+            atomic_fetch_and(&sh->spinning[i / 64], ~((uint64_t)1 << (i % 64)));
             S->alive--;
             if (atomic_load(&sh->w[i].state) == W_INIT_FAILED) {
                 /* No respawn loop: the pool is broken, and says so. */

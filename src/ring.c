@@ -47,6 +47,20 @@ void mproc__done_publish(mproc__shared *sh)
         mproc__futex_wake(&sh->done_seq, INT_MAX);
 }
 
+void mproc__wake_worker_if_needed(mproc__shared *sh)
+{
+    if (atomic_load(&sh->task_sleepers) == 0)
+        return;
+    uint64_t t = atomic_load(&sh->tail), h = atomic_load(&sh->head);
+    uint64_t spinners = 0;
+    for (unsigned i = 0; i < (sh->nworkers + 63) / 64; i++)
+        spinners += (uint64_t)__builtin_popcountll(atomic_load(&sh->spinning[i]));
+    if (t > h && t - h > spinners) {
+        atomic_fetch_add(&sh->task_seq, 1);
+        mproc__futex_wake(&sh->task_seq, 1);
+    }
+}
+
 size_t mproc__page_round(size_t len)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);

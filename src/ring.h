@@ -95,6 +95,7 @@ typedef struct mproc__shared {
     MPROC__LINE _Atomic uint64_t tail; /* positions published by the owner */
     MPROC__LINE _Atomic uint32_t task_seq;      /* futex: bumped when a sleeping worker is woken */
     _Atomic uint32_t task_sleepers;
+
     MPROC__LINE _Atomic uint32_t done_seq;      /* futex and count of completions */
     _Atomic uint32_t done_sleepers;
     MPROC__LINE _Atomic uint32_t stop;          /* STOP_* */
@@ -107,6 +108,9 @@ typedef struct mproc__shared {
     int (*init)(void *);
     void *initarg;
     uint64_t slots_off;
+    /* Idle workers polling the ring, one bit each: a bit, unlike a count,
+       can be cleared exactly for a worker killed while it polled. */
+    MPROC__LINE _Atomic uint64_t spinning[MPROC__MAX_WORKERS / 64];
     mproc__wrec w[];
 } mproc__shared;
 
@@ -162,7 +166,13 @@ typedef struct mproc__sup_args {
 /* The supervisor's life, in the child forked by mproc_pool_new. */
 _Noreturn void mproc__pool_supervise(const mproc__sup_args *a);
 
-/* The worker's task loop publishes through this; also used by the owner. */
+/* Count one more outcome, waking owner threads that sleep on the count. */
 void mproc__done_publish(mproc__shared *sh);
+
+/* After publishing tasks (or taking one): wake a sleeping worker when more
+   tasks wait than idle workers poll for them. A worker that is woken for
+   nothing costs a cross-CPU wakeup; one that is not woken when needed
+   costs parallelism, and is caught by the next task published or taken. */
+void mproc__wake_worker_if_needed(mproc__shared *sh);
 
 #endif
