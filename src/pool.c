@@ -91,6 +91,7 @@ struct mproc_pool {
     unsigned long long dl_adds;
     seg *segs;
     size_t nsegs;
+    _Atomic uintptr_t fn_ok; /* a task function known to be in them */
 };
 
 static void pool_unref(mproc_pool *p);
@@ -142,16 +143,22 @@ static int adds_cb(struct dl_phdr_info *info, size_t size, void *data)
    loaded since. */
 static int check_fn(mproc_pool *p, mproc_task_fn fn)
 {
-    if (!p->segs)
+    /* The function the last task used passed already. */
+    if (!p->segs || atomic_load(&p->fn_ok) == (uintptr_t)fn)
         return 0;
     unsigned long long adds = 0;
     dl_iterate_phdr(adds_cb, &adds);
-    if (adds == p->dl_adds)
+    if (adds == p->dl_adds) {
+        atomic_store(&p->fn_ok, (uintptr_t)fn);
         return 0;
+    }
     uintptr_t a = (uintptr_t)fn;
-    for (size_t i = 0; i < p->nsegs; i++)
-        if (a >= p->segs[i].lo && a < p->segs[i].hi)
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (a >= p->segs[i].lo && a < p->segs[i].hi) {
+            atomic_store(&p->fn_ok, a);
             return 0;
+        }
+    }
     return -EFAULT;
 }
 
@@ -667,11 +674,15 @@ static void result_discard(mproc_result *r)
 
 static int submit(mproc_pool *p, const task *t, mproc_result **out)
 {
-    pthread_mutex_lock(&p->mu);
-    int err = p->sh ? refuse(p) : -EINVAL;
-    pthread_mutex_unlock(&p->mu);
-    if (err < 0)
-        return err;
+    int err = 0;
+    if (t->arg_len > MPROC__INLINE) {
+        /* Not worth copying a large argument for a pool that refuses. */
+        pthread_mutex_lock(&p->mu);
+        err = p->sh ? refuse(p) : -EINVAL;
+        pthread_mutex_unlock(&p->mu);
+        if (err < 0)
+            return err;
+    }
     if ((err = check_fn(p, t->fn)) < 0)
         return err;
     mproc_result *r = result_new(p);
@@ -683,7 +694,7 @@ static int submit(mproc_pool *p, const task *t, mproc_result **out)
     }
     r->arg_len = t->arg_len;
     pthread_mutex_lock(&p->mu);
-    err = publish(p, r, t);
+    err = p->sh ? publish(p, r, t) : -EINVAL;
     if (err < 0)
         unstage_arg(p, r);
     pthread_mutex_unlock(&p->mu);

@@ -153,7 +153,7 @@ static uint64_t claim(worker *wk)
             continue;
         }
         uint32_t seq = atomic_load(&sh->task_seq);
-        atomic_fetch_add(&sh->task_sleepers, 1);
+        atomic_fetch_or(&sh->sleeping[wk->place / 64], wk->bit);
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
         spinning = false;
         /* Looked at again after announcing the sleep: a producer that
@@ -161,7 +161,7 @@ static uint64_t claim(worker *wk)
         if (atomic_load(&sh->head) >= atomic_load(&sh->tail) && !atomic_load(&sh->stop) &&
             !atomic_load(&sh->broken))
             mproc__futex_wait(&sh->task_seq, seq, INFINITY);
-        atomic_fetch_sub(&sh->task_sleepers, 1);
+        atomic_fetch_and(&sh->sleeping[wk->place / 64], ~wk->bit);
     }
     if (spinning)
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
@@ -325,6 +325,7 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
     if (getppid() != sup)
         _exit(0);
     sigaction(SIGCHLD, chld, NULL);
+    prctl(PR_SET_NAME, "mproc-worker");
     mproc__restore_mask(mask);
     mproc__wrec *rec = &sh->w[place];
     if (sh->init && sh->init(sh->initarg) != 0) {
@@ -485,6 +486,7 @@ static void reap(sup *S)
                 continue;
             atomic_store(&sh->w[i].pid, 0);
             atomic_fetch_and(&sh->spinning[i / 64], ~((uint64_t)1 << (i % 64)));
+            atomic_fetch_and(&sh->sleeping[i / 64], ~((uint64_t)1 << (i % 64)));
             S->alive--;
             if (atomic_load(&sh->w[i].state) == W_INIT_FAILED) {
                 /* No respawn loop: the pool is broken, and says so. */

@@ -49,11 +49,15 @@ void mproc__done_publish(mproc__shared *sh)
 
 void mproc__wake_worker_if_needed(mproc__shared *sh)
 {
-    if (atomic_load(&sh->task_sleepers) == 0)
+    unsigned words = (sh->nworkers + 63) / 64;
+    uint64_t sleepers = 0;
+    for (unsigned i = 0; i < words && !sleepers; i++)
+        sleepers = atomic_load(&sh->sleeping[i]);
+    if (!sleepers)
         return;
     uint64_t t = atomic_load(&sh->tail), h = atomic_load(&sh->head);
     uint64_t spinners = 0;
-    for (unsigned i = 0; i < (sh->nworkers + 63) / 64; i++)
+    for (unsigned i = 0; i < words; i++)
         spinners += (uint64_t)__builtin_popcountll(atomic_load(&sh->spinning[i]));
     if (t > h && t - h > spinners) {
         atomic_fetch_add(&sh->task_seq, 1);

@@ -94,7 +94,6 @@ typedef struct mproc__shared {
     MPROC__LINE _Atomic uint64_t head; /* next position a worker claims */
     MPROC__LINE _Atomic uint64_t tail; /* positions published by the owner */
     MPROC__LINE _Atomic uint32_t task_seq;      /* futex: bumped when a sleeping worker is woken */
-    _Atomic uint32_t task_sleepers;
 
     MPROC__LINE _Atomic uint32_t done_seq;      /* futex and count of completions */
     _Atomic uint32_t done_sleepers;
@@ -108,9 +107,11 @@ typedef struct mproc__shared {
     int (*init)(void *);
     void *initarg;
     uint64_t slots_off;
-    /* Idle workers polling the ring, one bit each: a bit, unlike a count,
-       can be cleared exactly for a worker killed while it polled. */
+    /* Idle workers polling the ring, and workers asleep on task_seq, one
+       bit each: a bit, unlike a count, can be cleared exactly for a worker
+       killed while it polled or slept. */
     MPROC__LINE _Atomic uint64_t spinning[MPROC__MAX_WORKERS / 64];
+    MPROC__LINE _Atomic uint64_t sleeping[MPROC__MAX_WORKERS / 64];
     mproc__wrec w[];
 } mproc__shared;
 

@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -58,6 +59,7 @@ static int segv(const void *arg, size_t len, mproc_out *out)
     (void)arg;
     (void)len;
     (void)out;
+    signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would turn it into an exit */
     raise(SIGSEGV);
     return 0;
 }
@@ -638,6 +640,54 @@ START_TEST(owner_killed_takes_pool)
 }
 END_TEST
 
+START_TEST(supervisor_killed_from_outside)
+{
+    mproc_pool *p = pool_of(2);
+    mproc_result *r;
+    ASSERT_OK(mproc_pool_apply_async(p, sleep_long, NULL, 0, &r));
+    pid_t sup;
+    ck_assert_int_eq(mproc_procinfo_children(0, &sup, 1), 1);
+    pid_t workers[2];
+    ck_assert_int_eq(mproc_procinfo_children(sup, workers, 2), 2);
+    kill(sup, SIGKILL);
+    /* The task can never finish: it fails instead of hanging. */
+    ck_assert_int_eq(mproc_result_get(r, -1, NULL, NULL), MPROC_EWORKER);
+    mproc_result *r2;
+    ck_assert_int_eq(mproc_pool_apply_async(p, empty, NULL, 0, &r2), -EPIPE);
+    for (int i = 0; i < 2; i++)
+        ck_assert(mproc_test_wait_gone(workers[i], 1.0));
+    mproc_result_free(r);
+    mproc_pool_free(p);
+}
+END_TEST
+
+START_TEST(function_loaded_after_the_pool)
+{
+    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (h) {
+        /* Already part of the program: nothing to check here. */
+        dlclose(h);
+        return;
+    }
+    mproc_pool *p = pool_of(1);
+    h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (h) {
+        void *sym = dlsym(h, "zlibVersion");
+        ck_assert_ptr_nonnull(sym);
+        mproc_task_fn fn;
+        memcpy(&fn, &sym, sizeof fn);
+        mproc_result *r;
+        ck_assert_int_eq(mproc_pool_apply_async(p, fn, NULL, 0, &r), -EFAULT);
+        /* The program's own functions still pass. */
+        ASSERT_OK(mproc_pool_apply_async(p, empty, NULL, 0, &r));
+        ASSERT_OK(mproc_result_get(r, -1, NULL, NULL));
+        mproc_result_free(r);
+        dlclose(h);
+    }
+    mproc_pool_free(p);
+}
+END_TEST
+
 /* ---- map and iterators --------------------------------------------------------------- */
 
 START_TEST(map_in_order)
@@ -855,6 +905,8 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, large_round_trip);
     tcase_add_test(tc, hundred_thousand_tasks_with_kills);
     tcase_add_test(tc, owner_killed_takes_pool);
+    tcase_add_test(tc, supervisor_killed_from_outside);
+    tcase_add_test(tc, function_loaded_after_the_pool);
     tc = mproc_tcase(s, "map", 30);
     tcase_add_test(tc, map_in_order);
     tcase_add_test(tc, imap_ordered_and_unordered);
