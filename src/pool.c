@@ -1057,7 +1057,8 @@ struct mproc_iter {
     size_t next_chunk;  /* ordered: the chunk being given */
     size_t next_item;   /* within the chunk being given */
     size_t cur;         /* unordered: the chunk being given, or SIZE_MAX */
-    size_t left;        /* unordered: chunks not yet started */
+    size_t left;        /* unordered: chunks not yet given */
+    size_t cursor;      /* unordered: where the last ready chunk was found */
     mproc_result **pending; /* unordered: chunks not yet given */
     size_t *pending_idx;
 };
@@ -1302,9 +1303,23 @@ int mproc_iter_next(mproc_iter *it, double timeout, mproc_item *item)
     if (it->cur == SIZE_MAX) {
         if (it->left == 0)
             return 0;
-        int k = mproc_result_wait_any(it->pending, it->left, timeout);
-        if (k < 0)
-            return k;
+        /* Collect what is there, then look from where the last ready chunk
+           was: chunks mostly finish in the order they were queued, so the
+           next one is usually close, and the scan stays short. */
+        size_t k = SIZE_MAX;
+        mproc_result_ready(it->pending[it->cursor % it->left]);
+        for (size_t j = 0; j < it->left && k == SIZE_MAX; j++) {
+            size_t q = (it->cursor + j) % it->left;
+            if (atomic_load(&it->pending[q]->ready))
+                k = q;
+        }
+        if (k == SIZE_MAX) {
+            int w = mproc_result_wait_any(it->pending, it->left, timeout);
+            if (w < 0)
+                return w;
+            k = (size_t)w;
+        }
+        it->cursor = k;
         it->cur = it->pending_idx[k];
         it->pending[k] = it->pending[it->left - 1];
         it->pending_idx[k] = it->pending_idx[it->left - 1];
