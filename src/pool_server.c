@@ -344,6 +344,9 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
         if (pos == UINT64_MAX)
             break;
         run_task(&wk, pos);
+        /* What the task printed shows now, not when the worker ends (a
+           terminated worker never flushes). */
+        fflush(stdout);
         if (sh->maxtasks && ++done >= sh->maxtasks)
             break;
     }

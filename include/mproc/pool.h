@@ -28,7 +28,8 @@
  * apply_async where the library can tell, MPROC_EWORKER otherwise), never
  * the pool. Workers inherit the program's open descriptors and signal
  * dispositions, get the signal mask of the thread that made the pool, and
- * have /dev/null as stdin. A worker's own changes (to globals, to the
+ * have /dev/null as stdin; a worker flushes stdout after every task. A
+ * worker's own changes (to globals, to the
  * heap) stay in that worker and persist from one task to its next.
  *
  * What never goes wrong.
