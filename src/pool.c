@@ -32,8 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* How long a waiting owner thread polls before it sleeps (seconds). */
-#define OWNER_SPIN 50e-6
+/* How long a waiting owner thread polls before it sleeps (seconds): it
+   adapts between these bounds, longer while polls end in an outcome,
+   shorter while they end in sleep. A poll that keeps failing only takes a
+   CPU the workers need (on a busy machine the poller and a worker end up
+   sharing one); then sleeping at once, as a pipe reader does, is faster. */
+#define OWNER_SPIN_MAX 20e-6
+#define OWNER_SPIN_MIN 0.5e-6
 /* A sleeping owner thread looks at the supervisor this often. */
 #define SUP_CHECK 0.1
 
@@ -81,6 +86,7 @@ struct mproc_pool {
     size_t ninflight;
     mproc_result **inflight; /* by slot */
     int local_sleepers;      /* owner threads sleeping on the shared futex */
+    _Atomic double spin;     /* how long a waiter polls before it sleeps */
     double next_sup_check;
     /* callbacks */
     bool cb_started, cb_stop;
@@ -370,7 +376,8 @@ static void wait_progress(mproc_pool *p, double deadline)
     p->local_sleepers++;
     pthread_mutex_unlock(&p->mu);
     double now = mproc__now();
-    double spin_end = now + OWNER_SPIN;
+    double spin = atomic_load(&p->spin);
+    double spin_end = now + spin;
     bool moved = false;
     for (unsigned i = 1; !moved; i++) {
         if (atomic_load(&sh->done_seq) != seq)
@@ -380,6 +387,11 @@ static void wait_progress(mproc_pool *p, double deadline)
         else
             mproc__cpu_relax();
     }
+    /* Not under the mutex: a lost update only nudges a heuristic. */
+    if (moved)
+        atomic_store(&p->spin, spin * 2 < OWNER_SPIN_MAX ? spin * 2 : OWNER_SPIN_MAX);
+    else
+        atomic_store(&p->spin, spin / 2 > OWNER_SPIN_MIN ? spin / 2 : OWNER_SPIN_MIN);
     if (!moved && now < deadline) {
         double until = now + SUP_CHECK < deadline ? now + SUP_CHECK : deadline;
         atomic_fetch_add(&sh->done_sleepers, 1);
@@ -452,6 +464,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->refs, 1);
+    atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
     p->nprocs = n;

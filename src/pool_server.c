@@ -25,7 +25,6 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How an idle worker waits: it polls the ring for a few microseconds,
-   then polls yielding the CPU (so that the owner, which may share it,
-   runs and publishes), then sleeps. A cross-CPU wakeup costs tens of
-   microseconds; a short poll costs nothing when the next task is already
-   on its way. */
-#define WORKER_SPIN_NS 5000
-#define WORKER_YIELD_NS 60000
+/* How long an idle worker polls the ring before it sleeps, adapting
+   between these bounds: longer while polls end in a task, shorter while
+   they end in sleep. A cross-CPU wakeup costs tens of microseconds; a short
+   poll costs nothing when the next task is already on its way (one task at
+   a time, or a producer that keeps up). Polls that keep failing only steal
+   the CPU from the owner and from other programs, and a poller that lost
+   its CPU answers later than a sleeper. */
+#define WORKER_SPIN_MAX_NS 20000
+#define WORKER_SPIN_MIN_NS 500
 
 struct mproc_out {
     char *buf;
@@ -92,6 +93,7 @@ typedef struct worker {
     unsigned place; /* index into sh->w */
     unsigned me;    /* owner name in slot words: place + 1 */
     uint64_t bit;   /* in sh->spinning[place / 64] */
+    int64_t spin_ns; /* how long it polls before it sleeps */
     mproc_out out;
 } worker;
 
@@ -102,6 +104,7 @@ static uint64_t claim(worker *wk)
     mproc__shared *sh = wk->sh;
     unsigned spins = 0;
     int64_t idle_since = 0;
+    bool slept = false;
     bool spinning = false;
     uint64_t got = UINT64_MAX;
     for (;;) {
@@ -144,14 +147,11 @@ static uint64_t claim(worker *wk)
             continue;
         }
         int64_t idle = now_ns() - idle_since;
-        if (idle < WORKER_SPIN_NS) {
+        if (idle < wk->spin_ns) {
             mproc__cpu_relax();
             continue;
         }
-        if (idle < WORKER_SPIN_NS + WORKER_YIELD_NS) {
-            sched_yield();
-            continue;
-        }
+        slept = true;
         uint32_t seq = atomic_load(&sh->task_seq);
         atomic_fetch_or(&sh->sleeping[wk->place / 64], wk->bit);
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
@@ -165,6 +165,12 @@ static uint64_t claim(worker *wk)
     }
     if (spinning)
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
+    if (idle_since) {
+        if (slept)
+            wk->spin_ns = wk->spin_ns / 2 > WORKER_SPIN_MIN_NS ? wk->spin_ns / 2 : WORKER_SPIN_MIN_NS;
+        else
+            wk->spin_ns = wk->spin_ns * 2 < WORKER_SPIN_MAX_NS ? wk->spin_ns * 2 : WORKER_SPIN_MAX_NS;
+    }
     /* More waiting than we took: pass the wakeup on. */
     if (got != UINT64_MAX)
         mproc__wake_worker_if_needed(sh);
@@ -337,7 +343,7 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
     uint64_t one = 1;
     (void)!write(ready_fd, &one, sizeof one);
     worker wk = { .sh = sh, .arena_fd = arena_fd, .place = place, .me = place + 1,
-                  .bit = (uint64_t)1 << (place % 64) };
+                  .bit = (uint64_t)1 << (place % 64), .spin_ns = WORKER_SPIN_MAX_NS };
     unsigned done = 0;
     for (;;) {
         uint64_t pos = claim(&wk);
