@@ -1053,6 +1053,8 @@ out:
 
 typedef struct chunk_view {
     uint64_t count;
+    uint64_t uniform;       /* 0, or every item's length (all returned 0) */
+    bool ok;                /* the chunk ran: per-item outcomes are here */
     const int32_t *codes;
     const uint64_t *ends;
     const char *data;
@@ -1076,16 +1078,25 @@ struct mproc_iter {
     size_t *pending_idx;
 };
 
+/* Reads a chunk's result (layout in pool_server.c, run_chunk). */
 static bool view_chunk(mproc_result *r, chunk_view *v)
 {
     const char *d = r->data;
-    if (r->code != 0 || r->len < 8 || !d)
+    if (r->code != 0 || r->len < 16 || !d)
         return false;
-    memcpy(&v->count, d, 8);
+    uint64_t head[2];
+    memcpy(head, d, sizeof head);
+    v->count = head[0];
+    v->ok = true;
+    if (head[1] & MPROC__CHUNK_UNIFORM) {
+        v->uniform = head[1] & ~MPROC__CHUNK_UNIFORM;
+        v->data = d + 16;
+        return true;
+    }
     size_t codes_sz = ((size_t)v->count * sizeof(int32_t) + 7) & ~(size_t)7;
-    v->codes = (const int32_t *)(d + 8);
-    v->ends = (const uint64_t *)(d + 8 + codes_sz);
-    v->data = d + 8 + codes_sz + (size_t)v->count * 8;
+    v->codes = (const int32_t *)(d + 16);
+    v->ends = (const uint64_t *)(d + 16 + codes_sz);
+    v->data = d + 16 + codes_sz + (size_t)v->count * 8;
     return true;
 }
 
@@ -1097,9 +1108,15 @@ static void item_of(const mproc_map *m, size_t i, mproc_item *it)
     it->index = i;
     it->data = NULL;
     it->len = 0;
-    if (!v->codes) {
+    if (!v->ok) {
         it->code = r->code;
         it->detail = mproc_result_code(r);
+        return;
+    }
+    if (!v->codes) {
+        it->code = it->detail = 0;
+        it->len = (size_t)v->uniform;
+        it->data = it->len ? v->data + j * it->len : NULL;
         return;
     }
     int32_t rc = v->codes[j];
@@ -1216,11 +1233,13 @@ int mproc_map_error(const mproc_map *m, size_t *index)
         return -EINVAL;
     for (size_t c = 0; c < m->nchunks; c++) {
         const chunk_view *v = &m->views[c];
-        if (!v->codes) {
+        if (!v->ok) {
             if (index)
                 *index = c * m->chunksize;
             return m->chunks[c]->code;
         }
+        if (!v->codes)
+            continue;
         for (uint64_t j = 0; j < v->count; j++) {
             if (v->codes[j]) {
                 if (index)

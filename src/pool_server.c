@@ -94,6 +94,9 @@ typedef struct worker {
     unsigned me;    /* owner name in slot words: place + 1 */
     uint64_t bit;   /* in sh->spinning[place / 64] */
     int64_t spin_ns; /* how long it polls before it sleeps */
+    int32_t *codes;  /* chunk buffers, for cap_items items */
+    uint64_t *ends;
+    uint64_t cap_items;
     mproc_out out;
 } worker;
 
@@ -213,45 +216,58 @@ static void result_done(void *p, mproc__slot *s, size_t len)
         mproc__arena_unmap(p, len);
 }
 
-/* Runs fn over every item of a chunk. The result is laid out as
-   uint64 count, int32 codes[count] (padded to 8), uint64 ends[count], then
-   the items' bytes end to end: item i is [ends[i-1], ends[i]). */
+/* Runs fn over every item of a chunk. The result (ring.h, CHUNK_*) is
+   uint64 count, uint64 uniform, then, unless every item returned 0 and
+   wrote the same number of bytes (uniform = CHUNK_UNIFORM | that number),
+   int32 codes[count] (padded to 8) and uint64 ends[count]; then the items'
+   bytes end to end: item i is [ends[i-1], ends[i]). The uniform case, the
+   usual one for a map, carries the results and nothing else. */
 static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *items)
 {
     uint64_t n = s->count;
     size_t isz = (size_t)s->item_size;
-    int32_t *codes = malloc(n ? n * sizeof *codes : 1);
-    uint64_t *ends = malloc(n ? n * sizeof *ends : 1);
-    if (!codes || !ends) {
-        free(codes);
-        free(ends);
-        return -ENOMEM;
+    if (n > wk->cap_items) {
+        /* Kept from chunk to chunk: fresh large buffers would cost page
+           faults every time. */
+        int32_t *c = realloc(wk->codes, n * sizeof *c);
+        if (c)
+            wk->codes = c;
+        uint64_t *e = c ? realloc(wk->ends, n * sizeof *e) : NULL;
+        if (e)
+            wk->ends = e;
+        if (!c || !e)
+            return -ENOMEM;
+        wk->cap_items = n;
     }
+    int32_t *codes = wk->codes;
+    uint64_t *ends = wk->ends;
     wk->out.len = 0;
     wk->out.failed = false;
+    bool uniform = true;
     for (uint64_t i = 0; i < n; i++) {
-        codes[i] = fn(items + i * isz, isz, &wk->out);
-        if (wk->out.failed) {
-            free(codes);
-            free(ends);
+        int rc = fn(items + i * isz, isz, &wk->out);
+        if (wk->out.failed)
             return -ENOMEM;
-        }
+        codes[i] = rc;
         ends[i] = wk->out.len;
+        uniform = uniform && rc == 0 && ends[i] == (i + 1) * ends[0];
     }
-    size_t codes_sz = ((size_t)n * sizeof(int32_t) + 7) & ~(size_t)7;
-    size_t total = 8 + codes_sz + (size_t)n * 8 + wk->out.len;
+    uint64_t head[2] = { n, uniform && n ? MPROC__CHUNK_UNIFORM | ends[0] : 0 };
+    size_t codes_sz = uniform ? 0 : ((size_t)n * sizeof(int32_t) + 7) & ~(size_t)7;
+    size_t ends_sz = uniform ? 0 : (size_t)n * 8;
+    size_t total = sizeof head + codes_sz + ends_sz + wk->out.len;
     int err;
     char *dst = result_space(wk, s, total, &err);
     if (dst) {
-        memcpy(dst, &n, 8);
-        memcpy(dst + 8, codes, n * sizeof(int32_t));
-        memcpy(dst + 8 + codes_sz, ends, n * 8);
+        memcpy(dst, head, sizeof head);
+        if (!uniform) {
+            memcpy(dst + sizeof head, codes, n * sizeof(int32_t));
+            memcpy(dst + sizeof head + codes_sz, ends, ends_sz);
+        }
         if (wk->out.len)
-            memcpy(dst + 8 + codes_sz + n * 8, wk->out.buf, wk->out.len);
+            memcpy(dst + sizeof head + codes_sz + ends_sz, wk->out.buf, wk->out.len);
         result_done(dst, s, total);
     }
-    free(codes);
-    free(ends);
     return err;
 }
 

@@ -86,7 +86,9 @@ int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off)
 void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable)
 {
     int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    void *p = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)off);
+    /* Every page of the range is about to be touched: one populating call
+       costs far less than a fault per page. */
+    void *p = mmap(NULL, len, prot, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
     return p == MAP_FAILED ? NULL : p;
 }
 

@@ -52,6 +52,10 @@ static inline uint64_t mproc__word_pos(uint64_t w) { return w >> 20; }
 static inline unsigned mproc__word_owner(uint64_t w) { return (unsigned)(w >> 4) & 0xffffu; }
 static inline unsigned mproc__word_state(uint64_t w) { return (unsigned)w & 0xfu; }
 
+/* A chunk's result header says its items all returned 0 and wrote the
+   same number of bytes (the low bits). */
+#define MPROC__CHUNK_UNIFORM ((uint64_t)1 << 63)
+
 /* What a slot asks the worker to do. */
 enum { TASK_APPLY = 0, TASK_CHUNK = 1 };
 
