@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 /* How long a waiting owner thread polls before it sleeps (seconds): it
-   adapts between these bounds, longer while polls end in an outcome,
-   shorter while they end in sleep. A poll that keeps failing only takes a
+   adapts between these bounds, the longest while outcomes come within it,
+   shorter while they come later. A poll that keeps failing only takes a
    CPU the workers need (on a busy machine the poller and a worker end up
    sharing one); then sleeping at once, as a pipe reader does, is faster. */
 #define OWNER_SPIN_MAX 20e-6
@@ -375,7 +375,7 @@ static void wait_progress(mproc_pool *p, double deadline)
         return;
     p->local_sleepers++;
     pthread_mutex_unlock(&p->mu);
-    double now = mproc__now();
+    double now = mproc__now(), start = now;
     double spin = atomic_load(&p->spin);
     double spin_end = now + spin;
     bool moved = false;
@@ -387,11 +387,6 @@ static void wait_progress(mproc_pool *p, double deadline)
         else
             mproc__cpu_relax();
     }
-    /* Not under the mutex: a lost update only nudges a heuristic. */
-    if (moved)
-        atomic_store(&p->spin, spin * 2 < OWNER_SPIN_MAX ? spin * 2 : OWNER_SPIN_MAX);
-    else
-        atomic_store(&p->spin, spin / 2 > OWNER_SPIN_MIN ? spin / 2 : OWNER_SPIN_MIN);
     if (!moved && now < deadline) {
         double until = now + SUP_CHECK < deadline ? now + SUP_CHECK : deadline;
         atomic_fetch_add(&sh->done_sleepers, 1);
@@ -399,6 +394,13 @@ static void wait_progress(mproc_pool *p, double deadline)
             mproc__futex_wait(&sh->done_seq, seq, until);
         atomic_fetch_sub(&sh->done_sleepers, 1);
     }
+    /* Would the longest poll have caught the outcome? Then poll long; else
+       poll less. (Not under the mutex: a lost update only nudges a
+       heuristic.) */
+    if (atomic_load(&sh->done_seq) != seq && mproc__now() - start <= OWNER_SPIN_MAX)
+        atomic_store(&p->spin, OWNER_SPIN_MAX);
+    else
+        atomic_store(&p->spin, spin / 2 > OWNER_SPIN_MIN ? spin / 2 : OWNER_SPIN_MIN);
     pthread_mutex_lock(&p->mu);
     if (--p->local_sleepers == 0)
         pthread_cond_broadcast(&p->cv);

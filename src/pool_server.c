@@ -37,8 +37,8 @@
 #include <unistd.h>
 
 /* How long an idle worker polls the ring before it sleeps, adapting
-   between these bounds: longer while polls end in a task, shorter while
-   they end in sleep. A cross-CPU wakeup costs tens of microseconds; a short
+   between these bounds: the longest while tasks come within it, shorter
+   while they come later. A cross-CPU wakeup costs tens of microseconds; a short
    poll costs nothing when the next task is already on its way (one task at
    a time, or a producer that keeps up). Polls that keep failing only steal
    the CPU from the owner and from other programs, and a poller that lost
@@ -106,8 +106,7 @@ static uint64_t claim(worker *wk)
 {
     mproc__shared *sh = wk->sh;
     unsigned spins = 0;
-    int64_t idle_since = 0;
-    bool slept = false;
+    int64_t idle_since = 0, idle_start = 0;
     bool spinning = false;
     uint64_t got = UINT64_MAX;
     for (;;) {
@@ -143,6 +142,8 @@ static uint64_t claim(worker *wk)
             spinning = true;
             atomic_fetch_or(&sh->spinning[wk->place / 64], wk->bit);
             idle_since = now_ns();
+            if (!idle_start)
+                idle_start = idle_since;
             spins = 0;
         }
         if ((++spins & 63) != 0) {
@@ -154,7 +155,6 @@ static uint64_t claim(worker *wk)
             mproc__cpu_relax();
             continue;
         }
-        slept = true;
         uint32_t seq = atomic_load(&sh->task_seq);
         atomic_fetch_or(&sh->sleeping[wk->place / 64], wk->bit);
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
@@ -168,11 +168,14 @@ static uint64_t claim(worker *wk)
     }
     if (spinning)
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
-    if (idle_since) {
-        if (slept)
-            wk->spin_ns = wk->spin_ns / 2 > WORKER_SPIN_MIN_NS ? wk->spin_ns / 2 : WORKER_SPIN_MIN_NS;
+    if (idle_start && got != UINT64_MAX) {
+        /* Would the longest poll have caught this task? Then poll long;
+           else poll less. Judged by the idle time, not by whether this
+           poll succeeded, so that a short poll can grow again. */
+        if (now_ns() - idle_start <= WORKER_SPIN_MAX_NS)
+            wk->spin_ns = WORKER_SPIN_MAX_NS;
         else
-            wk->spin_ns = wk->spin_ns * 2 < WORKER_SPIN_MAX_NS ? wk->spin_ns * 2 : WORKER_SPIN_MAX_NS;
+            wk->spin_ns = wk->spin_ns / 2 > WORKER_SPIN_MIN_NS ? wk->spin_ns / 2 : WORKER_SPIN_MIN_NS;
     }
     /* More waiting than we took: pass the wakeup on. */
     if (got != UINT64_MAX)
