@@ -389,10 +389,9 @@ static void wait_progress(mproc_pool *p, double deadline)
     }
     if (!moved && now < deadline) {
         double until = now + SUP_CHECK < deadline ? now + SUP_CHECK : deadline;
-        atomic_fetch_add(&sh->done_sleepers, 1);
+        atomic_store(&sh->done_wake, 1);
         if (atomic_load(&sh->done_seq) == seq)
             mproc__futex_wait(&sh->done_seq, seq, until);
-        atomic_fetch_sub(&sh->done_sleepers, 1);
     }
     /* Would the longest poll have caught the outcome? Then poll long; else
        poll less. (Not under the mutex: a lost update only nudges a
@@ -431,8 +430,7 @@ static void send_cmd(mproc_pool *p)
 
 static void wake_workers(mproc_pool *p)
 {
-    atomic_fetch_add(&p->sh->task_seq, 1);
-    mproc__futex_wake(&p->sh->task_seq, INT_MAX);
+    mproc__wake_all_workers(p->sh);
 }
 
 static void release_shared(mproc_pool *p)

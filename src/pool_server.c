@@ -163,7 +163,8 @@ static uint64_t claim(worker *wk)
             mproc__cpu_relax();
             continue;
         }
-        uint32_t seq = atomic_load(&sh->task_seq);
+        _Atomic uint32_t *fx = &sh->w[wk->place].futex;
+        uint32_t seq = atomic_load(fx);
         atomic_fetch_or(&sh->sleeping[wk->place / 64], wk->bit);
         atomic_fetch_and(&sh->spinning[wk->place / 64], ~wk->bit);
         spinning = false;
@@ -171,7 +172,7 @@ static uint64_t claim(worker *wk)
            published before it saw no sleeper, and we see its task. */
         if (atomic_load(&sh->head) >= atomic_load(&sh->tail) && !atomic_load(&sh->stop) &&
             !atomic_load(&sh->broken))
-            mproc__futex_wait(&sh->task_seq, seq, INFINITY);
+            mproc__futex_wait(fx, seq, INFINITY);
         atomic_fetch_and(&sh->sleeping[wk->place / 64], ~wk->bit);
     }
     if (spinning)
@@ -457,8 +458,7 @@ static void fail_ready(sup *S)
 
 static void wake_workers(mproc__shared *sh)
 {
-    atomic_fetch_add(&sh->task_seq, 1);
-    mproc__futex_wake(&sh->task_seq, INT_MAX);
+    mproc__wake_all_workers(sh);
 }
 
 static int spawn(sup *S, unsigned place)

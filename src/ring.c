@@ -43,26 +43,51 @@ void mproc__futex_wake(_Atomic uint32_t *addr, int n)
 void mproc__done_publish(mproc__shared *sh)
 {
     atomic_fetch_add(&sh->done_seq, 1);
-    if (atomic_load(&sh->done_sleepers) > 0)
+    /* One wake per sleep, not one per completion: a sleeper that is slow to
+       run would otherwise cost a system call for every task meanwhile. */
+    if (atomic_load(&sh->done_wake) && atomic_exchange(&sh->done_wake, 0))
         mproc__futex_wake(&sh->done_seq, INT_MAX);
+}
+
+static void wake_place(mproc__shared *sh, unsigned place)
+{
+    atomic_fetch_add(&sh->w[place].futex, 1);
+    mproc__futex_wake(&sh->w[place].futex, 1);
 }
 
 void mproc__wake_worker_if_needed(mproc__shared *sh)
 {
     unsigned words = (sh->nworkers + 63) / 64;
-    uint64_t sleepers = 0;
-    for (unsigned i = 0; i < words && !sleepers; i++)
-        sleepers = atomic_load(&sh->sleeping[i]);
-    if (!sleepers)
+    uint64_t any = 0;
+    for (unsigned i = 0; i < words && !any; i++)
+        any = atomic_load(&sh->sleeping[i]);
+    if (!any)
         return;
     uint64_t t = atomic_load(&sh->tail), h = atomic_load(&sh->head);
     uint64_t spinners = 0;
     for (unsigned i = 0; i < words; i++)
         spinners += (uint64_t)__builtin_popcountll(atomic_load(&sh->spinning[i]));
-    if (t > h && t - h > spinners) {
-        atomic_fetch_add(&sh->task_seq, 1);
-        mproc__futex_wake(&sh->task_seq, 1);
+    if (t <= h || t - h <= spinners)
+        return;
+    /* Take one sleeper's bit, then wake that one: a second waker sees the
+       bit gone and does not wake it again. */
+    for (unsigned i = 0; i < words; i++) {
+        uint64_t m = atomic_load(&sh->sleeping[i]);
+        while (m) {
+            uint64_t b = m & -m;
+            if (atomic_fetch_and(&sh->sleeping[i], ~b) & b) {
+                wake_place(sh, i * 64 + (unsigned)__builtin_ctzll(b));
+                return;
+            }
+            m &= ~b;
+        }
     }
+}
+
+void mproc__wake_all_workers(mproc__shared *sh)
+{
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        wake_place(sh, i);
 }
 
 size_t mproc__page_round(size_t len)

@@ -81,12 +81,12 @@ _Static_assert(sizeof(mproc__slot) == MPROC__SLOT_SIZE, "slot layout");
 enum { W_EMPTY = 0, W_STARTING, W_READY, W_INIT_FAILED };
 
 /* One record per worker place; a replacement takes over its place. */
-typedef struct mproc__wrec {
+typedef struct __attribute__((aligned(64))) mproc__wrec {
     _Atomic int32_t pid;
     _Atomic uint32_t state;
     _Atomic uint64_t task_pos;   /* position + 1 of the task it runs; 0 idle */
     _Atomic int64_t started_ns;  /* CLOCK_MONOTONIC when that task started */
-    uint8_t pad[64 - 24];
+    _Atomic uint32_t futex;      /* the worker sleeps here; bumped to wake it */
 } mproc__wrec;
 
 /* A cache line of its own for each word several CPUs write. */
@@ -97,10 +97,9 @@ enum { STOP_NONE = 0, STOP_CLOSE = 1, STOP_TERMINATE = 2 };
 typedef struct mproc__shared {
     MPROC__LINE _Atomic uint64_t head; /* next position a worker claims */
     MPROC__LINE _Atomic uint64_t tail; /* positions published by the owner */
-    MPROC__LINE _Atomic uint32_t task_seq;      /* futex: bumped when a sleeping worker is woken */
 
     MPROC__LINE _Atomic uint32_t done_seq;      /* futex and count of completions */
-    _Atomic uint32_t done_sleepers;
+    _Atomic uint32_t done_wake;                 /* a sleeper wants the next completion to wake it */
     MPROC__LINE _Atomic uint32_t stop;          /* STOP_* */
     _Atomic uint32_t broken;                    /* an initializer failed */
     _Atomic uint64_t arena_next;                /* bump pointer of the arena */
@@ -111,9 +110,10 @@ typedef struct mproc__shared {
     int (*init)(void *);
     void *initarg;
     uint64_t slots_off;
-    /* Idle workers polling the ring, and workers asleep on task_seq, one
-       bit each: a bit, unlike a count, can be cleared exactly for a worker
-       killed while it polled or slept. */
+    /* Idle workers polling the ring, and workers asleep on their futex,
+       one bit each: a bit, unlike a count, can be cleared exactly for a
+       worker killed while it polled or slept, and a waker takes a sleeper's
+       bit so that each sleeper costs one wake system call. */
     MPROC__LINE _Atomic uint64_t spinning[MPROC__MAX_WORKERS / 64];
     MPROC__LINE _Atomic uint64_t sleeping[MPROC__MAX_WORKERS / 64];
     mproc__wrec w[];
@@ -179,5 +179,7 @@ void mproc__done_publish(mproc__shared *sh);
    nothing costs a cross-CPU wakeup; one that is not woken when needed
    costs parallelism, and is caught by the next task published or taken. */
 void mproc__wake_worker_if_needed(mproc__shared *sh);
+/* Wake every worker (to look at stop or broken). */
+void mproc__wake_all_workers(mproc__shared *sh);
 
 #endif
