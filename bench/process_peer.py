@@ -15,12 +15,16 @@ def main():
         p = mp.Process(target=nothing)
         p.start()
         p.join()
-    t = time.perf_counter()
-    for _ in range(n):
-        p = mp.Process(target=nothing)
-        p.start()
-        p.join()
-    print((time.perf_counter() - t) / n)
+    best = None
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(max(n // 5, 1)):
+            p = mp.Process(target=nothing)
+            p.start()
+            p.join()
+        took = (time.perf_counter() - t) / max(n // 5, 1)
+        best = took if best is None or took < best else best
+    print(best)
 
 
 if __name__ == "__main__":

@@ -139,10 +139,12 @@ MPROC_API int mproc_process_new(mproc_process **out, mproc_target_fn target, voi
 /**
  * mproc_process_start - fork and run the target in the child.
  *
- * The parent's stdio is flushed first. The child's stdin is /dev/null
- * unless keep_stdin; when target returns, the child flushes stdio and
- * leaves through _exit with the return value as its status (the kernel
- * keeps 0..255), so atexit handlers of the parent never run in it.
+ * The parent's stdout and stderr are flushed first. The child's stdin is
+ * /dev/null unless keep_stdin; when target returns, the child flushes
+ * stdout and stderr and leaves through _exit with the return value as its
+ * status (the kernel keeps 0..255), so atexit handlers of the parent never
+ * run in it and no buffered output is printed twice. As in Python, other
+ * streams the target writes to are its own to flush or close.
  *
  * A daemon child ends when this *process* ends, however it ends: by
  * PR_SET_PDEATHSIG from a thread that lives as long as the process (a
@@ -210,7 +212,8 @@ MPROC_API void mproc_process_free(mproc_process *p);
  *
  * In a child started by mproc_process_start: the child's own object (its
  * name, its pid). Elsewhere an object named "MainProcess" whose pid is
- * getpid(). Owned by the library: never free it.
+ * getpid(). Owned by the library (mproc_process_free ignores it). It is
+ * always alive; start, join, terminate and kill on it return -EINVAL.
  */
 MPROC_API const mproc_process *mproc_current_process(void);
 

@@ -61,13 +61,14 @@ static double v1_quota(const char *dir)
 
 /* The tightest quota on the way from this process's cgroup up to the root:
    a parent's limit binds its children too. */
-static double cgroup_quota(void)
+double mproc__cgroup_quota(const char *self_cgroup, const char *root)
 {
     char buf[4096];
-    if (mproc__read_file("/proc/self/cgroup", buf, sizeof buf) < 0)
+    if (mproc__read_file(self_cgroup, buf, sizeof buf) < 0)
         return INFINITY;
     double best = INFINITY;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         /* "0::/path" for v2; "N:cpu,cpuacct:/path" for v1. */
         char *c1 = strchr(line, ':');
         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
@@ -83,13 +84,14 @@ static double cgroup_quota(void)
         if (!v2 && !v1cpu)
             continue;
         char dir[4096];
-        snprintf(dir, sizeof dir, "%s%s", v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/cpu", rel);
+        size_t base = (size_t)snprintf(dir, sizeof dir, "%s%s", root, v2 ? "" : "/cpu");
+        snprintf(dir + base, sizeof dir - base, "%s", rel);
         for (;;) {
             double q = v2 ? v2_quota(dir) : v1_quota(dir);
             if (q < best)
                 best = q;
             char *slash = strrchr(dir, '/');
-            if (!slash || slash - dir <= (v2 ? 14 : 18))
+            if (!slash || (size_t)(slash - dir) < base)
                 break;
             *slash = '\0';
         }
@@ -100,7 +102,7 @@ static double cgroup_quota(void)
 int mproc_cpu_count(void)
 {
     int n = affinity_count();
-    double q = cgroup_quota();
+    double q = mproc__cgroup_quota("/proc/self/cgroup", "/sys/fs/cgroup");
     if (!isinf(q)) {
         double up = ceil(q);
         if (up < n)

@@ -39,6 +39,14 @@ void mproc__sleep(double seconds);
    forever; NaN is refused. */
 bool mproc__timeout_ok(double timeout);
 
+/* ---- the machine --------------------------------------------------------------- */
+
+/* The tightest CPU quota (in CPUs, INFINITY for none) on the way from the
+   cgroup named in self_cgroup (a /proc/PID/cgroup file) up to the hierarchy
+   mounted at root; v2 cpu.max, or v1 cpu.cfs_quota_us over cfs_period_us
+   under root/cpu. */
+double mproc__cgroup_quota(const char *self_cgroup, const char *root);
+
 /* ---- descriptors ------------------------------------------------------------ */
 
 /* read/write that resume after EINTR and finish short transfers. They return
@@ -79,8 +87,16 @@ bool mproc__child_is_owned(pid_t pid);
 void mproc__fork_begin(void);
 void mproc__fork_end(void);
 
+/* ---- the child side (child.c) ----------------------------------------------- */
+
 /* Point the calling process's stdin at /dev/null; 0 or -errno. */
 int mproc__stdin_devnull(void);
+/* The one way out of a child that ran a function: flush stdout and stderr,
+   then _exit with status rc & 0xff. */
+_Noreturn void mproc__child_leave(int rc);
+
+/* Flushes stdout and stderr where they hold output. */
+void mproc__flush_std(void);
 
 /* Blocks every signal in the calling thread, keeping the old mask; used
    around fork so that no handler runs in the child before it is ready. */

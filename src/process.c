@@ -48,11 +48,6 @@ struct mproc_process {
 
 /* ---- per-process state ---------------------------------------------------- */
 
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static mproc_process *reg_head;
-static atomic_uint counter;
-static char ident_prefix[128]; /* our own identity in a child; "" in the main program */
-static mproc_process *current;
 static mproc_process main_process = { .mu = PTHREAD_MUTEX_INITIALIZER, .name = "MainProcess",
                                       .state = ST_RUNNING, .pidfd = -1 };
 
@@ -64,11 +59,26 @@ typedef struct fork_req {
     bool done;
 } fork_req;
 
-static pthread_mutex_t fk_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t fk_cv = PTHREAD_COND_INITIALIZER;
-static pthread_mutex_t fk_serial = PTHREAD_MUTEX_INITIALIZER;
-static fork_req *fk_pending;
-static bool fk_started;
+/* Everything a child writes of this module's state lives in one page: after
+   fork every page either side writes is copied, and each copy costs more
+   than the rest of a start. */
+static struct {
+    pthread_mutex_t reg_mu;
+    mproc_process *reg_head;
+    mproc_process *current;
+    atomic_uint counter;
+    /* the forker thread */
+    pthread_mutex_t fk_mu;
+    pthread_cond_t fk_cv;
+    pthread_mutex_t fk_serial;
+    fork_req *fk_pending;
+    bool fk_started;
+} st __attribute__((aligned(4096))) = {
+    .reg_mu = PTHREAD_MUTEX_INITIALIZER,
+    .fk_mu = PTHREAD_MUTEX_INITIALIZER,
+    .fk_cv = PTHREAD_COND_INITIALIZER,
+    .fk_serial = PTHREAD_MUTEX_INITIALIZER,
+};
 
 static void exit_children(void);
 
@@ -78,13 +88,13 @@ static void after_fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t fresh_cv = PTHREAD_COND_INITIALIZER;
-    reg_mu = fresh;
-    fk_mu = fresh;
-    fk_serial = fresh;
-    fk_cv = fresh_cv;
-    reg_head = NULL;
-    fk_pending = NULL;
-    fk_started = false;
+    st.reg_mu = fresh;
+    st.fk_mu = fresh;
+    st.fk_serial = fresh;
+    st.fk_cv = fresh_cv;
+    st.reg_head = NULL;
+    st.fk_pending = NULL;
+    st.fk_started = false;
 }
 
 __attribute__((constructor)) static void process_init(void)
@@ -97,46 +107,54 @@ __attribute__((constructor)) static void process_init(void)
 
 static void reg_add(mproc_process *p)
 {
-    pthread_mutex_lock(&reg_mu);
+    pthread_mutex_lock(&st.reg_mu);
     p->prev = NULL;
-    p->next = reg_head;
-    if (reg_head)
-        reg_head->prev = p;
-    reg_head = p;
+    p->next = st.reg_head;
+    if (st.reg_head)
+        st.reg_head->prev = p;
+    st.reg_head = p;
     p->listed = true;
-    pthread_mutex_unlock(&reg_mu);
+    pthread_mutex_unlock(&st.reg_mu);
 }
 
 static void reg_remove(mproc_process *p)
 {
-    pthread_mutex_lock(&reg_mu);
+    pthread_mutex_lock(&st.reg_mu);
     if (p->listed) {
         if (p->prev)
             p->prev->next = p->next;
         else
-            reg_head = p->next;
+            st.reg_head = p->next;
         if (p->next)
             p->next->prev = p->prev;
         p->listed = false;
     }
-    pthread_mutex_unlock(&reg_mu);
+    pthread_mutex_unlock(&st.reg_mu);
 }
 
 /* A snapshot of the registry; the caller frees the array. */
 static mproc_process **reg_snapshot(size_t *n)
 {
-    pthread_mutex_lock(&reg_mu);
+    pthread_mutex_lock(&st.reg_mu);
     size_t count = 0;
-    for (mproc_process *p = reg_head; p; p = p->next)
+    for (mproc_process *p = st.reg_head; p; p = p->next)
         count++;
     mproc_process **v = malloc((count ? count : 1) * sizeof *v);
     size_t i = 0;
     if (v)
-        for (mproc_process *p = reg_head; p; p = p->next)
+        for (mproc_process *p = st.reg_head; p; p = p->next)
             v[i++] = p;
-    pthread_mutex_unlock(&reg_mu);
+    pthread_mutex_unlock(&st.reg_mu);
     *n = v ? count : 0;
     return v;
+}
+
+/* The object of the calling process itself: MainProcess, or in a child its
+   own copy of the object that started it, whose mutex may have been copied
+   locked by the fork. It is running, and nothing may wait for or free it. */
+static bool is_self(const mproc_process *p)
+{
+    return p == &main_process || p == st.current;
 }
 
 /* ---- objects ------------------------------------------------------------------ */
@@ -154,10 +172,12 @@ int mproc_process_new(mproc_process **out, mproc_target_fn target, void *arg,
     p->arg = arg;
     p->pidfd = -1;
     p->state = ST_NEW;
-    unsigned n = atomic_fetch_add(&counter, 1) + 1;
+    unsigned n = atomic_fetch_add(&st.counter, 1) + 1;
     char ident[160];
-    if (ident_prefix[0])
-        snprintf(ident, sizeof ident, "%s:%u", ident_prefix, n);
+    /* In a child started here, st.current is its own object: its identity
+       prefixes its children's. */
+    if (st.current)
+        snprintf(ident, sizeof ident, "%.100s:%u", st.current->ident, n);
     else
         snprintf(ident, sizeof ident, "%u", n);
     p->ident = strdup(ident);
@@ -196,21 +216,13 @@ static _Noreturn void child_main(mproc_process *p, pid_t parent, const sigset_t 
     }
     if (!p->keep_stdin && mproc__stdin_devnull() < 0)
         _exit(127);
-    p->pid = getpid();
-    p->owner = 0;
-    current = p;
-    size_t len = strlen(p->ident);
-    if (len >= sizeof ident_prefix)
-        len = sizeof ident_prefix - 1;
-    memcpy(ident_prefix, p->ident, len);
-    ident_prefix[len] = '\0';
-    atomic_store(&counter, 0);
+    st.current = p;
+    atomic_store(&st.counter, 0);
     mproc__restore_mask(mask);
     int rc = p->target(p->arg);
     /* As Python's _bootstrap: our own children are seen to before we go. */
     exit_children();
-    fflush(NULL);
-    _exit(rc & 0xff);
+    mproc__child_leave(rc);
 }
 
 /* Forks p's child from the calling thread. Returns the PID or -errno. */
@@ -234,18 +246,18 @@ static pid_t fork_child(mproc_process *p, const sigset_t *child_mask)
 static void *forker_main(void *unused)
 {
     (void)unused;
-    pthread_mutex_lock(&fk_mu);
+    pthread_mutex_lock(&st.fk_mu);
     for (;;) {
-        while (!fk_pending)
-            pthread_cond_wait(&fk_cv, &fk_mu);
-        fork_req *req = fk_pending;
-        fk_pending = NULL;
-        pthread_mutex_unlock(&fk_mu);
+        while (!st.fk_pending)
+            pthread_cond_wait(&st.fk_cv, &st.fk_mu);
+        fork_req *req = st.fk_pending;
+        st.fk_pending = NULL;
+        pthread_mutex_unlock(&st.fk_mu);
         pid_t pid = fork_child(req->p, &req->child_mask);
-        pthread_mutex_lock(&fk_mu);
+        pthread_mutex_lock(&st.fk_mu);
         req->result = pid;
         req->done = true;
-        pthread_cond_broadcast(&fk_cv);
+        pthread_cond_broadcast(&st.fk_cv);
     }
     return NULL;
 }
@@ -256,9 +268,9 @@ static pid_t fork_from_forker(mproc_process *p)
 {
     fork_req req = { .p = p };
     pthread_sigmask(SIG_SETMASK, NULL, &req.child_mask);
-    pthread_mutex_lock(&fk_serial);
-    pthread_mutex_lock(&fk_mu);
-    if (!fk_started) {
+    pthread_mutex_lock(&st.fk_serial);
+    pthread_mutex_lock(&st.fk_mu);
+    if (!st.fk_started) {
         sigset_t old;
         mproc__block_all(&old);
         pthread_t t;
@@ -269,18 +281,18 @@ static pid_t fork_from_forker(mproc_process *p)
         pthread_attr_destroy(&attr);
         mproc__restore_mask(&old);
         if (e) {
-            pthread_mutex_unlock(&fk_mu);
-            pthread_mutex_unlock(&fk_serial);
+            pthread_mutex_unlock(&st.fk_mu);
+            pthread_mutex_unlock(&st.fk_serial);
             return -e;
         }
-        fk_started = true;
+        st.fk_started = true;
     }
-    fk_pending = &req;
-    pthread_cond_broadcast(&fk_cv);
+    st.fk_pending = &req;
+    pthread_cond_broadcast(&st.fk_cv);
     while (!req.done)
-        pthread_cond_wait(&fk_cv, &fk_mu);
-    pthread_mutex_unlock(&fk_mu);
-    pthread_mutex_unlock(&fk_serial);
+        pthread_cond_wait(&st.fk_cv, &st.fk_mu);
+    pthread_mutex_unlock(&st.fk_mu);
+    pthread_mutex_unlock(&st.fk_serial);
     return req.result;
 }
 
@@ -293,13 +305,18 @@ int mproc_process_start(mproc_process *p)
 {
     if (!p)
         return -EINVAL;
+    if (is_self(p))
+        return -EINVAL;
     pthread_mutex_lock(&p->mu);
     int err = 0;
-    if (p->state != ST_NEW || p == &main_process) {
+    if (p->state != ST_NEW) {
         err = -EINVAL;
         goto out;
     }
-    fflush(NULL);
+    /* Only stdout and stderr: they are all the child flushes on its way out
+       (as Python's child does), so no other stream's buffer can be written
+       twice. */
+    mproc__flush_std();
     pid_t pid;
     if (p->daemon && !on_main_thread()) {
         pid = fork_from_forker(p);
@@ -367,12 +384,11 @@ static int check_owner(const mproc_process *p)
 
 int mproc_process_join(mproc_process *p, double timeout)
 {
-    if (!p || !mproc__timeout_ok(timeout) || p == &main_process)
+    if (!p || !mproc__timeout_ok(timeout) || is_self(p))
         return -EINVAL;
     double deadline = mproc__deadline(timeout);
     pthread_mutex_lock(&p->mu);
     int err = check_owner(p);
-    reap_locked(p, false);
     bool done = p->state == ST_REAPED;
     int fd = p->pidfd;
     pthread_mutex_unlock(&p->mu);
@@ -407,7 +423,7 @@ bool mproc_process_is_alive(mproc_process *p)
 {
     if (!p)
         return false;
-    if (p == &main_process)
+    if (is_self(p))
         return true;
     pthread_mutex_lock(&p->mu);
     if (p->owner == getpid())
@@ -421,7 +437,7 @@ pid_t mproc_process_pid(const mproc_process *p)
 {
     if (!p)
         return 0;
-    if (p == &main_process)
+    if (is_self(p))
         return getpid();
     return p->pid;
 }
@@ -440,6 +456,8 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 {
     if (!p || !code)
         return -EINVAL;
+    if (is_self(p))
+        return 0;
     pthread_mutex_lock(&p->mu);
     if (p->state == ST_RUNNING && p->owner == getpid())
         reap_locked(p, false);
@@ -452,7 +470,7 @@ int mproc_process_exitcode(mproc_process *p, int *code)
 
 static int send_signal(mproc_process *p, int sig)
 {
-    if (!p || p == &main_process)
+    if (!p || is_self(p))
         return -EINVAL;
     pthread_mutex_lock(&p->mu);
     int err = check_owner(p);
@@ -482,7 +500,7 @@ int mproc_process_kill(mproc_process *p)
 
 void mproc_process_free(mproc_process *p)
 {
-    if (!p || p == &main_process)
+    if (!p || is_self(p))
         return;
     reg_remove(p);
     pthread_mutex_lock(&p->mu);
@@ -503,7 +521,7 @@ void mproc_process_free(mproc_process *p)
 
 const mproc_process *mproc_current_process(void)
 {
-    return current ? current : &main_process;
+    return st.current ? st.current : &main_process;
 }
 
 int mproc_active_children(mproc_process **out, size_t cap)
@@ -531,6 +549,8 @@ int mproc_active_children(mproc_process **out, size_t cap)
    get SIGKILL, and all are reaped, as Python's _exit_function does. */
 static void exit_children(void)
 {
+    if (!st.reg_head)
+        return;
     size_t n;
     mproc_process **v = reg_snapshot(&n);
     if (!v)

@@ -48,13 +48,14 @@ static unsigned own_hash(pid_t pid)
 void mproc__child_own(pid_t pid)
 {
     uint64_t key = own_key(pid);
+    uint32_t me = (uint32_t)(key >> 32);
     unsigned h = own_hash(pid);
     for (unsigned i = 0; i < OWN_SLOTS; i++) {
         _Atomic uint64_t *slot = &own_table[(h + i) % OWN_SLOTS];
         uint64_t v = atomic_load(slot);
         /* A slot of a process that is not us (the parent's, seen after fork)
            is as free as an empty one. */
-        bool ours = v != 0 && v != OWN_TOMB && (uint32_t)(v >> 32) == (uint32_t)getpid();
+        bool ours = v != 0 && v != OWN_TOMB && (uint32_t)(v >> 32) == me;
         if (!ours && atomic_compare_exchange_strong(slot, &v, key))
             return;
     }
@@ -364,22 +365,6 @@ void mproc_exit_msg(const char *fmt, ...)
     _exit(1);
 }
 
-int mproc__stdin_devnull(void)
-{
-    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    /* dup2 onto 0 is the one place close-on-exec is cleared: stdin must
-       survive an exec in the child. */
-    int r = fd == 0 ? 0 : dup2(fd, 0);
-    int err = r < 0 ? -errno : 0;
-    if (fd != 0)
-        close(fd);
-    else
-        fcntl(0, F_SETFD, 0);
-    return err;
-}
-
 pid_t mproc_spawn_detached(mproc_target_fn fn, void *arg)
 {
     if (!fn)
@@ -401,9 +386,7 @@ pid_t mproc_spawn_detached(mproc_target_fn fn, void *arg)
         if (g == 0) {
             close(p[1]);
             mproc__stdin_devnull();
-            int rc = fn(arg);
-            fflush(NULL);
-            _exit(rc & 0xff);
+            mproc__child_leave(fn(arg));
         }
         int32_t v = g < 0 ? -errno : (int32_t)g;
         (void)!write(p[1], &v, sizeof v);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>

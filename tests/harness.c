@@ -156,15 +156,31 @@ bool mproc_test_alive(pid_t pid)
     return info.state != 'Z' && info.state != 'X';
 }
 
-bool mproc_test_wait_gone(pid_t pid, double seconds)
+void mproc_test_nap(void)
 {
     struct timespec ts = { 0, 2 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+bool mproc_test_wait_gone(pid_t pid, double seconds)
+{
     for (double t = 0; t < seconds; t += 0.002) {
         if (!mproc_test_alive(pid))
             return true;
-        nanosleep(&ts, NULL);
+        mproc_test_nap();
     }
     return !mproc_test_alive(pid);
+}
+
+bool mproc_test_wait_state(pid_t pid, char state)
+{
+    for (int i = 0; i < 5000; i++) {
+        mproc_procinfo info;
+        if (mproc_procinfo_get(pid, &info) == 0 && info.state == state)
+            return true;
+        mproc_test_nap();
+    }
+    return false;
 }
 
 void mproc_test_gate_open(mproc_test_gate *g)

@@ -37,6 +37,13 @@ bool mproc_test_alive(pid_t pid);
    seconds; true when it went. */
 bool mproc_test_wait_gone(pid_t pid, double seconds);
 
+/* Wait (polling /proc, for tests only) until pid shows state letter `state`,
+   up to 10 s; true when it did. */
+bool mproc_test_wait_state(pid_t pid, char state);
+
+/* Sleep 2 ms: the step of the polling waits above. */
+void mproc_test_nap(void);
+
 /* Descriptor handshake: a pipe whose read end waits for one byte. */
 typedef struct { int rd, wr; } mproc_test_gate;
 void mproc_test_gate_open(mproc_test_gate *g);

@@ -1,5 +1,12 @@
 /* test_machine.c: errors and the CPU count. */
 #include "harness.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -39,9 +46,63 @@ START_TEST(cpu_count_follows_affinity)
 }
 END_TEST
 
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0700);
+            *p = '/';
+        }
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static double quota(void)
+{
+    char self[128];
+    snprintf(self, sizeof self, "%s/self.cgroup", root);
+    return mproc__cgroup_quota(self, root);
+}
+
+/* A made-up cgroup tree: the tightest quota on the way up counts, "max" and
+   -1 mean none. */
+START_TEST(cgroup_quota_v2_and_v1)
+{
+    snprintf(root, sizeof root, "/tmp/mproc-cg-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    put("self.cgroup", "0::/a/b\n");
+    ck_assert(isinf(quota()));
+    put("a/b/cpu.max", "max 100000\n");
+    ck_assert(isinf(quota()));
+    put("a/cpu.max", "150000 100000\n");
+    ck_assert_double_eq_tol(quota(), 1.5, 1e-9);
+    put("a/b/cpu.max", "50000 100000\n");
+    ck_assert_double_eq_tol(quota(), 0.5, 1e-9);
+
+    put("self.cgroup", "5:memory:/m\n4:cpu,cpuacct:/x\n");
+    ck_assert(isinf(quota()));
+    put("cpu/x/cpu.cfs_quota_us", "-1\n");
+    put("cpu/x/cpu.cfs_period_us", "100000\n");
+    ck_assert(isinf(quota()));
+    put("cpu/x/cpu.cfs_quota_us", "250000\n");
+    ck_assert_double_eq_tol(quota(), 2.5, 1e-9);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "machine", 10);
     tcase_add_test(tc, strerror_every_code);
     tcase_add_test(tc, cpu_count_follows_affinity);
+    tcase_add_test(tc, cgroup_quota_v2_and_v1);
 }

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -170,6 +171,36 @@ START_TEST(free_running_kills_and_reaps)
 END_TEST
 
 static char name_seen[64];
+/* What a child may do with its own object: read it, never wait on it. */
+static int use_self(void *arg)
+{
+    (void)arg;
+    mproc_process *me = (mproc_process *)mproc_current_process();
+    int code = 0;
+    if (!mproc_process_is_alive(me) || mproc_process_exitcode(me, &code) != 0 ||
+        mproc_process_join(me, 0) != -EINVAL || mproc_process_start(me) != -EINVAL ||
+        mproc_process_terminate(me) != -EINVAL || mproc_process_pid(me) != getpid())
+        return 1;
+    mproc_process_free(me); /* ignored */
+    return 0;
+}
+
+START_TEST(child_uses_its_own_object)
+{
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, use_self, NULL, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    ASSERT_OK(mproc_process_join(p, 10));
+    int code;
+    ck_assert_int_eq(mproc_process_exitcode(p, &code), 1);
+    ck_assert_int_eq(code, 0);
+    mproc_process *main_obj = (mproc_process *)mproc_current_process();
+    ck_assert_int_eq(mproc_process_join(main_obj, 0), -EINVAL);
+    ck_assert(mproc_process_is_alive(main_obj));
+    mproc_process_free(p);
+}
+END_TEST
+
 static int report_name(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -578,6 +609,68 @@ START_TEST(active_children_lists_live_ones)
 }
 END_TEST
 
+/* The child runs the helper program with its stdout on a pipe. */
+typedef struct {
+    int out_fd;
+    const char *mode;
+} exec_ctx;
+
+static int exec_helper(void *arg)
+{
+    exec_ctx *c = arg;
+    if (dup2(c->out_fd, 1) < 0)
+        return 126;
+    execl(mproc_test_helper(), "helper", c->mode, (char *)NULL);
+    return 127;
+}
+
+static void run_helper(const char *mode, char *out, size_t n, int *code)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    exec_ctx c = { fds[1], mode };
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, exec_helper, &c, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got < n - 1 && (r = read(fds[0], out + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = '\0';
+    close(fds[0]);
+    ASSERT_OK(mproc_process_join(p, -1));
+    ck_assert_int_eq(mproc_process_exitcode(p, code), 1);
+    mproc_process_free(p);
+}
+
+/* What the kernel says of the child: our child, the caller's signal mask
+   (not the all-blocked mask used around the fork), no signal pending. */
+START_TEST(child_state_seen_by_kernel)
+{
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, &old);
+    char out[8192];
+    int code;
+    run_helper("status", out, sizeof out, &code);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    ck_assert_int_eq(code, 0);
+    char want[64];
+    snprintf(want, sizeof want, "\nPPid:\t%d\n", (int)getpid());
+    ck_assert_msg(strstr(out, want), "expected %s in the child's status", want + 1);
+    ck_assert_msg(strstr(out, "\nSigBlk:\t0000000000000200\n"),
+                  "expected only SIGUSR1 blocked in the child, got status:\n%s", out);
+    ck_assert_msg(strstr(out, "\nSigPnd:\t0000000000000000\n"), "signal pending in the child");
+
+    /* stdin is /dev/null: echo ends at once with nothing to copy. */
+    run_helper("echo", out, sizeof out, &code);
+    ck_assert_int_eq(code, 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "process", 20);
@@ -600,4 +693,6 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, daemon_from_exited_thread_lives_then_dies_with_owner);
     tcase_add_test(tc, exit_terminates_daemons_joins_others);
     tcase_add_test(tc, active_children_lists_live_ones);
+    tcase_add_test(tc, child_state_seen_by_kernel);
+    tcase_add_test(tc, child_uses_its_own_object);
 }

@@ -1,5 +1,6 @@
 /* main.c: the mproc tool's entry point, dispatching to its commands. */
-#define _GNU_SOURCE 1
+#include "tool.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +12,13 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  run    run a command for each input, in parallel (see mproc run --help)\n"
-          "  tree   show the process tree with states\n",
+          "  tree   show the process tree with states (see mproc tree --help)\n"
+          "\n"
+          "options:\n"
+          "  -h, --help     this text\n"
+          "  --version      the version\n"
+          "\n"
+          "See mproc(1).\n",
           f);
 }
 
@@ -19,7 +26,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return 255;
+        return TOOL_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
@@ -29,6 +36,10 @@ int main(int argc, char **argv)
         printf("mproc %d.%d.%d\n", MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR, MPROC_VERSION_PATCH);
         return 0;
     }
+    if (!strcmp(argv[1], "run"))
+        return tool_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "tree"))
+        return tool_tree(argc - 1, argv + 1);
     fprintf(stderr, "mproc: unknown command '%s'\n", argv[1]);
-    return 255;
+    return TOOL_EXIT_USAGE;
 }

@@ -1,0 +1,364 @@
+/* test_run_ctl.c: `mproc run` ending jobs: --timeout, --retries, --halt,
+ * interrupts; and what it records: --joblog, --bar. */
+#include "test_run_util.h"
+
+#include <stdlib.h>
+#include <sys/ioctl.h>
+
+/* The numbers in a file of "PID PID ..." lines: up to cap of them. */
+static int read_pids(const char *text, pid_t *pids, int cap)
+{
+    int n = 0;
+    for (const char *p = text; *p && n < cap;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        pids[n++] = (pid_t)v;
+        p = end;
+    }
+    return n;
+}
+
+/* ---- --timeout ------------------------------------------------------------------- */
+
+START_TEST(timeout_kills_the_job_and_its_children)
+{
+    /* The job forks a sleeping child and waits: both must be gone, the
+       output so far kept (a second is time enough to print it, even on a
+       loaded machine), the job failed with Exitval -1, Signal 15. */
+    char dir[64], log[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    tool_result r = TOOL("run", "--timeout", "1", "--joblog", log,
+                         "sleep 60 & echo $$ $! {}; wait", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 1);
+    pid_t pids[2];
+    ck_assert_int_eq(read_pids(r.out, pids, 2), 2);
+    ck_assert(mproc_test_wait_gone(pids[0], 5));
+    ck_assert(mproc_test_wait_gone(pids[1], 5));
+    char *text = file_read(log);
+    char *line = strchr(text, '\n') + 1;
+    char *f[9];
+    for (int i = 0; i < 9; i++)
+        f[i] = strsep(&line, "\t\n");
+    ck_assert_str_eq(f[6], "-1");
+    ck_assert_str_eq(f[7], "15");
+    free(text);
+    tr_free(&r);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(timeout_kills_a_job_that_ignores_sigterm)
+{
+    tool_result r = TOOL("run", "--timeout", "1", "trap '' TERM; sleep 60 & echo $! {}; wait",
+                         ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 1);
+    pid_t pid;
+    ck_assert_int_eq(read_pids(r.out, &pid, 1), 1);
+    ck_assert(mproc_test_wait_gone(pid, 5));
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(timeout_spares_quick_jobs)
+{
+    tool_result r = TOOL("run", "-k", "--timeout", "30", "echo", ":::", "a", "b", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "a\nb\n");
+    tr_free(&r);
+}
+END_TEST
+
+/* ---- --retries ----------------------------------------------------------------- */
+
+START_TEST(retries_until_success)
+{
+    /* The job fails until its third try; a counter file tells the tries. */
+    char dir[64], cmd[256];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             "n=$(cat %s/{} 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s/{}; "
+             "echo try$n; [ $n -ge 3 ]",
+             dir, dir);
+    tool_result r = TOOL("run", "--retries", "3", cmd, ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "try3\n"); /* only the last try's output */
+    tr_free(&r);
+    r = TOOL("run", "--retries", "2", cmd, ":::", "b", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "try2\n");
+    tr_free(&r);
+    r = TOOL("run", cmd, ":::", "c", NULL); /* one try by default */
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "try1\n");
+    tr_free(&r);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+/* ---- --halt ----------------------------------------------------------------------- */
+
+START_TEST(halt_now_kills_running_jobs)
+{
+    /* Job 2 sleeps; job 1 fails once job 2 has written its PID. */
+    char dir[64], cmd[512], path[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/pid", dir);
+    snprintf(cmd, sizeof cmd,
+             "if [ {} = fail ]; then while [ ! -s %s ]; do sleep 0.01; done; exit 7; "
+             "else echo $$ > %s; exec sleep 60; fi",
+             path, path);
+    tool_result r = TOOL("run", "-j2", "--halt", "now,fail=1", cmd, ":::", "fail", "sleep", NULL);
+    ck_assert_int_eq(r.status, 7); /* the failing job's own status */
+    char *text = file_read(path);
+    pid_t pid;
+    ck_assert_int_eq(read_pids(text, &pid, 1), 1);
+    ck_assert(mproc_test_wait_gone(pid, 5));
+    free(text);
+    tr_free(&r);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(halt_soon_starts_no_more)
+{
+    tool_result r = TOOL("run", "-j1", "--halt", "soon,fail=1", "echo {}; exit {}", ":::", "0",
+                         "2", "0", "0", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "0\n2\n");
+    tr_free(&r);
+    /* fail=N, N > 1: the number failed. */
+    r = TOOL("run", "-j1", "--halt", "soon,fail=2", "echo {}; exit {}", ":::", "3", "0", "4",
+             "5", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "3\n0\n4\n");
+    tr_free(&r);
+    /* success=N: 0 once N succeeded. */
+    r = TOOL("run", "-j1", "--halt", "now,success=1", "echo {}; exit {}", ":::", "1", "0", "1",
+             NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "1\n0\n");
+    tr_free(&r);
+    /* The old numeric form: 1 is soon,fail=1. */
+    r = TOOL("run", "-j1", "--halt", "1", "echo {}; exit {}", ":::", "0", "9", "0", NULL);
+    ck_assert_int_eq(r.status, 9);
+    ck_assert_str_eq(r.out, "0\n9\n");
+    tr_free(&r);
+}
+END_TEST
+
+/* ---- --joblog ------------------------------------------------------------------- */
+
+START_TEST(joblog_columns)
+{
+    char dir[64], log[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    FILE *f = fopen(log, "we");
+    fputs("old content that must go\n", f);
+    fclose(f);
+    tool_result r = TOOL("run", "-j1", "--joblog", log, "printf {}; exit {}", ":::", "0", "12",
+                         NULL);
+    ck_assert_int_eq(r.status, 1);
+    tr_free(&r);
+    r = TOOL("run", "--joblog", log, "-j1", "-k", "printf {}; exit {}", ":::", "0", "12", NULL);
+    tr_free(&r);
+    char *text = file_read(log);
+    char *rest = text;
+    char *header = strsep(&rest, "\n");
+    ck_assert_str_eq(header, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\t"
+                             "Command");
+    const char *want_cmd[] = { "printf 0; exit 0", "printf 12; exit 12" };
+    const char *want_exit[] = { "0", "12" };
+    const char *want_recv[] = { "1", "2" };
+    for (int i = 0; i < 2; i++) {
+        char *line = strsep(&rest, "\n");
+        ck_assert_ptr_nonnull(line);
+        ck_assert_uint_eq(count_char(line, '\t'), 8);
+        char *f9[9];
+        for (int k = 0; k < 9; k++)
+            f9[k] = strsep(&line, "\t");
+        char seq[8];
+        snprintf(seq, sizeof seq, "%d", i + 1);
+        ck_assert_str_eq(f9[0], seq);
+        ck_assert_str_eq(f9[1], ":");
+        double start = strtod(f9[2], NULL);
+        ck_assert(start > 1e9 && strchr(f9[2], '.') && strlen(strchr(f9[2], '.')) == 4);
+        ck_assert_uint_eq(strlen(f9[3]), 10); /* %10.3f */
+        ck_assert(strtod(f9[3], NULL) >= 0);
+        ck_assert_str_eq(f9[4], "0");
+        ck_assert_str_eq(f9[5], want_recv[i]);
+        ck_assert_str_eq(f9[6], want_exit[i]);
+        ck_assert_str_eq(f9[7], "0");
+        ck_assert_str_eq(f9[8], want_cmd[i]);
+    }
+    ck_assert_str_eq(rest, "");
+    free(text);
+
+    /* Killed by signal 9: Exitval 0, Signal 9. */
+    r = TOOL("run", "--joblog", log, "kill -9 $$", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 1);
+    tr_free(&r);
+    text = file_read(log);
+    ck_assert_ptr_nonnull(strstr(text, "\t0\t0\t9\tkill -9 $$ a\n"));
+    free(text);
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(joblog_unwritable_is_usage_error)
+{
+    tool_result r = TOOL("run", "--joblog", "/nonexistent-dir/log", "true", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 255);
+    ck_assert_uint_eq(count_char(r.err, '\n'), 1);
+    tr_free(&r);
+}
+END_TEST
+
+/* ---- interrupts -------------------------------------------------------------------- */
+
+/* Start two jobs that each fork a sleeper and wait; read their "sh sleeper"
+   PIDs from the passed-through output; send sig to mproc; every process
+   must be gone and mproc must end by that signal. */
+static void interrupt_leaves_nothing(int sig)
+{
+    int fds[2];
+    char *argv[] = { "mproc", "run", "--line-buffer", "-j2", "sleep 60 & echo $$ $! {}; wait",
+                     ":::", "a", "b", NULL };
+    pid_t tool = tr_start(MPROC_TOOL, argv, "", 0, &fds[0], &fds[1]);
+    char buf[256] = { 0 };
+    size_t n = 0;
+    while (count_char(buf, '\n') < 2) {
+        ssize_t k = read(fds[0], buf + n, sizeof buf - 1 - n);
+        ck_assert_int_gt(k, 0);
+        n += (size_t)k;
+    }
+    pid_t pids[4];
+    ck_assert_int_eq(read_pids(buf, pids, 4), 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert(mproc_test_alive(pids[i]));
+    ck_assert_int_eq(kill(tool, sig), 0);
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    tr_slurp(fds, bufs, lens);
+    ck_assert_int_eq(tr_wait(tool), 128 + sig);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(mproc_test_wait_gone(pids[i], 5), "pid %d left behind", (int)pids[i]);
+    free(bufs[0]);
+    free(bufs[1]);
+}
+
+START_TEST(sigterm_leaves_nothing)
+{
+    interrupt_leaves_nothing(SIGTERM);
+}
+END_TEST
+
+START_TEST(sigint_leaves_nothing)
+{
+    interrupt_leaves_nothing(SIGINT);
+}
+END_TEST
+
+START_TEST(closed_stdout_ends_the_jobs)
+{
+    /* The reader goes away after the first line: mproc ends the jobs and
+       leaves by SIGPIPE, as a filter would. */
+    int fds[2];
+    char *argv[] = { "mproc", "run", "--line-buffer",
+                     "echo $$; while :; do echo {}; sleep 0.01; done", ":::", "a", NULL };
+    pid_t tool = tr_start(MPROC_TOOL, argv, "", 0, &fds[0], &fds[1]);
+    char buf[64] = { 0 };
+    size_t n = 0;
+    while (!strchr(buf, '\n')) {
+        ssize_t k = read(fds[0], buf + n, sizeof buf - 1 - n);
+        ck_assert_int_gt(k, 0);
+        n += (size_t)k;
+    }
+    pid_t job = (pid_t)atoi(buf);
+    close(fds[0]);
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    int errfd[2] = { -1, fds[1] };
+    tr_slurp(errfd, bufs, lens);
+    ck_assert_int_eq(tr_wait(tool), 128 + SIGPIPE);
+    ck_assert(mproc_test_wait_gone(job, 5));
+    free(bufs[0]);
+    free(bufs[1]);
+}
+END_TEST
+
+/* ---- --bar ------------------------------------------------------------------------- */
+
+START_TEST(bar_only_on_a_terminal)
+{
+    tool_result r = TOOL("run", "--bar", "true", ":::", "a", "b", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.err, ""); /* stderr is a pipe here */
+    tr_free(&r);
+
+    /* On a terminal: done/total, percent, rate, time left. */
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    ck_assert_int_ge(master, 0);
+    ck_assert_int_eq(grantpt(master), 0);
+    ck_assert_int_eq(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    ck_assert_int_ge(slave, 0);
+    int po[2];
+    ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, slave, 2);
+    char *argv[] = { "mproc", "run", "--bar", "-j2", "true", ":::", "a", "b", "c", NULL };
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, MPROC_TOOL, &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(po[1]);
+    close(slave);
+    char out[16];
+    ck_assert_int_eq(read(po[0], out, sizeof out), 0); /* the tool has ended */
+    close(po[0]);
+    ck_assert_int_eq(tr_wait(pid), 0);
+    char bar[4096] = { 0 };
+    size_t n = 0;
+    struct pollfd p = { master, POLLIN, 0 };
+    while (n < sizeof bar - 1 && poll(&p, 1, 0) > 0) {
+        ssize_t k = read(master, bar + n, sizeof bar - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(master);
+    ck_assert_msg(strstr(bar, "3/3") && strstr(bar, "100%") && strstr(bar, "/s") &&
+                      strstr(bar, "left"),
+                  "bar: '%s'", bar);
+}
+END_TEST
+
+void mproc_test_cases(Suite *s)
+{
+    TCase *tc = mproc_tcase(s, "timeout", 30);
+    tcase_add_test(tc, timeout_kills_the_job_and_its_children);
+    tcase_add_test(tc, timeout_kills_a_job_that_ignores_sigterm);
+    tcase_add_test(tc, timeout_spares_quick_jobs);
+    tc = mproc_tcase(s, "retries", 30);
+    tcase_add_test(tc, retries_until_success);
+    tc = mproc_tcase(s, "halt", 30);
+    tcase_add_test(tc, halt_now_kills_running_jobs);
+    tcase_add_test(tc, halt_soon_starts_no_more);
+    tc = mproc_tcase(s, "joblog", 30);
+    tcase_add_test(tc, joblog_columns);
+    tcase_add_test(tc, joblog_unwritable_is_usage_error);
+    tc = mproc_tcase(s, "interrupt", 30);
+    tcase_add_test(tc, sigterm_leaves_nothing);
+    tcase_add_test(tc, sigint_leaves_nothing);
+    tcase_add_test(tc, closed_stdout_ends_the_jobs);
+    tc = mproc_tcase(s, "bar", 30);
+    tcase_add_test(tc, bar_only_on_a_terminal);
+}

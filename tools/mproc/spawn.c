@@ -1,0 +1,153 @@
+/* spawn.c: the job spawner of `mproc run`: clone(CLONE_VM | CLONE_VFORK |
+ * CLONE_PIDFD) and execve, with only the few steps a job needs in between.
+ *
+ * DESIGN. glibc's posix_spawn is correct but general: its child walks all
+ * 64 signal dispositions (about 130 system calls) and, for posix_spawnp,
+ * tries every PATH entry, all while the parent is suspended. A job here
+ * needs five calls before its exec: setpgid, three dup2 and the mask. The
+ * rules of the child side hold: everything (argv, path, descriptor plan) is
+ * prepared before the clone, the child only makes async-signal-safe calls
+ * and leaves through _exit, its exec error comes back through the memory
+ * it shares with us.
+ */
+#include "tool.h"
+#include "spawn.h"
+
+#include <signal.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+
+extern char **environ;
+
+typedef struct child_args {
+    const spawn_plan *plan;
+    const char *path;
+    char *const *argv;
+    volatile int err;
+} child_args;
+
+/* The child's stack, used by one child at a time: the parent is suspended
+   from the clone until the child has exec'd or exited. */
+static char child_stack[64 * 1024] __attribute__((aligned(64)));
+
+static int place(int from, int to)
+{
+    if (from == to) /* dup2 onto itself keeps close-on-exec */
+        return fcntl(to, F_SETFD, 0);
+    return dup2(from, to);
+}
+
+static int child_main(void *arg)
+{
+    child_args *a = arg;
+    const spawn_plan *p = a->plan;
+    /* All signals are blocked (by the parent, before the clone), so no
+       handler runs here before the dispositions and mask are the job's. */
+    if (p->reset_sigpipe) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        if (sigaction(SIGPIPE, &sa, NULL) < 0)
+            goto fail;
+    }
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    if (place(p->fd0, 0) < 0 || place(p->fd1, 1) < 0 || place(p->fd2, 2) < 0)
+        goto fail;
+    if (sigprocmask(SIG_SETMASK, p->mask, NULL) < 0)
+        goto fail;
+    execve(a->path, a->argv, environ);
+fail:
+    a->err = errno ? errno : EIO;
+    _exit(127);
+}
+
+int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_t *pid,
+              int *pidfd)
+{
+    child_args a = { .plan = plan, .path = path, .argv = argv, .err = 0 };
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    int fd = -1;
+    char *top = child_stack + sizeof child_stack;
+    pid_t c = clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &fd);
+    if (c < 0 && errno == EINVAL) {
+        /* A kernel before 5.2: no CLONE_PIDFD; the PID stays ours until we
+           reap it, so pidfd_open afterwards names the same child. */
+        c = clone(child_main, top, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+        if (c > 0)
+            fd = (int)syscall(SYS_pidfd_open, c, 0);
+    }
+    int err = c < 0 ? -errno : 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (err < 0)
+        return err;
+    if (a.err || fd < 0) {
+        /* The exec failed (the child has exited) or no pidfd: reap it. */
+        err = a.err ? -a.err : -errno;
+        if (!a.err)
+            kill(c, SIGKILL);
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    *pid = c;
+    *pidfd = fd;
+    return 0;
+}
+
+static char *cached_name, *cached_path;
+
+const char *spawn_resolve(const char *name)
+{
+    if (cached_name && !strcmp(cached_name, name))
+        return cached_path;
+    free(cached_name);
+    free(cached_path);
+    cached_name = xstrdup(name);
+    cached_path = NULL;
+    if (strchr(name, '/')) {
+        cached_path = xstrdup(name);
+        return cached_path;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    tbuf b = {0};
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        b.len = 0;
+        if (n)
+            tbuf_add(&b, p, n);
+        else
+            tbuf_addc(&b, '.'); /* an empty entry is the current folder */
+        tbuf_addc(&b, '/');
+        tbuf_adds(&b, name);
+        struct stat st;
+        if (stat(b.p, &st) == 0 && S_ISREG(st.st_mode) && access(b.p, X_OK) == 0) {
+            cached_path = xstrdup(b.p);
+            break;
+        }
+        if (!end)
+            break;
+        p = end;
+    }
+    tbuf_free(&b);
+    return cached_path;
+}

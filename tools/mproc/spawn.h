@@ -1,0 +1,43 @@
+/* spawn.h: how `mproc run` starts a job: vfork-style, with a pidfd. */
+#ifndef MPROC_TOOL_SPAWN_H
+#define MPROC_TOOL_SPAWN_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* What the child does between the clone and the exec. */
+typedef struct spawn_plan {
+    int fd0, fd1, fd2;      /* made the child's 0, 1, 2 (close-on-exec cleared) */
+    const sigset_t *mask;   /* the child's signal mask at exec */
+    bool reset_sigpipe;     /* SIGPIPE back to SIG_DFL (the tool ignores it) */
+} spawn_plan;
+
+/*
+ * spawn_job - run path with argv (and environ) in a new child that leads
+ * its own process group.
+ *
+ * The child shares our memory until it execs (clone(CLONE_VM |
+ * CLONE_VFORK)), so nothing is copied whatever our size, and we are
+ * suspended until then; the pidfd comes from the same clone (CLONE_PIDFD),
+ * so it names this child and no recycled PID. Every signal is blocked
+ * around the clone so that no handler can run on the child's borrowed
+ * stack. Single-threaded callers only: the child's stack is one static
+ * block.
+ *
+ * Returns 0 with *pid and *pidfd (close-on-exec) set; or -errno, the
+ * child's exec error (-ENOENT, -EACCES, -ENOEXEC ...) or the clone's, with
+ * the failed child already reaped and nothing left open.
+ */
+int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_t *pid,
+              int *pidfd);
+
+/* The full path of the program a command word names, searched in PATH as
+   execvp would; NULL when none. The result is cached for the next call with
+   the same name. */
+const char *spawn_resolve(const char *name);
+
+#endif

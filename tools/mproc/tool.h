@@ -1,0 +1,105 @@
+/* tool.h: what the modules of the mproc tool share; never installed.
+ *
+ * The tool is built on the public API of libmproc only. Its modules:
+ *   main.c    dispatch to the commands, --help
+ *   run.c     `mproc run`: options, the job table and the one poll loop
+ *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
+ *   cmd.c     replacement strings, shell quoting, the final command line
+ *   out.c     grouped, line-buffered and tagged output; the progress bar
+ *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
+ *   tree.c    `mproc tree`
+ *   tbuf.c    a growable byte buffer and EINTR-safe writes
+ */
+#ifndef MPROC_TOOL_H
+#define MPROC_TOOL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Exit status of every usage error, as GNU parallel's "other error". */
+#define TOOL_EXIT_USAGE 255
+
+/* ---- tbuf.c ------------------------------------------------------------- */
+
+/* A growable byte buffer; {0} is an empty one. p is NUL-terminated whenever
+   len > 0 or after tbuf_cstr. Allocation failure ends the tool (exit 255):
+   a command-line tool has no better answer to it. */
+typedef struct tbuf {
+    char *p;
+    size_t len, cap;
+} tbuf;
+
+void tbuf_grow(tbuf *b, size_t extra);
+void tbuf_add(tbuf *b, const void *data, size_t n);
+void tbuf_adds(tbuf *b, const char *s);
+void tbuf_addc(tbuf *b, char c);
+void tbuf_addf(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *tbuf_cstr(tbuf *b);
+void tbuf_free(tbuf *b);
+
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+_Noreturn void die_nomem(void);
+
+/* write(2) until done, resuming after EINTR; 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* ---- input.c ----------------------------------------------------------- */
+
+/* One input source: its values in order. */
+typedef struct source {
+    char **v;
+    size_t n, cap;
+} source;
+
+/* Split the whole of fd into records ending in sep ('\n' or '\0'); a last
+   record without its separator still counts, an empty input has none.
+   Appends to src. Returns 0 or -errno. */
+int source_read_fd(source *src, int fd, char sep);
+void source_push(source *src, const char *v);
+/* Incremental reading: append the complete records of data (n bytes) to
+   src, keeping an unfinished one in partial; at end of input,
+   source_feed_end adds what partial holds as the last record. */
+void source_feed(source *src, tbuf *partial, const char *data, size_t n, char sep);
+void source_feed_end(source *src, tbuf *partial);
+void source_free(source *src);
+
+/* ---- cmd.c --------------------------------------------------------------- */
+
+/* The command template: literal text and replacement strings. */
+typedef struct cmd_tmpl cmd_tmpl;
+
+/* Parse the joined command; appends " {}" when it holds no replacement
+   string, as GNU parallel does. nsrc is the number of input sources. */
+cmd_tmpl *cmd_parse(const char *joined, size_t nsrc);
+void cmd_free(cmd_tmpl *t);
+
+/* The command line of one job: vals[nsrc], its sequence number and slot. */
+void cmd_build(const cmd_tmpl *t, tbuf *out, char *const *vals, size_t seq, int slot);
+
+/* Append s to out quoted for /bin/sh, as GNU parallel quotes: unchanged when
+   it holds only [-_.+/a-zA-Z0-9], '' when empty, else single-quoted. */
+void shell_quote(tbuf *out, const char *s);
+
+/* The transforms of {.} {/} {//} {/.} on one value, appended to out. */
+enum { XF_NONE, XF_NOEXT, XF_BASE, XF_DIR, XF_BASE_NOEXT };
+void cmd_transform(tbuf *out, const char *v, int xf);
+
+/* When the command line is a plain word list that /bin/sh would run as it
+   stands (no quoting, expansion, redirection, keyword or builtin whose
+   behaviour differs from the program's), split it in place into argv
+   (NULL-terminated, at most cap entries) and return the count; otherwise
+   return 0 and leave line alone. */
+size_t cmd_plain_argv(char *line, char **argv, size_t cap);
+
+/* ---- tree.c / run.c -------------------------------------------------------- */
+
+int tool_run(int argc, char **argv);
+int tool_tree(int argc, char **argv);
+
+#endif
