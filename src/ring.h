@@ -35,8 +35,9 @@
 #define MPROC__SLOTS 4096u
 #define MPROC__SLOT_SIZE 512u
 #define MPROC__INLINE (MPROC__SLOT_SIZE - 96u)
-/* The arena's address space: sparse, so only what is in use costs memory. */
-#define MPROC__ARENA_SIZE ((uint64_t)1 << 46)
+/* The arena's address space: sparse, so only what is in use costs memory;
+   offsets are never reused, and 2^62 bytes outlast any pool. */
+#define MPROC__ARENA_SIZE ((uint64_t)1 << 62)
 #define MPROC__MAX_WORKERS 4096
 
 enum { SLOT_FREE = 0, SLOT_READY = 1, SLOT_RUNNING = 2, SLOT_DONE = 3 };
