@@ -29,8 +29,8 @@
  * the pool. Workers inherit the program's open descriptors and signal
  * dispositions, get the signal mask of the thread that made the pool, and
  * have /dev/null as stdin; a worker flushes stdout after every task. A
- * worker's own changes (to globals, to the
- * heap) stay in that worker and persist from one task to its next.
+ * worker's own changes (to globals, to the heap) stay in that worker and
+ * persist from one task to its next.
  *
  * What never goes wrong.
  * - A worker that dies during a task (a signal, abort, _exit) fails that
@@ -50,8 +50,9 @@
  * Threads. Every pool and result function may be called from any thread,
  * and several threads may use one pool and one result at the same time,
  * except that mproc_pool_free and mproc_result_free end the object for
- * everybody (do not race them with other calls on the same object).
- * The library starts one thread of its own per pool, and only when the
+ * everybody (do not race them with other calls on the same object); a
+ * thread waiting on a result of the pool while mproc_pool_free runs is
+ * woken with -ECANCELED. The library starts one thread of its own per pool, and only when the
  * first callback is attached (mproc_result_on_ready): callbacks run there.
  *
  * Fork. A pool belongs to the process that made it; a child forked from
