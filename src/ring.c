@@ -1,0 +1,134 @@
+/* ring.c: the pool's shared memory: its size, the process-shared futex
+ * wait and wake under the rings, and the arena for large payloads. */
+#include "ring.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+size_t mproc__shared_size(unsigned n)
+{
+    size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
+    head = (head + 63) & ~(size_t)63;
+    return mproc__page_round(head + (size_t)MPROC__SLOTS * MPROC__SLOT_SIZE);
+}
+
+void mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, double deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (!isinf(deadline)) {
+        double left = deadline - mproc__now();
+        if (left <= 0)
+            return;
+        ts.tv_sec = (time_t)left;
+        ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+        tsp = &ts;
+    }
+    /* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. EINTR,
+       EAGAIN (the word moved) and ETIMEDOUT all send the caller back to
+       look at its condition again. */
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
+}
+
+void mproc__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+void mproc__done_publish(mproc__shared *sh)
+{
+    atomic_fetch_add(&sh->done_seq, 1);
+    /* One wake per sleep, not one per completion: a sleeper that is slow to
+       run would otherwise cost a system call for every task meanwhile. */
+    if (atomic_load(&sh->done_wake) && atomic_exchange(&sh->done_wake, 0))
+        mproc__futex_wake(&sh->done_seq, INT_MAX);
+}
+
+static void wake_place(mproc__shared *sh, unsigned place)
+{
+    atomic_fetch_add(&sh->w[place].futex, 1);
+    mproc__futex_wake(&sh->w[place].futex, 1);
+}
+
+void mproc__wake_worker_if_needed(mproc__shared *sh)
+{
+    unsigned words = (sh->nworkers + 63) / 64;
+    uint64_t any = 0;
+    for (unsigned i = 0; i < words && !any; i++)
+        any = atomic_load(&sh->sleeping[i]);
+    if (!any)
+        return;
+    uint64_t t = atomic_load(&sh->tail), h = atomic_load(&sh->head);
+    uint64_t spinners = 0;
+    for (unsigned i = 0; i < words; i++)
+        spinners += (uint64_t)__builtin_popcountll(atomic_load(&sh->spinning[i]));
+    if (t <= h || t - h <= spinners)
+        return;
+    /* Take one sleeper's bit, then wake that one: a second waker sees the
+       bit gone and does not wake it again. */
+    for (unsigned i = 0; i < words; i++) {
+        uint64_t m = atomic_load(&sh->sleeping[i]);
+        while (m) {
+            uint64_t b = m & -m;
+            if (atomic_fetch_and(&sh->sleeping[i], ~b) & b) {
+                wake_place(sh, i * 64 + (unsigned)__builtin_ctzll(b));
+                return;
+            }
+            m &= ~b;
+        }
+    }
+}
+
+void mproc__wake_all_workers(mproc__shared *sh)
+{
+    for (unsigned i = 0; i < sh->nworkers; i++)
+        wake_place(sh, i);
+}
+
+size_t mproc__page_round(size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (len + page - 1) & ~(page - 1);
+}
+
+int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off)
+{
+    uint64_t size = mproc__page_round(len);
+    if (size == 0 || size > MPROC__ARENA_SIZE)
+        return -ENOMEM;
+    uint64_t at = atomic_fetch_add(&sh->arena_next, size);
+    if (at > MPROC__ARENA_SIZE - size)
+        return -ENOMEM;
+    *off = at;
+    return 0;
+}
+
+void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable)
+{
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    /* Every page of the range is about to be touched: one populating call
+       costs far less than a fault per page. */
+    void *p = mmap(NULL, len, prot, MAP_SHARED | MAP_POPULATE, fd, (off_t)off);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void mproc__arena_unmap(void *p, size_t len)
+{
+    if (p)
+        munmap(p, len);
+}
+
+void mproc__arena_release(int fd, uint64_t off, size_t len)
+{
+    if (fd < 0 || len == 0)
+        return;
+    /* A hole frees the pages; the file keeps its size, so the offsets of
+       every other range stay valid. */
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+              (off_t)mproc__page_round(len));
+}
