@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 #include "mproc.h"
@@ -62,6 +63,21 @@ int mproc__poll_one(int fd, short events, double deadline);
 /* Read a whole small file (under /proc) into buf, NUL-terminated; returns
    its length or -errno. */
 ssize_t mproc__read_file(const char *path, char *buf, size_t size);
+
+/* ---- futexes (futex.c) ------------------------------------------------------- */
+
+/* Sleep while *word == expect, until woken or the absolute monotonic
+   deadline (INFINITY: none). Shared (not FUTEX_PRIVATE) because the word
+   lives in memory mapped by several processes. Returns 0 when woken or the
+   word already differed (the caller re-checks), -ETIMEDOUT, or -EINTR
+   after a signal handler ran (the caller re-checks and waits again). */
+/* An absolute monotonic time (seconds) as a timespec, rounded up so that a
+   kernel deadline is never before ours. */
+struct timespec;
+void mproc__timespec(double t, struct timespec *ts);
+int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expect, double deadline);
+/* Wake up to n sleepers on word. */
+void mproc__futex_wake(_Atomic uint32_t *word, int n);
 
 /* ---- pidfds -------------------------------------------------------------- */
 

@@ -10,17 +10,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* ---- futexes ---------------------------------------------------------------- */
-
-/* Sleep while *word == expect, until woken or the absolute monotonic
-   deadline (INFINITY: none). Shared (not FUTEX_PRIVATE) because the word
-   lives in memory mapped by several processes. Returns 0 when woken or the
-   word already differed (the caller re-checks), -ETIMEDOUT, or -EINTR
-   after a signal handler ran (the caller re-checks and waits again). */
-int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expect, double deadline);
-/* Wake up to n sleepers on word. */
-void mproc__futex_wake(_Atomic uint32_t *word, int n);
-
 /* ---- robust mutexes ------------------------------------------------------- */
 
 /* Initialise a robust, process-shared mutex (recursive when asked). */

@@ -1,5 +1,5 @@
-/* ring.c: the pool's shared memory: its size, the process-shared futex
- * wait and wake under the rings, and the arena for large payloads. */
+/* ring.c: the pool's shared memory: its size, the
+ * publishing of completions, and the arena for large payloads. */
 #include "ring.h"
 
 #include <fcntl.h>
@@ -16,28 +16,6 @@ size_t mproc__shared_size(unsigned n)
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
     head = (head + 63) & ~(size_t)63;
     return mproc__page_round(head + (size_t)MPROC__SLOTS * MPROC__SLOT_SIZE);
-}
-
-void mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, double deadline)
-{
-    struct timespec ts, *tsp = NULL;
-    if (!isinf(deadline)) {
-        double left = deadline - mproc__now();
-        if (left <= 0)
-            return;
-        ts.tv_sec = (time_t)left;
-        ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-        tsp = &ts;
-    }
-    /* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. EINTR,
-       EAGAIN (the word moved) and ETIMEDOUT all send the caller back to
-       look at its condition again. */
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
-}
-
-void mproc__futex_wake(_Atomic uint32_t *addr, int n)
-{
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
 void mproc__done_publish(mproc__shared *sh)

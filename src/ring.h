@@ -128,13 +128,6 @@ static inline mproc__slot *mproc__slot_at(mproc__shared *sh, uint64_t pos)
 /* Bytes of shared memory for a pool of n workers. */
 size_t mproc__shared_size(unsigned n);
 
-/* ---- futexes (process-shared) ------------------------------------------------ */
-
-/* Sleeps while *addr == val, at most until the monotonic deadline (INFINITY:
-   no limit); returns at once when woken, on a signal, or when *addr moved. */
-void mproc__futex_wait(_Atomic uint32_t *addr, uint32_t val, double deadline);
-void mproc__futex_wake(_Atomic uint32_t *addr, int n);
-
 /* Busy-wait hint for the few microseconds a spin lasts. */
 static inline void mproc__cpu_relax(void)
 {

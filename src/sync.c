@@ -24,49 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- futexes ---------------------------------------------------------------- */
-
-static void to_timespec(double t, struct timespec *ts)
-{
-    /* Monotonic times are positive, so truncation is floor; the nanosecond
-       added rounds up, so the kernel's deadline is never before ours (no
-       libm: the library does not link it). */
-    ts->tv_sec = (time_t)t;
-    ts->tv_nsec = (long)((t - (double)ts->tv_sec) * 1e9) + 1;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expect, double deadline)
-{
-    struct timespec ts, *tsp = NULL;
-    if (!isinf(deadline)) {
-        if (mproc__now() >= deadline)
-            return -ETIMEDOUT;
-        to_timespec(deadline, &ts);
-        tsp = &ts;
-    }
-    /* FUTEX_WAIT_BITSET takes an absolute time on CLOCK_MONOTONIC (without
-       FUTEX_CLOCK_REALTIME), so a wait resumed after EINTR keeps its
-       deadline. */
-    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, expect, tsp, NULL,
-                     FUTEX_BITSET_MATCH_ANY);
-    if (r == 0 || errno == EAGAIN)
-        return 0;
-    if (errno == ETIMEDOUT)
-        return mproc__now() >= deadline ? -ETIMEDOUT : 0;
-    if (errno == EINTR)
-        return -EINTR;
-    return mproc__err();
-}
-
-void mproc__futex_wake(_Atomic uint32_t *word, int n)
-{
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
-}
-
 /* ---- robust mutexes ------------------------------------------------------- */
 
 int mproc__rmutex_init(pthread_mutex_t *m, bool recursive)
@@ -100,7 +57,7 @@ int mproc__rmutex_lock(pthread_mutex_t *m, double deadline)
             if (mproc__now() >= deadline)
                 return -ETIMEDOUT;
             struct timespec ts;
-            to_timespec(deadline, &ts);
+            mproc__timespec(deadline, &ts);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 30) && \
     !defined(__SANITIZE_THREAD__)
             r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
@@ -112,7 +69,7 @@ int mproc__rmutex_lock(pthread_mutex_t *m, double deadline)
             struct timespec rt;
             clock_gettime(CLOCK_REALTIME, &rt);
             double abs = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 + (deadline - mproc__now());
-            to_timespec(abs, &ts);
+            mproc__timespec(abs, &ts);
             r = pthread_mutex_timedlock(m, &ts);
 #endif
         }
