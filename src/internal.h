@@ -79,6 +79,17 @@ int mproc__futex_wait(_Atomic uint32_t *word, uint32_t expect, double deadline);
 /* Wake up to n sleepers on word. */
 void mproc__futex_wake(_Atomic uint32_t *word, int n);
 
+/* The busy-wait hint for the few microseconds a spin before a futex sleep
+   lasts; spin only where another CPU can make progress meanwhile. */
+static inline void mproc__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* ---- pidfds -------------------------------------------------------------- */
 
 /* pidfd_open with close-on-exec; -errno (-ENOSYS on old kernels). */

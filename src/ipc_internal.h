@@ -44,14 +44,4 @@ int mproc__shm_open_fd(mproc_shm **out, int fd, uint32_t magic);
 #define MPROC__SHM_MAGIC_BLOCK 0x6d53484dU /* "mSHM" */
 #define MPROC__SHM_MAGIC_QUEUE 0x6d51554eU /* "mQUE" */
 
-/* Spin before sleeping only where another CPU can make progress meanwhile. */
-static inline void mproc__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 #endif

@@ -201,6 +201,17 @@ static void result_drop(mproc_result *r, bool locked)
     pool_unref(p);
 }
 
+/* Queues r for the callback thread. With the pool's mutex held. */
+static void cbq_push(mproc_pool *p, mproc_result *r)
+{
+    r->cb_next = NULL;
+    if (p->cbq_tail)
+        p->cbq_tail->cb_next = r;
+    else
+        p->cbq_head = r;
+    p->cbq_tail = r;
+}
+
 /* Marks r ready; hands it to the callback thread or drops the pool's
    reference. With the pool's mutex held. */
 static void settle(mproc_pool *p, mproc_result *r)
@@ -209,12 +220,7 @@ static void settle(mproc_pool *p, mproc_result *r)
     if (r->has_cb) {
         p->cb_inflight--;
         if (!atomic_load(&r->user_freed)) {
-            r->cb_next = NULL;
-            if (p->cbq_tail)
-                p->cbq_tail->cb_next = r;
-            else
-                p->cbq_head = r;
-            p->cbq_tail = r;
+            cbq_push(p, r);
             pthread_cond_broadcast(&p->cv);
             return; /* the queue keeps the pool's reference */
         }
@@ -1034,12 +1040,7 @@ int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_res
     r->has_cb = true;
     if (atomic_load(&r->ready)) {
         atomic_fetch_add(&r->refs, 1);
-        r->cb_next = NULL;
-        if (p->cbq_tail)
-            p->cbq_tail->cb_next = r;
-        else
-            p->cbq_head = r;
-        p->cbq_tail = r;
+        cbq_push(p, r);
     } else {
         p->cb_inflight++;
     }

@@ -128,16 +128,6 @@ static inline mproc__slot *mproc__slot_at(mproc__shared *sh, uint64_t pos)
 /* Bytes of shared memory for a pool of n workers. */
 size_t mproc__shared_size(unsigned n);
 
-/* Busy-wait hint for the few microseconds a spin lasts. */
-static inline void mproc__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 /* ---- the arena ------------------------------------------------------------ */
 
 /* Reserve len bytes (page-rounded); the offset in *off. -ENOMEM when the
