@@ -223,5 +223,29 @@ int main(int argc, char **argv)
     bench_row("1 worker", t1, t2);
     printf("  2 workers are %.2fx faster than 1 (goal: 1.9x; %d CPUs usable here)\n", t1 / t2,
            mproc_cpu_count());
+
+    /* 5. Scaling from 1 worker to every usable CPU (up to 16), where there
+       are more than two: 4 tasks per worker of the largest pool. */
+    int cpus = mproc_cpu_count();
+    if (cpus > 2) {
+        int most = cpus < 16 ? cpus : 16;
+        int jobs = 4 * most;
+        printf("\nCPU-bound scaling: %d tasks of about 20 ms each (best of 2 runs)\n", jobs);
+        printf("  %-10s %12s %10s %12s\n", "workers", "seconds", "speed-up", "efficiency");
+        double base = 0;
+        /* 1, 2, 4, ... and the CPU count itself. */
+        for (int w = 1;; w = w * 2 < most ? w * 2 : most) {
+            double t = INFINITY;
+            for (int r = 0; r < 2; r++) {
+                double x = bench_cpu(w, jobs);
+                t = x < t ? x : t;
+            }
+            if (w == 1)
+                base = t;
+            printf("  %-10d %12.3f %9.2fx %11.0f%%\n", w, t, base / t, 100.0 * base / t / w);
+            if (w == most)
+                break;
+        }
+    }
     return 0;
 }
