@@ -147,10 +147,11 @@ MPROC_API int mproc_process_new(mproc_process **out, mproc_target_fn target, voi
  * streams the target writes to are its own to flush or close.
  *
  * A daemon child ends when this *process* ends, however it ends: by
- * PR_SET_PDEATHSIG from a thread that lives as long as the process (a
- * daemon started from a short-lived thread is forked by a library thread,
- * since the death signal follows the forking thread), with getppid()
- * checked after the fork for a parent that already died. At normal exit
+ * PR_SET_PDEATHSIG from a thread that lives as long as the process (every
+ * daemon is forked by a library thread, started on first use, since the
+ * death signal follows the forking thread and threads, the main one
+ * included, may end before the process), with getppid() checked after the
+ * fork for a parent that already died. At normal exit
  * daemons get SIGTERM (SIGKILL a second later) and are reaped, and
  * non-daemon children are joined, as in Python.
  *

@@ -10,6 +10,8 @@
 
 void mproc__timespec(double t, struct timespec *ts)
 {
+    if (!(t < 1e15))
+        t = 1e15; /* a far future that still fits time_t */
     /* Monotonic times are positive, so truncation is floor; the nanosecond
        added rounds up, so the kernel's deadline is never before ours (no
        libm: the library does not link it). */

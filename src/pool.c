@@ -90,6 +90,7 @@ struct mproc_pool {
     double next_sup_check;
     /* callbacks */
     bool cb_started, cb_stop;
+    bool freed; /* mproc_pool_free has begun: no callback thread any more */
     pthread_t cb_thread;
     mproc_result *cbq_head, *cbq_tail;
     size_t cb_inflight;      /* in-flight results with callbacks */
@@ -511,8 +512,9 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     mproc__shared *sh = p->sh;
     sh->nworkers = n;
     sh->maxtasks = o.maxtasksperchild;
-    sh->timeout_ns = isinf(o.task_timeout) ? 0 : (int64_t)(o.task_timeout * 1e9);
-    if (o.task_timeout > 0 && sh->timeout_ns == 0)
+    /* A limit past 31 years is no limit (and past 292 would not fit). */
+    sh->timeout_ns = o.task_timeout > 1e9 ? 0 : (int64_t)(o.task_timeout * 1e9);
+    if (o.task_timeout > 0 && o.task_timeout <= 1e9 && sh->timeout_ns == 0)
         sh->timeout_ns = 1;
     sh->init = o.initializer;
     sh->initarg = o.initarg;
@@ -525,9 +527,6 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
         .cmd_fd = p->cmd_fd,
         .start_fd = start[1],
         .owner = getpid(),
-        /* The death signal follows the forking thread; only the main
-           thread lives as long as the process. */
-        .pdeathsig = gettid() == getpid(),
     };
     fflush(NULL);
     mproc__block_all(&args.worker_mask);
@@ -842,6 +841,7 @@ void mproc_pool_free(mproc_pool *pool)
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);
     pool->joined = true;
+    pool->freed = true;
     /* Threads still inside a wait on the shared futex must leave it before
        the mapping goes. */
     while (pool->local_sleepers > 0) {
@@ -1020,6 +1020,17 @@ int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_res
     if (r->has_cb) {
         err = -EBUSY;
         goto out;
+    }
+    if (p->freed) {
+        /* The pool is gone, so r is ready (-ECANCELED or an outcome) and
+           no thread of the pool's is left to run the callback: run it
+           here, now. */
+        r->has_cb = true;
+        pthread_mutex_unlock(&p->mu);
+        mproc_result_cb fn = r->code == 0 ? on_success : on_error;
+        if (fn)
+            fn(r, cookie);
+        return 0;
     }
     if (!p->cb_started && !p->cb_stop) {
         sigset_t old;

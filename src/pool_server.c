@@ -8,9 +8,9 @@
  * only its own workers, with waitpid), an eventfd on which the owner says
  * "look at sh->stop", the workers' readiness eventfd, and a pidfd of the
  * owner, so that the pool dies with its owner however the owner ends.
- * PR_SET_PDEATHSIG is armed as well only when the owner forked us from its
- * main thread: the kernel sends it when the forking *thread* exits, which
- * would kill a pool made by a short-lived thread.
+ * There is no PR_SET_PDEATHSIG here: the kernel sends it when the forking
+ * *thread* exits, which would kill a pool made by a short-lived thread, or
+ * by a main thread that ends with pthread_exit while the program goes on.
  *
  * Workers take tasks straight from the shared ring (ring.h): the
  * supervisor is not on the path of a task, only of a failure. When a
@@ -344,7 +344,13 @@ publish:
     s->code = code;
     s->detail = detail;
     s->sig = 0;
-    atomic_store(&rec->task_pos, 0);
+    uint64_t mine = pos + 1;
+    if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
+        /* The supervisor has claimed this task as timed out and its
+           SIGKILL is on the way: the outcome is the timeout. */
+        for (;;)
+            pause();
+    }
     atomic_store(&s->word, mproc__word(pos, wk->me, SLOT_DONE));
     mproc__done_publish(sh);
 }
@@ -524,7 +530,12 @@ static void reap(sup *S)
             atomic_fetch_and(&sh->spinning[i / 64], ~((uint64_t)1 << (i % 64)));
             atomic_fetch_and(&sh->sleeping[i / 64], ~((uint64_t)1 << (i % 64)));
             S->alive--;
-            if (atomic_load(&sh->w[i].state) == W_INIT_FAILED) {
+            uint32_t ws = atomic_load(&sh->w[i].state);
+            /* An initializer that crashes (abort, a fault, _exit) fails as
+               surely as one that returns non-zero. Without an initializer
+               a worker dying before it is ready was killed from outside,
+               and is replaced. */
+            if (ws == W_INIT_FAILED || (ws == W_STARTING && sh->init)) {
                 /* No respawn loop: the pool is broken, and says so. */
                 atomic_store(&sh->broken, 1);
                 wake_workers(sh);
@@ -557,7 +568,13 @@ static void check_timeouts(sup *S)
         if (pid <= 0 || !tp || S->timed_out[i])
             continue;
         int64_t st = atomic_load(&sh->w[i].started_ns);
-        if (now - st < sh->timeout_ns || atomic_load(&sh->w[i].task_pos) != tp)
+        if (now - st < sh->timeout_ns)
+            continue;
+        /* Claim the kill on this very task: if the worker finished it in
+           the meantime (and may have begun the next), the swap fails and
+           nobody is killed; once it succeeds, the worker cannot publish
+           and waits for the signal. */
+        if (!atomic_compare_exchange_strong(&sh->w[i].task_pos, &tp, tp | MPROC__KILL_BIT))
             continue;
         S->timed_out[i] = true;
         kill(pid, SIGKILL);
@@ -582,13 +599,11 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
 {
     sup S = { .a = a, .sh = a->sh, .sigfd = -1, .ownerfd = -1, .readyfd = -1 };
     mproc__shared *sh = a->sh;
-    if (a->pdeathsig)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
     S.ownerfd = mproc__pidfd_open(a->owner);
     if (S.ownerfd < 0)
         S.ownerfd = -1;
-    /* The owner may have died before the pidfd or the death signal was in
-       place: then there is nobody to serve. */
+    /* The owner may have died before the pidfd was in place: then there is
+       nobody to serve. */
     if (getppid() != a->owner)
         _exit(0);
     (void)mproc__stdin_devnull();

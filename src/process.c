@@ -9,9 +9,10 @@
  * so a thread still polling it never polls a reused descriptor.
  *
  * Daemons die with the parent process through PR_SET_PDEATHSIG. The kernel
- * sends that signal when the *thread* that forked exits, so a daemon started
- * from any thread but the main one is forked by a library thread that lives
- * as long as the process (the "forker").
+ * sends that signal when the *thread* that forked exits (the main thread
+ * too, when it leaves by pthread_exit and the program goes on), so every
+ * daemon is forked by a library thread that lives as long as the process
+ * (the "forker").
  */
 #include "internal.h"
 
@@ -51,7 +52,7 @@ struct mproc_process {
 static mproc_process main_process = { .mu = PTHREAD_MUTEX_INITIALIZER, .name = "MainProcess",
                                       .state = ST_RUNNING, .pidfd = -1 };
 
-/* The forker thread, for daemons started from threads other than the main one. */
+/* The forker thread, which forks every daemon. */
 typedef struct fork_req {
     mproc_process *p;
     sigset_t child_mask;
@@ -120,7 +121,9 @@ static void reg_add(mproc_process *p)
 static void reg_remove(mproc_process *p)
 {
     pthread_mutex_lock(&st.reg_mu);
-    if (p->listed) {
+    /* A copy inherited through fork is listed in the parent's registry, not
+       in ours. */
+    if (p->listed && p->owner == getpid()) {
         if (p->prev)
             p->prev->next = p->next;
         else
@@ -296,11 +299,6 @@ static pid_t fork_from_forker(mproc_process *p)
     return req.result;
 }
 
-static bool on_main_thread(void)
-{
-    return gettid() == getpid();
-}
-
 int mproc_process_start(mproc_process *p)
 {
     if (!p)
@@ -318,7 +316,7 @@ int mproc_process_start(mproc_process *p)
        twice. */
     mproc__flush_std();
     pid_t pid;
-    if (p->daemon && !on_main_thread()) {
+    if (p->daemon) {
         pid = fork_from_forker(p);
     } else {
         sigset_t mask;

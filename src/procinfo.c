@@ -116,33 +116,28 @@ static int children_from_tasks(pid_t pid, pidvec *pv)
         return errno == ENOENT ? -ESRCH : mproc__err();
     int err = 0;
     struct dirent *e;
-    char buf[16384];
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         char cpath[300];
         snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", (int)pid, e->d_name);
-        ssize_t n = mproc__read_file(cpath, buf, sizeof buf);
-        if (n == -ENOENT) {
+        /* Read as a stream: the list has no length limit. */
+        FILE *f = fopen(cpath, "re");
+        if (!f) {
             /* The thread may have just exited; without the file in the
                leader, the kernel lacks the feature. */
-            if (atoi(e->d_name) == pid) {
+            if (errno == ENOENT && atoi(e->d_name) == pid) {
                 err = -ENOTSUP;
                 break;
             }
             continue;
         }
-        if (n < 0)
-            continue;
-        for (char *p = buf; *p;) {
-            char *end;
-            long c = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if ((err = push(pv, (pid_t)c)) < 0)
-                break;
-            p = end;
-        }
+        int c;
+        while (err == 0 && fscanf(f, "%d", &c) == 1)
+            err = push(pv, (pid_t)c);
+        fclose(f);
+        if (err < 0)
+            break;
     }
     closedir(d);
     return err;

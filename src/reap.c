@@ -113,6 +113,32 @@ void mproc__fork_end(void)
         reap_strays();
 }
 
+/* Whether pid, just seen in the list of our children, may be taken as a
+   stray. Its fork_begin came before it was listed, so a count of zero read
+   now means its fork_end, and so its mproc__child_own, has run. While any
+   fork is in progress nothing is taken, and the skip is noted. */
+static bool is_stray(pid_t pid)
+{
+    if (atomic_load(&forks_in_progress) > 0) {
+        atomic_store(&reap_skipped, true);
+        return false;
+    }
+    return !mproc__child_is_owned(pid);
+}
+
+/* In a child, no fork is in progress: the one that made it is over, the
+   others belong to threads the child does not have. */
+static void reap_after_fork_child(void)
+{
+    atomic_store(&forks_in_progress, 0);
+    atomic_store(&reap_skipped, false);
+}
+
+__attribute__((constructor)) static void reap_init(void)
+{
+    pthread_atfork(NULL, NULL, reap_after_fork_child);
+}
+
 /* ---- listing children, async-signal-safe ------------------------------------- */
 
 struct linux_dirent64 {
@@ -197,7 +223,7 @@ static int each_child_safe(void (*fn)(pid_t))
 
 static void reap_if_stray(pid_t pid)
 {
-    if (mproc__child_is_owned(pid))
+    if (!is_stray(pid))
         return;
     int saved = errno;
     while (waitpid(pid, NULL, WNOHANG) < 0 && errno == EINTR)
@@ -205,9 +231,14 @@ static void reap_if_stray(pid_t pid)
     errno = saved;
 }
 
+/* Scans until no skip is pending. A skip noted while a fork is in progress
+   is left to that fork's mproc__fork_end; one noted after it ended (the
+   count read zero, the flag set late) is taken here. */
 static void reap_strays(void)
 {
-    each_child_safe(reap_if_stray);
+    do
+        each_child_safe(reap_if_stray);
+    while (atomic_load(&forks_in_progress) == 0 && atomic_exchange(&reap_skipped, false));
 }
 
 static void on_sigchld(int sig, siginfo_t *si, void *ctx)
@@ -216,10 +247,7 @@ static void on_sigchld(int sig, siginfo_t *si, void *ctx)
     (void)si;
     (void)ctx;
     int saved = errno;
-    if (atomic_load(&forks_in_progress) > 0)
-        atomic_store(&reap_skipped, true);
-    else
-        reap_strays();
+    reap_strays();
     errno = saved;
 }
 
@@ -263,18 +291,19 @@ int mproc_subreaper(bool on)
 
 /* ---- wait_any ---------------------------------------------------------------- */
 
+/* One pass of mproc_wait_any over our children: every stray is tried, the
+   first 256 still running are kept for the poll. */
 typedef struct {
     pid_t pids[256];
     int n;
-} stray_list;
+    int strays;
+    bool busy; /* a fork was in progress: strays may have been passed over */
+    bool reaped;
+    pid_t *out_pid;
+    int *code;
+} wait_pass;
 
-static _Thread_local stray_list *collect_into;
-
-static void collect_stray(pid_t pid)
-{
-    if (!mproc__child_is_owned(pid) && collect_into->n < 256)
-        collect_into->pids[collect_into->n++] = pid;
-}
+static _Thread_local wait_pass *pass;
 
 /* Reaps pid if it has ended; 1 when reaped, 0 when still running. */
 static int try_reap(pid_t pid, pid_t *out_pid, int *code)
@@ -293,36 +322,55 @@ static int try_reap(pid_t pid, pid_t *out_pid, int *code)
     return 1;
 }
 
+static void visit_for_wait(pid_t pid)
+{
+    if (pass->reaped)
+        return;
+    if (atomic_load(&forks_in_progress) > 0) {
+        pass->busy = true;
+        return;
+    }
+    if (mproc__child_is_owned(pid))
+        return;
+    pass->strays++;
+    if (try_reap(pid, pass->out_pid, pass->code))
+        pass->reaped = true;
+    else if (pass->n < 256)
+        pass->pids[pass->n++] = pid;
+}
+
 int mproc_wait_any(double timeout, pid_t *pid, int *code)
 {
     if (!mproc__timeout_ok(timeout))
         return -EINVAL;
     double deadline = mproc__deadline(timeout);
-    stray_list list;
+    wait_pass wp;
     for (;;) {
-        list.n = 0;
-        collect_into = &list;
-        each_child_safe(collect_stray);
-        if (list.n == 0)
+        wp = (wait_pass){ .out_pid = pid, .code = code };
+        pass = &wp;
+        each_child_safe(visit_for_wait);
+        if (wp.reaped)
+            return 0;
+        if (wp.strays == 0 && !wp.busy)
             return -ECHILD;
-        for (int i = 0; i < list.n; i++)
-            if (try_reap(list.pids[i], pid, code))
-                return 0;
         if (mproc__now() >= deadline)
             return -ETIMEDOUT;
-        /* Sleep on the pidfds of the children we know; new children (a
-           concurrent fork, an orphan handed to us as subreaper) are picked
-           up by the rescan every 100 ms, since no pidfd can announce them. */
+        /* Sleep on the pidfds of (up to 256 of) the strays; new children (a
+           concurrent fork, an orphan handed to us as subreaper) and those
+           beyond 256 are picked up by the rescan every 100 ms, since no
+           pidfd can announce them; a fork in progress is over in
+           microseconds. */
         struct pollfd fds[256];
         int nfds = 0;
-        for (int i = 0; i < list.n; i++) {
-            int fd = mproc__pidfd_open(list.pids[i]);
+        for (int i = 0; i < wp.n; i++) {
+            int fd = mproc__pidfd_open(wp.pids[i]);
             if (fd >= 0)
                 fds[nfds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
         }
         int ms = mproc__poll_ms(deadline);
-        if (ms < 0 || ms > 100)
-            ms = 100;
+        int cap = wp.busy ? 1 : 100;
+        if (ms < 0 || ms > cap)
+            ms = cap;
         if (nfds > 0)
             (void)poll(fds, (nfds_t)nfds, ms);
         else

@@ -32,6 +32,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* Set in a worker's task_pos by the supervisor that kills it for a timeout. */
+#define MPROC__KILL_BIT (UINT64_C(1) << 63)
 #define MPROC__SLOTS 4096u
 #define MPROC__SLOT_SIZE 512u
 #define MPROC__INLINE (MPROC__SLOT_SIZE - 96u)
@@ -85,7 +87,8 @@ enum { W_EMPTY = 0, W_STARTING, W_READY, W_INIT_FAILED };
 typedef struct __attribute__((aligned(64))) mproc__wrec {
     _Atomic int32_t pid;
     _Atomic uint32_t state;
-    _Atomic uint64_t task_pos;   /* position + 1 of the task it runs; 0 idle */
+    _Atomic uint64_t task_pos;   /* position + 1 of the task it runs; 0 idle;
+                                    MPROC__KILL_BIT added: being killed */
     _Atomic int64_t started_ns;  /* CLOCK_MONOTONIC when that task started */
     _Atomic uint32_t futex;      /* the worker sleeps here; bumped to wake it */
 } mproc__wrec;
@@ -148,7 +151,6 @@ typedef struct mproc__sup_args {
     int cmd_fd;    /* eventfd: the owner wrote a command into sh->stop */
     int start_fd;  /* pipe: the startup status, 0 or a negative code */
     pid_t owner;
-    bool pdeathsig; /* forked from the owner's main thread */
     sigset_t worker_mask;
 } mproc__sup_args;
 

@@ -27,7 +27,9 @@ bool mproc__timeout_ok(double timeout)
 
 double mproc__deadline(double timeout)
 {
-    if (timeout < 0 || isinf(timeout))
+    /* Past a billion seconds (31 years) a wait is a wait forever; beyond
+       that a deadline would not fit the kernel's timespec. */
+    if (timeout < 0 || timeout > 1e9)
         return INFINITY;
     return mproc__now() + timeout;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- tasks ------------------------------------------------------------------- */
@@ -318,6 +319,30 @@ START_TEST(task_timeout_kills_and_replaces)
 }
 END_TEST
 
+static int nap_50ms(const void *arg, size_t len, mproc_out *out)
+{
+    (void)arg;
+    (void)len;
+    (void)out;
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+/* A limit longer than the clock can count is no limit at all. */
+START_TEST(huge_task_timeout_is_no_limit)
+{
+    mproc_pool *p;
+    mproc_pool_opts o = { .processes = 1, .task_timeout = 1e10 };
+    ASSERT_OK(mproc_pool_new(&p, &o));
+    mproc_result *r;
+    ASSERT_OK(mproc_pool_apply_async(p, nap_50ms, NULL, 0, &r));
+    ck_assert_int_eq(mproc_result_get(r, -1, NULL, NULL), 0);
+    mproc_result_free(r);
+    mproc_pool_free(p);
+}
+END_TEST
+
 START_TEST(maxtasksperchild_replaces_workers)
 {
     mproc_pool *p;
@@ -387,10 +412,22 @@ START_TEST(initializer_runs_in_every_worker)
 }
 END_TEST
 
+static int init_abort(void *arg)
+{
+    (void)arg;
+    abort();
+}
+
 START_TEST(initializer_failure_breaks_pool)
 {
     mproc_pool *p = NULL;
     mproc_pool_opts o = { .processes = 2, .initializer = init_fail };
+    ck_assert_int_eq(mproc_pool_new(&p, &o), MPROC_EINIT);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(mproc_test_children(), 0);
+
+    /* An initializer that crashes fails the same way: no respawn loop. */
+    o.initializer = init_abort;
     ck_assert_int_eq(mproc_pool_new(&p, &o), MPROC_EINIT);
     ck_assert_ptr_null(p);
     ck_assert_int_eq(mproc_test_children(), 0);
@@ -890,6 +927,7 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "failures", 60);
     tcase_add_test(tc, crash_fails_one_task);
     tcase_add_test(tc, task_timeout_kills_and_replaces);
+    tcase_add_test(tc, huge_task_timeout_is_no_limit);
     tcase_add_test(tc, maxtasksperchild_replaces_workers);
     tcase_add_test(tc, initializer_runs_in_every_worker);
     tcase_add_test(tc, initializer_failure_breaks_pool);

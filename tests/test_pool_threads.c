@@ -229,6 +229,42 @@ START_TEST(callbacks_in_their_thread)
 }
 END_TEST
 
+static int thread_count(void)
+{
+    mproc_procinfo info;
+    return mproc_procinfo_get(0, &info) == 0 ? info.threads : -1;
+}
+
+/* A result that outlived its pool: the callback runs at once, in the
+   calling thread, and no thread is left behind. */
+START_TEST(callback_after_pool_free)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    cb_fd = fds[1];
+    main_thread = pthread_self();
+    int before = thread_count();
+    int fd_never[2]; /* made before the pool, so that its worker has it */
+    ck_assert_int_eq(pipe2(fd_never, O_CLOEXEC), 0);
+    mproc_pool *p;
+    mproc_pool_opts o = { .processes = 1 };
+    ASSERT_OK(mproc_pool_new(&p, &o));
+    mproc_result *r;
+    ASSERT_OK(mproc_pool_apply_async(p, block_on_fd, &fd_never[0], sizeof fd_never[0], &r));
+    mproc_pool_free(p);
+    ck_assert_int_eq(mproc_result_get(r, 0, NULL, NULL), -ECANCELED);
+    ASSERT_OK(mproc_result_on_ready(r, on_done, on_done, NULL)); /* frees r */
+    char c = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'M');
+    ck_assert_int_eq(thread_count(), before);
+    close(fds[0]);
+    close(fds[1]);
+    close(fd_never[0]);
+    close(fd_never[1]);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "pool threads", 60);
@@ -237,4 +273,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, several_threads_wait_one_result);
     tcase_add_test(tc, free_wakes_waiters);
     tcase_add_test(tc, callbacks_in_their_thread);
+    tcase_add_test(tc, callback_after_pool_free);
 }

@@ -559,6 +559,73 @@ static int exit_owner(void *arg)
     return 0; /* leaves both objects to the exit path */
 }
 
+/* A daemon started from the main thread lives on when the main thread
+   leaves by pthread_exit while the program goes on. */
+static pid_t lone_daemon;
+static mproc_process *lone_daemon_obj;
+
+static bool main_thread_gone(void)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X');
+}
+
+static void *outlive_main(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    for (int i = 0; i < 5000 && !main_thread_gone(); i++)
+        mproc_test_nap();
+    char c = !main_thread_gone() ? '?' : mproc_test_wait_gone(lone_daemon, 0.3) ? 'D' : 'A';
+    mproc_process_free(lone_daemon_obj); /* kills and reaps it */
+    (void)!write(fd, &c, 1);
+    mproc_exit(0);
+}
+
+static int start_daemon_then_leave_main(void *arg)
+{
+    mproc_test_gate ready;
+    mproc_test_gate_open(&ready);
+    mproc_process_opts o = { .daemon = true };
+    mproc_process *d;
+    if (mproc_process_new(&d, signal_then_pause, &ready, &o) < 0 || mproc_process_start(d) < 0)
+        return 1;
+    if (!mproc_test_gate_wait(&ready, 10))
+        return 2;
+    lone_daemon = mproc_process_pid(d);
+    lone_daemon_obj = d;
+    pthread_t t;
+    if (pthread_create(&t, NULL, outlive_main, arg) != 0)
+        return 3;
+    pthread_exit(NULL);
+}
+
+START_TEST(daemon_survives_main_thread_exit)
+{
+    mproc_test_gate g;
+    mproc_test_gate_open(&g);
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, start_daemon_then_leave_main, (void *)(intptr_t)g.wr, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    char c = 0;
+    ck_assert_int_eq(read(g.rd, &c, 1), 1);
+    ck_assert_msg(c == 'A', "expected the daemon alive after the main thread left, got %c", c);
+    ASSERT_OK(mproc_process_join(p, -1));
+    int code;
+    mproc_process_exitcode(p, &code);
+    ck_assert_int_eq(code, 0);
+    mproc_process_free(p);
+    mproc_test_gate_close(&g);
+}
+END_TEST
+
 START_TEST(exit_terminates_daemons_joins_others)
 {
     mproc_test_gate g, release;
@@ -692,6 +759,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, daemon_dies_when_owner_killed);
     tcase_add_test(tc, daemon_from_exited_thread_lives_then_dies_with_owner);
     tcase_add_test(tc, exit_terminates_daemons_joins_others);
+    tcase_add_test(tc, daemon_survives_main_thread_exit);
     tcase_add_test(tc, active_children_lists_live_ones);
     tcase_add_test(tc, child_state_seen_by_kernel);
     tcase_add_test(tc, child_uses_its_own_object);

@@ -101,6 +101,32 @@ START_TEST(procinfo_bad_input)
 }
 END_TEST
 
+/* More children than fit a small buffer: every one listed, nothing made up. */
+START_TEST(procinfo_many_children)
+{
+    enum { N = 3000 };
+    static pid_t kids[N], out[N + 8];
+    for (int i = 0; i < N; i++) {
+        kids[i] = mproc_fork();
+        if (kids[i] == 0)
+            mproc_exit(0);
+        ck_assert_int_gt(kids[i], 0);
+    }
+    int n = mproc_procinfo_children(0, out, N + 8);
+    int missing = 0;
+    for (int i = 0; i < N; i++) {
+        bool found = false;
+        for (int j = 0; j < n && !found; j++)
+            found = out[j] == kids[i];
+        missing += !found;
+    }
+    for (int i = 0; i < N; i++)
+        waitpid(kids[i], NULL, 0);
+    ck_assert_int_eq(n, N);
+    ck_assert_int_eq(missing, 0);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "procinfo", 20);
@@ -108,4 +134,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, procinfo_states_and_odd_names);
     tcase_add_test(tc, procinfo_children_listed_in_order);
     tcase_add_test(tc, procinfo_bad_input);
+    tcase_add_test(tc, procinfo_many_children);
 }

@@ -1,10 +1,13 @@
 /* test_reap.c: mproc_fork and exits, zombies and orphans: wait_any,
  * spawn_detached, autoreap, subreaper.
+ * ctest-label: threads
  */
 #include "harness.h"
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +276,180 @@ START_TEST(subreaper_adopts_orphans)
 }
 END_TEST
 
+/* ---- found in review ------------------------------------------------------------- */
+
+/* Autoreap inside a child started by mproc_process: the child's copy of the
+   fork bookkeeping must not make its autoreaper skip forever. */
+static int autoreap_in_child(void *arg)
+{
+    (void)arg;
+    if (mproc_autoreap(true) < 0)
+        return 1;
+    for (int i = 0; i < 5; i++) {
+        pid_t pid = mproc_fork();
+        if (pid == 0)
+            mproc_exit(0);
+        if (pid < 0)
+            return 2;
+    }
+    for (int i = 0; i < 5000; i++) {
+        if (mproc_procinfo_children(0, NULL, 0) == 0)
+            return 0;
+        mproc_test_nap();
+    }
+    return 3;
+}
+
+START_TEST(autoreap_works_in_a_process_child)
+{
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, autoreap_in_child, NULL, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    ASSERT_OK(mproc_process_join(p, -1));
+    int code;
+    ck_assert_int_eq(mproc_process_exitcode(p, &code), 1);
+    ck_assert_int_eq(code, 0);
+    mproc_process_free(p);
+}
+END_TEST
+
+static atomic_bool stop_waiting;
+
+static void *wait_any_loop(void *arg)
+{
+    int *stolen = arg;
+    while (!atomic_load(&stop_waiting)) {
+        int code;
+        if (mproc_wait_any(0, NULL, &code) == 0 && code == 42)
+            (*stolen)++;
+    }
+    return NULL;
+}
+
+static int ret42(void *arg)
+{
+    (void)arg;
+    return 42;
+}
+
+/* A thread reaping strays with wait_any while another starts processes:
+   no process object ever loses its status to it. */
+START_TEST(wait_any_races_process_starts)
+{
+    mproc_test_gate g;
+    mproc_test_gate_open(&g);
+    pid_t stray = mproc_fork(); /* keeps wait_any busy scanning */
+    if (stray == 0) {
+        close(g.wr);
+        char c;
+        (void)!read(g.rd, &c, 1);
+        mproc_exit(0);
+    }
+    int stolen = 0;
+    pthread_t t;
+    atomic_store(&stop_waiting, false);
+    ck_assert_int_eq(pthread_create(&t, NULL, wait_any_loop, &stolen), 0);
+    int wrong = 0;
+    for (int i = 0; i < 500; i++) {
+        mproc_process *p;
+        ASSERT_OK(mproc_process_new(&p, ret42, NULL, NULL));
+        ASSERT_OK(mproc_process_start(p));
+        ASSERT_OK(mproc_process_join(p, -1));
+        int code = -1;
+        mproc_process_exitcode(p, &code);
+        wrong += code != 42;
+        mproc_process_free(p);
+    }
+    atomic_store(&stop_waiting, true);
+    pthread_join(t, NULL);
+    mproc_test_gate_close(&g); /* the stray ends */
+    waitpid(stray, NULL, 0);
+    ck_assert_int_eq(stolen, 0);
+    ck_assert_int_eq(wrong, 0);
+}
+END_TEST
+
+/* The one ended child among 300 is found, wherever it stands in the list. */
+START_TEST(wait_any_finds_one_among_many)
+{
+    enum { N = 300 };
+    mproc_test_gate g;
+    mproc_test_gate_open(&g);
+    pid_t last = 0;
+    for (int i = 0; i < N; i++) {
+        pid_t pid = mproc_fork();
+        if (pid == 0) {
+            close(g.wr);
+            if (i == N - 1)
+                mproc_exit(7);
+            char c;
+            (void)!read(g.rd, &c, 1);
+            mproc_exit(0);
+        }
+        ck_assert_int_gt(pid, 0);
+        last = pid;
+    }
+    pid_t got = 0;
+    int code = -1;
+    ASSERT_OK(mproc_wait_any(10, &got, &code));
+    ck_assert_int_eq(got, last);
+    ck_assert_int_eq(code, 7);
+    mproc_test_gate_close(&g);
+    for (int i = 0; i < N - 1; i++)
+        ASSERT_OK(mproc_wait_any(10, NULL, NULL));
+    ck_assert_int_eq(mproc_wait_any(0, NULL, NULL), -ECHILD);
+}
+END_TEST
+
+/* A raw fork's child frees its copy of the parent's process object: the
+   child's own list stays empty. */
+START_TEST(inherited_copy_freed_in_child)
+{
+    mproc_test_gate g;
+    mproc_test_gate_open(&g);
+    mproc_process *a, *b;
+    ASSERT_OK(mproc_process_new(&a, ret42, NULL, NULL));
+    ASSERT_OK(mproc_process_new(&b, ret42, NULL, NULL));
+    ASSERT_OK(mproc_process_start(a));
+    ASSERT_OK(mproc_process_start(b));
+    pid_t pid = mproc_fork();
+    if (pid == 0) {
+        mproc_process_free(b); /* the parent's list head */
+        mproc_exit(mproc_active_children(NULL, 0) == 0 ? 0 : 1);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    mproc_process_free(a);
+    mproc_process_free(b);
+    mproc_test_gate_close(&g);
+}
+END_TEST
+
+/* A timeout too long for the kernel's timespec is a wait forever, not an
+   error. */
+START_TEST(huge_timeouts_wait)
+{
+    mproc_sem *sem;
+    ASSERT_OK(mproc_sem_new(&sem, 0, 0));
+    pid_t pid = mproc_fork();
+    if (pid == 0) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        mproc_exit(mproc_sem_release(sem) == 0 ? 0 : 1);
+    }
+    ASSERT_OK(mproc_sem_acquire(sem, 1e19));
+    mproc_process *p;
+    ASSERT_OK(mproc_process_new(&p, ret42, NULL, NULL));
+    ASSERT_OK(mproc_process_start(p));
+    ASSERT_OK(mproc_process_join(p, 1e300));
+    mproc_process_free(p);
+    ASSERT_OK(mproc_wait_any(1e300, NULL, NULL));
+    mproc_sem_free(sem);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "reap", 20);
@@ -287,4 +464,9 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, autoreap_reaps_strays_keeps_managed_status);
     tcase_add_test(tc, autoreap_many_strays);
     tcase_add_test(tc, subreaper_adopts_orphans);
+    tcase_add_test(tc, autoreap_works_in_a_process_child);
+    tcase_add_test(tc, wait_any_races_process_starts);
+    tcase_add_test(tc, wait_any_finds_one_among_many);
+    tcase_add_test(tc, inherited_copy_freed_in_child);
+    tcase_add_test(tc, huge_timeouts_wait);
 }

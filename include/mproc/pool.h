@@ -52,8 +52,9 @@
  * except that mproc_pool_free and mproc_result_free end the object for
  * everybody (do not race them with other calls on the same object); a
  * thread waiting on a result of the pool while mproc_pool_free runs is
- * woken with -ECANCELED. The library starts one thread of its own per pool, and only when the
- * first callback is attached (mproc_result_on_ready): callbacks run there.
+ * woken with -ECANCELED. The library starts one thread of its own per
+ * pool, and only when the first callback is attached
+ * (mproc_result_on_ready): callbacks run there.
  *
  * Fork. A pool belongs to the process that made it; a child forked from
  * that process must not use it (its workers answer the parent).
@@ -98,7 +99,7 @@ MPROC_API int mproc_out_write(mproc_out *out, const void *data, size_t len);
 
 typedef struct mproc_pool_opts {
     int processes;                 /* 0: mproc_cpu_count() */
-    int (*initializer)(void *arg); /* run once in each worker; non-zero fails the worker */
+    int (*initializer)(void *arg); /* run once in each worker; non-zero (or a crash) fails it */
     void *initarg;
     unsigned maxtasksperchild;     /* 0: no limit; else a worker is replaced after so many tasks */
     double task_timeout;           /* 0: none; else a task running longer is killed */
@@ -258,7 +259,8 @@ typedef void (*mproc_result_cb)(mproc_result *r, void *cookie);
  * ready. A callback may call any result function and mproc_pool_apply_async
  * on the same pool, and may free r; it must not call mproc_pool_free, and
  * should be short (outcomes wait behind it). A result freed before its
- * callback ran has it dropped.
+ * callback ran has it dropped. On a result that outlived its pool
+ * (mproc_pool_free), the callback runs at once in the calling thread.
  *
  * Returns 0; -EINVAL (NULL r); -EBUSY (callbacks were already attached to
  * r); -EAGAIN (the thread could not be started).
