@@ -110,8 +110,20 @@ START_TEST(sources_combine_last_fastest)
     r = TOOL("run", "-k", "echo", "{2}-{1}", "::::", path, ":::", "1", "2", NULL);
     OUT_EQ(r, "1-x\n2-x\n1-y\n2-y\n");
     tr_free(&r);
-    /* An empty source makes no combination at all. */
+    /* Among several sources an empty one is one empty value (GNU parallel
+       runs "echo a ''"); a single empty source runs nothing. */
     r = TOOL("run", "echo", ":::", "a", ":::", NULL);
+    ck_assert_int_eq(r.status, 0);
+    OUT_EQ(r, "a \n");
+    tr_free(&r);
+    snprintf(path, sizeof path, "%s/empty", dir);
+    f = fopen(path, "we");
+    fclose(f);
+    r = TOOL("run", "-k", "echo", "{1}-{2}", ":::", "a", "b", "::::", path, NULL);
+    ck_assert_int_eq(r.status, 0);
+    OUT_EQ(r, "a-\nb-\n");
+    tr_free(&r);
+    r = TOOL("run", "echo", "::::", path, NULL);
     ck_assert_int_eq(r.status, 0);
     OUT_EQ(r, "");
     tr_free(&r);
@@ -396,6 +408,44 @@ START_TEST(without_shell_same_result)
 }
 END_TEST
 
+START_TEST(without_shell_same_pwd)
+{
+    /* dash sets PWD to the working directory when it is stale or unset; a
+       job run directly must see the same. The case runs in its own
+       process, so its environment is its own. */
+    char cwd[4096], want[4200];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_str_ne(cwd, "/");
+    snprintf(want, sizeof want, "%s\n", cwd);
+    ck_assert_int_eq(setenv("PWD", "/", 1), 0);
+    tool_result r = TOOL("run", "printenv", ":::", "PWD", NULL);
+    ck_assert_int_eq(r.status, 0);
+    OUT_EQ(r, want);
+    tr_free(&r);
+    ck_assert_int_eq(unsetenv("PWD"), 0);
+    r = TOOL("run", "printenv", ":::", "PWD", NULL);
+    ck_assert_int_eq(r.status, 0);
+    OUT_EQ(r, want);
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(closed_stdin_is_empty)
+{
+    /* GNU parallel reads a closed stdin as empty: no job, status 0. */
+    const char *modes[][2] = { { "-j0", "echo" }, { "--dry-run", "echo" }, { "-j1", "echo" } };
+    for (size_t k = 0; k < 3; k++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "exec %s run %s %s <&-", MPROC_TOOL, modes[k][0], modes[k][1]);
+        char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+        tool_result r = tr_exec("/bin/sh", argv, "", 0);
+        ck_assert_msg(r.status == 0, "%s: status %d: %s", modes[k][0], r.status, r.err);
+        OUT_EQ(r, "");
+        tr_free(&r);
+    }
+}
+END_TEST
+
 /* ---- exit statuses and -j ---------------------------------------------------------- */
 
 START_TEST(exit_status_counts_failures)
@@ -586,6 +636,8 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, tag_prefixes_every_line);
     tcase_add_test(tc, dry_run_runs_nothing);
     tcase_add_test(tc, without_shell_same_result);
+    tcase_add_test(tc, without_shell_same_pwd);
+    tcase_add_test(tc, closed_stdin_is_empty);
     tc = mproc_tcase(s, "status", 60);
     tcase_add_test(tc, exit_status_counts_failures);
     tcase_add_test(tc, jobs_zero_runs_all_at_once);

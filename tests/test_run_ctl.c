@@ -100,6 +100,29 @@ START_TEST(retries_until_success)
 }
 END_TEST
 
+START_TEST(retries_line_buffer_prints_the_last_try)
+{
+    /* --line-buffer holds a try that may be retried: only the last try's
+       lines are printed, with and without -k. */
+    char dir[64], cmd[256];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd,
+             "n=$(cat %s/{} 2>/dev/null || echo 0); n=$((n+1)); echo $n > %s/{}; "
+             "echo try$n; echo err$n >&2; [ $n -ge 3 ]",
+             dir, dir);
+    tool_result r = TOOL("run", "--line-buffer", "--retries", "3", cmd, ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "try3\n");
+    ck_assert_str_eq(r.err, "err3\n");
+    tr_free(&r);
+    r = TOOL("run", "-k", "--line-buffer", "--retries", "2", cmd, ":::", "b", NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_str_eq(r.out, "try2\n");
+    tr_free(&r);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 /* ---- --halt ----------------------------------------------------------------------- */
 
 START_TEST(halt_now_kills_running_jobs)
@@ -147,6 +170,66 @@ START_TEST(halt_soon_starts_no_more)
     r = TOOL("run", "-j1", "--halt", "1", "echo {}; exit {}", ":::", "0", "9", "0", NULL);
     ck_assert_int_eq(r.status, 9);
     ck_assert_str_eq(r.out, "0\n9\n");
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(halt_percent_of_all_jobs)
+{
+    /* fail=X% counts against all the jobs, and the status is the rounded-up
+       percentage that failed, as GNU parallel's. */
+    tool_result r = TOOL("run", "-j1", "--halt", "now,fail=30%", "echo {}; exit {}", ":::", "0",
+                         "0", "1", "1", "1", "0", "0", "0", "0", "0", NULL);
+    ck_assert_int_eq(r.status, 30);
+    ck_assert_str_eq(r.out, "0\n0\n1\n1\n1\n");
+    tr_free(&r);
+    r = TOOL("run", "-j1", "--halt", "soon,fail=20%", "exit {}", ":::", "0", "1", "1", "0", "0",
+             "0", "0", NULL);
+    ck_assert_int_eq(r.status, 29); /* 2 of 7 */
+    tr_free(&r);
+    r = TOOL("run", "-j1", "--halt", "now,fail=30%", "exit {}", ":::", "1", "0", "0", "0", "0",
+             "0", "0", "0", "0", "0", NULL);
+    ck_assert_int_eq(r.status, 10); /* no halt: 1 of 10 */
+    tr_free(&r);
+    r = TOOL("run", "-j1", "--halt", "now,success=50%", "echo {}; exit {}", ":::", "0", "1", "0",
+             "1", "0", "1", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "0\n1\n0\n1\n0\n");
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(halt_on_a_timed_out_job_is_255)
+{
+    /* A timed-out job's Exitval is -1: GNU parallel leaves with 255. */
+    tool_result r = TOOL("run", "--timeout", "0.2", "--halt", "now,fail=1", "sleep {}", ":::",
+                         "60", NULL);
+    ck_assert_int_eq(r.status, 255);
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(halt_now_drops_held_output)
+{
+    /* -k holds job 2's output behind job 1; job 3 starts only once job 2
+       has ended (-j2), fails and halts now: nothing held is printed. */
+    tool_result r = TOOL("run", "-k", "-j2", "--halt", "now,fail=1",
+                         "case {} in 1) exec sleep 60;; 2) echo held;; 3) exit 3;; esac", ":::",
+                         "1", "2", "3", NULL);
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_str_eq(r.out, "");
+    tr_free(&r);
+}
+END_TEST
+
+START_TEST(halt_names_every_failed_job)
+{
+    tool_result r = TOOL("run", "-j1", "--halt", "soon,fail=3", "exit {}", ":::", "1", "2", "0",
+                         NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "This job failed:\nexit 1\n"));
+    ck_assert_ptr_nonnull(strstr(r.err, "This job failed:\nexit 2\n"));
+    ck_assert_ptr_null(strstr(r.err, "exit 0"));
     tr_free(&r);
 }
 END_TEST
@@ -210,6 +293,70 @@ START_TEST(joblog_columns)
 }
 END_TEST
 
+START_TEST(joblog_newline_in_command_is_nul)
+{
+    char dir[64], in[128], log[128];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    FILE *f = fopen(in, "we");
+    fwrite("c\nd", 1, 4, f);
+    fclose(f);
+    tool_result r = TOOL("run", "-0", "--joblog", log, "echo", "::::", in, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tr_free(&r);
+    f = fopen(log, "re");
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* Two lines: the header and the job, whose command has a NUL. */
+    size_t lines = 0;
+    for (size_t k = 0; k < n; k++)
+        lines += buf[k] == '\n';
+    ck_assert_uint_eq(lines, 2);
+    const char want[] = "\techo 'c\0d'\n";
+    ck_assert_uint_ge(n, sizeof want - 1);
+    ck_assert(!memcmp(buf + n - (sizeof want - 1), want, sizeof want - 1));
+    tmpdir_remove(dir);
+}
+END_TEST
+
+START_TEST(joblog_stdout_and_append)
+{
+    /* - is stdout, after the job's output. */
+    tool_result r = TOOL("run", "--joblog", "-", "echo", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(!strncmp(r.out, "Seq\tHost\t", 9), "%s", r.out);
+    char *job = strchr(r.out, '\n') + 1;
+    ck_assert(!strncmp(job, "a\n1\t:\t", 6));
+    ck_assert_int_eq(strcmp(r.out + r.outlen - 8, "\techo a\n"), 0);
+    ck_assert_int_eq(access("-", F_OK), -1);
+    tr_free(&r);
+    /* +FILE appends, with no header. */
+    char dir[64], log[128], plus[130];
+    tmpdir_make(dir, sizeof dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(plus, sizeof plus, "+%s", log);
+    FILE *f = fopen(log, "we");
+    fputs("old\n", f);
+    fclose(f);
+    r = TOOL("run", "--joblog", plus, "echo", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 0);
+    tr_free(&r);
+    r = TOOL("run", "--joblog", plus, "echo", ":::", "b", NULL);
+    ck_assert_int_eq(r.status, 0);
+    tr_free(&r);
+    char *text = file_read(log);
+    ck_assert(!strncmp(text, "old\n1\t:\t", 8));
+    ck_assert_ptr_null(strstr(text, "Seq"));
+    ck_assert_uint_eq(count_char(text, '\n'), 3);
+    ck_assert_ptr_nonnull(strstr(text, "\techo a\n1\t:\t"));
+    ck_assert_int_eq(strcmp(text + strlen(text) - 8, "\techo b\n"), 0);
+    free(text);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 START_TEST(joblog_unwritable_is_usage_error)
 {
     tool_result r = TOOL("run", "--joblog", "/nonexistent-dir/log", "true", ":::", "a", NULL);
@@ -261,6 +408,45 @@ END_TEST
 START_TEST(sigint_leaves_nothing)
 {
     interrupt_leaves_nothing(SIGINT);
+}
+END_TEST
+
+START_TEST(ignored_interrupts_do_not_stop_the_run)
+{
+    /* nohup: an interrupt the caller ignores lets the job finish, status 0.
+       The job waits for a file that is made only after the signal was
+       sent. */
+    static const int sigs[] = { SIGHUP, SIGINT, SIGTERM };
+    char dir[64], go[128], cmd[512], script[256];
+    tmpdir_make(dir, sizeof dir);
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(go, sizeof go, "%s/go%zu", dir, k);
+        snprintf(script, sizeof script,
+                 "echo started; while [ ! -e %s ]; do sleep 0.01; done; echo done", go);
+        snprintf(cmd, sizeof cmd, "trap '' %d; exec %s run --line-buffer \"$0\" ::: a", sigs[k],
+                 MPROC_TOOL);
+        char *argv[] = { "/bin/sh", "-c", cmd, script, NULL };
+        int fds[2];
+        pid_t tool = tr_start("/bin/sh", argv, "", 0, &fds[0], &fds[1]);
+        char buf[64] = { 0 };
+        size_t n = 0;
+        while (!strchr(buf, '\n')) {
+            ssize_t got = read(fds[0], buf + n, sizeof buf - 1 - n);
+            ck_assert_int_gt(got, 0);
+            n += (size_t)got;
+        }
+        ck_assert_int_eq(kill(tool, sigs[k]), 0);
+        FILE *f = fopen(go, "we");
+        fclose(f);
+        char *bufs[2] = { NULL, NULL };
+        size_t lens[2] = { 0, 0 };
+        tr_slurp(fds, bufs, lens);
+        ck_assert_int_eq(tr_wait(tool), 0);
+        ck_assert_str_eq(bufs[0], "done a\n");
+        free(bufs[0]);
+        free(bufs[1]);
+    }
+    tmpdir_remove(dir);
 }
 END_TEST
 
@@ -349,15 +535,23 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, timeout_spares_quick_jobs);
     tc = mproc_tcase(s, "retries", 30);
     tcase_add_test(tc, retries_until_success);
+    tcase_add_test(tc, retries_line_buffer_prints_the_last_try);
     tc = mproc_tcase(s, "halt", 30);
     tcase_add_test(tc, halt_now_kills_running_jobs);
     tcase_add_test(tc, halt_soon_starts_no_more);
+    tcase_add_test(tc, halt_percent_of_all_jobs);
+    tcase_add_test(tc, halt_on_a_timed_out_job_is_255);
+    tcase_add_test(tc, halt_now_drops_held_output);
+    tcase_add_test(tc, halt_names_every_failed_job);
     tc = mproc_tcase(s, "joblog", 30);
     tcase_add_test(tc, joblog_columns);
+    tcase_add_test(tc, joblog_newline_in_command_is_nul);
+    tcase_add_test(tc, joblog_stdout_and_append);
     tcase_add_test(tc, joblog_unwritable_is_usage_error);
     tc = mproc_tcase(s, "interrupt", 30);
     tcase_add_test(tc, sigterm_leaves_nothing);
     tcase_add_test(tc, sigint_leaves_nothing);
+    tcase_add_test(tc, ignored_interrupts_do_not_stop_the_run);
     tcase_add_test(tc, closed_stdout_ends_the_jobs);
     tc = mproc_tcase(s, "bar", 30);
     tcase_add_test(tc, bar_only_on_a_terminal);

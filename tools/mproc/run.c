@@ -14,7 +14,8 @@
  * group, with the caller's signal mask and the dispositions the tool
  * changed reset; stdin is /dev/null, stdout and stderr are pipes. A line
  * of plain words is executed without /bin/sh (cmd_plain_argv says when
- * that changes nothing), the rest by /bin/sh -c. Ending a
+ * that changes nothing; PWD must name the working directory, as dash would
+ * make it), the rest by /bin/sh -c. Ending a
  * job (timeout, --halt now, an interrupt) signals the whole group, so the
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
@@ -48,6 +49,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -132,6 +134,7 @@ typedef struct run {
     bool attr_ok;
     sigset_t orig_mask; /* the mask we were given: the jobs' */
     bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
+    bool direct_ok;     /* plain word lists may run without the shell */
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -486,11 +489,15 @@ static int read_sources(run *r, int argc, char **argv, int i, int *rc)
     return 0;
 }
 
-/* Every combination of the sources, the last varying fastest. */
-static size_t count_jobs(const run *r)
+/* Every combination of the sources, the last varying fastest. Among
+   several sources an empty one holds one empty value, as in GNU parallel
+   (echo ::: a ::: runs "echo a ''"); a single empty source runs nothing. */
+static size_t count_jobs(run *r)
 {
     size_t total = 1;
     for (size_t k = 0; k < r->nsrc; k++) {
+        if (r->src[k].n == 0 && r->nsrc > 1)
+            source_push(&r->src[k], "");
         if (r->src[k].n == 0)
             return 0;
         if (total > SIZE_MAX / r->src[k].n)
@@ -552,6 +559,13 @@ static void pend_grow(run *r)
     r->pend_cap = cap;
 }
 
+/* Whether this try may still be followed by another: its output is then
+   held whole, since only the last try's output is printed. */
+static bool may_retry(const run *r, const slot *s)
+{
+    return r->o.retries > 1 && s->tries < r->o.retries;
+}
+
 /* -k: print every finished job whose turn has come; the first unfinished
    one, with --line-buffer, starts passing its lines through. */
 static void print_ready(run *r)
@@ -567,7 +581,7 @@ static void print_ready(run *r)
         return;
     for (long i = 0; i < r->nslots; i++) {
         slot *s = &r->slots[i];
-        if (s->busy && s->seq == r->next_print) {
+        if (s->busy && s->seq == r->next_print && !may_retry(r, s)) {
             if (!r->epipe)
                 note_write(r, out_lines(1, s->tagstr, &s->out));
             (void)out_lines(2, s->tagstr, &s->err);
@@ -578,7 +592,7 @@ static void print_ready(run *r)
 /* Whether this job's lines go out as they come. */
 static bool streams(const run *r, const slot *s)
 {
-    return r->o.linebuf && (!r->o.keep || s->seq == r->next_print);
+    return r->o.linebuf && (!r->o.keep || s->seq == r->next_print) && !may_retry(r, s);
 }
 
 /* ---- the joblog ------------------------------------------------------------------ */
@@ -587,8 +601,13 @@ static void joblog_line(run *r, const slot *s, int exitval, int sig, double runt
 {
     if (!r->joblog)
         return;
-    fprintf(r->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t%s\n", s->seq, s->start_real,
-            runtime, s->received, exitval, sig, s->cmd.p);
+    fprintf(r->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", s->seq, s->start_real,
+            runtime, s->received, exitval, sig);
+    /* One line per job: a newline in the command is written as a NUL byte,
+       as GNU parallel does. */
+    for (size_t k = 0; k < s->cmd.len; k++)
+        putc(s->cmd.p[k] == '\n' ? '\0' : s->cmd.p[k], r->joblog);
+    putc('\n', r->joblog);
     fflush(r->joblog);
 }
 
@@ -617,7 +636,7 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidf
     char *argv[PLAIN_ARGV_MAX + 1];
     char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
     bool plain = false;
-    if (s->cmd.len < sizeof line) {
+    if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
     }
@@ -757,19 +776,31 @@ static void cancel_all(run *r, int sig)
     }
 }
 
+/* The exit status when no halt decides it: with fail=X% GNU parallel's
+   percentage of all the jobs that failed, rounded up; else the number
+   failed. */
+static int fail_status(const run *r)
+{
+    if (r->o.halt_when != HALT_NEVER && !r->o.halt_success && r->o.halt_pct > 0 &&
+        r->total > 0 && r->total != SIZE_MAX)
+        return (int)((r->nfail * 100 + r->total - 1) / r->total);
+    return r->nfail > 100 ? 101 : (int)r->nfail;
+}
+
 static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
     r->halted = true;
     r->stop = true;
     if (failed) {
+        /* fail=1 leaves with the job's own status; a timed-out job's
+           Exitval is -1, which GNU parallel's exit makes 255. */
         if (r->o.halt_n == 1)
-            r->halt_status = exitval > 0 ? exitval : sig > 0 ? 128 + sig : 1;
+            r->halt_status = s->timed_out ? 255 : exitval > 0 ? exitval : sig > 0 ? 128 + sig : 1;
         else
-            r->halt_status = r->nfail > 100 ? 101 : (int)r->nfail;
+            r->halt_status = fail_status(r);
     } else {
         r->halt_status = 0;
     }
-    fprintf(stderr, "mproc: This job %s:\n%s\n", failed ? "failed" : "succeeded", s->cmd.p);
     if (r->o.halt_when == HALT_NOW) {
         cancel_all(r, SIGTERM);
     } else if (r->running > 0) {
@@ -780,12 +811,18 @@ static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool faile
 
 static void check_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
-    if (r->halted || r->o.halt_when == HALT_NEVER || failed == r->o.halt_success)
+    if (r->o.halt_when == HALT_NEVER || failed == r->o.halt_success)
+        return;
+    /* Every job of the kind the policy counts is named, not only the one
+       that halts, as GNU parallel does. */
+    fprintf(stderr, "mproc: This job %s:\n%s\n", failed ? "failed" : "succeeded", s->cmd.p);
+    if (r->halted)
         return;
     size_t n = failed ? r->nfail : r->nsucc;
     bool hit;
+    /* X% of all the jobs, as GNU parallel counts: not of those done so far. */
     if (r->o.halt_pct > 0)
-        hit = r->done >= 3 && (double)n * 100.0 >= r->o.halt_pct * (double)r->done;
+        hit = (double)n * 100.0 >= r->o.halt_pct * (double)r->total;
     else
         hit = n >= (size_t)r->o.halt_n;
     if (hit)
@@ -874,7 +911,6 @@ static int reap_job(run *r, long si)
         /* Only the last try's output and joblog line count. */
         return start_job(r, si);
     }
-    joblog_line(r, s, exitval, sig, runtime);
     r->done++;
     if (failed)
         r->nfail++;
@@ -907,6 +943,8 @@ static int reap_job(run *r, long si)
     } else {
         print_whole(r, s->tagstr, &s->out, &s->err);
     }
+    /* After the output, as GNU parallel does, for --joblog - */
+    joblog_line(r, s, exitval, sig, runtime);
     s->out.len = s->err.len = 0;
     check_halt(r, s, exitval, sig, failed);
     bar_update(r, false);
@@ -1082,6 +1120,18 @@ static int loop(run *r)
 
 /* ---- setup ----------------------------------------------------------------------------- */
 
+/* Whether a job run without the shell sees the environment the shell would
+   give it: dash sets PWD to the working directory when PWD is unset or
+   names another one, so only a PWD that names "." changes nothing. */
+static bool pwd_is_cwd(void)
+{
+    const char *pwd = getenv("PWD");
+    struct stat a, b;
+    if (!pwd || pwd[0] != '/' || stat(pwd, &a) < 0 || stat(".", &b) < 0)
+        return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* posix_spawn needs 0, 1 and 2 open: a job's dup2 onto a descriptor that is
    already its number would not clear close-on-exec. */
 static void ensure_std_fds(void)
@@ -1151,6 +1201,9 @@ int tool_run(int argc, char **argv)
     struct sigaction sa_pipe_old, sa_chld_old;
     bool pipe_set = false, chld_set = false;
 
+    /* First of all: reading a closed stdin must find it empty (GNU parallel
+       runs no job and exits 0), not fail. */
+    ensure_std_fds();
     int i = parse_opts(&r.o, argc, argv, &rc);
     if (i < 0)
         goto out;
@@ -1184,13 +1237,19 @@ int tool_run(int argc, char **argv)
     r.nslots = j;
 
     if (r.o.joblog) {
-        r.joblog = fopen(r.o.joblog, "we");
+        /* As in GNU parallel: - is stdout; +FILE appends, with no header. */
+        bool append = r.o.joblog[0] == '+';
+        if (!strcmp(r.o.joblog, "-"))
+            r.joblog = stdout;
+        else
+            r.joblog = fopen(r.o.joblog + append, append ? "ae" : "we");
         if (!r.joblog) {
-            rc = usage_error("cannot write the joblog '%s'", r.o.joblog);
+            rc = usage_error("cannot write the joblog '%s'", r.o.joblog + append);
             goto out;
         }
-        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-              r.joblog);
+        if (!append)
+            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+                  r.joblog);
         fflush(r.joblog);
     }
     if (r.o.dry) {
@@ -1200,7 +1259,6 @@ int tool_run(int argc, char **argv)
     if (r.total == 0 && !r.streaming)
         goto out;
 
-    ensure_std_fds();
     r.nslots = fit_slots(r.nslots);
     r.slots = xmalloc((size_t)r.nslots * sizeof *r.slots);
     memset(r.slots, 0, (size_t)r.nslots * sizeof *r.slots);
@@ -1218,11 +1276,17 @@ int tool_run(int argc, char **argv)
     }
 
     /* Interrupts arrive on a signalfd, read in the loop, so no handler runs
-       in the middle of it; jobs get the mask we were given. */
+       in the middle of it; jobs get the mask we were given. One the caller
+       ignores (nohup) is left out: Linux would queue it, blocked, for the
+       signalfd all the same, and it must not stop the run. */
     sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
+    static const int interrupts[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t k = 0; k < sizeof interrupts / sizeof interrupts[0]; k++) {
+        struct sigaction old;
+        if (sigaction(interrupts[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaddset(&block, interrupts[k]);
+    }
     sigprocmask(SIG_BLOCK, &block, &orig_mask);
     masked = true;
     r.sigfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1260,6 +1324,7 @@ int tool_run(int argc, char **argv)
     posix_spawnattr_setsigmask(&r.attr, &orig_mask);
     posix_spawnattr_setsigdefault(&r.attr, &defaults);
 
+    r.direct_ok = pwd_is_cwd();
     r.bar = r.o.bar && isatty(2);
     r.t0 = now_mono();
     int err = loop(&r);
@@ -1283,8 +1348,9 @@ int tool_run(int argc, char **argv)
         rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    if (r.o.keep) {
-        /* After a halt or an interrupt: what finished, in order. */
+    if (r.o.keep && !(r.halted && r.o.halt_when == HALT_NOW)) {
+        /* After a halt soon or an interrupt: what finished, in order. A
+           halt now drops what was held, as GNU parallel does. */
         for (size_t k = r.next_print; k >= 1 && k <= r.total; k++)
             if (r.pend[k - 1].done)
                 print_whole(&r, NULL, &r.pend[k - 1].out, &r.pend[k - 1].err);
@@ -1293,10 +1359,12 @@ int tool_run(int argc, char **argv)
     if (r.halted)
         rc = r.halt_status;
     else
-        rc = r.nfail > 100 ? 101 : (int)r.nfail;
+        rc = fail_status(&r);
 
 out:
-    if (r.joblog)
+    if (r.joblog == stdout)
+        fflush(stdout);
+    else if (r.joblog)
         fclose(r.joblog);
     if (r.attr_ok)
         posix_spawnattr_destroy(&r.attr);
