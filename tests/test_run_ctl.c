@@ -323,7 +323,12 @@ END_TEST
 
 START_TEST(joblog_stdout_and_append)
 {
-    /* - is stdout, after the job's output. */
+    /* - is stdout, after the job's output; no file named - is made (in a
+       fresh folder, so none was there before). */
+    char dir[64], log[128], plus[130], here[4096];
+    tmpdir_make(dir, sizeof dir);
+    ck_assert_ptr_nonnull(getcwd(here, sizeof here));
+    ck_assert_int_eq(chdir(dir), 0);
     tool_result r = TOOL("run", "--joblog", "-", "echo", ":::", "a", NULL);
     ck_assert_int_eq(r.status, 0);
     ck_assert_msg(!strncmp(r.out, "Seq\tHost\t", 9), "%s", r.out);
@@ -331,10 +336,9 @@ START_TEST(joblog_stdout_and_append)
     ck_assert(!strncmp(job, "a\n1\t:\t", 6));
     ck_assert_int_eq(strcmp(r.out + r.outlen - 8, "\techo a\n"), 0);
     ck_assert_int_eq(access("-", F_OK), -1);
+    ck_assert_int_eq(chdir(here), 0);
     tr_free(&r);
     /* +FILE appends, with no header. */
-    char dir[64], log[128], plus[130];
-    tmpdir_make(dir, sizeof dir);
     snprintf(log, sizeof log, "%s/log", dir);
     snprintf(plus, sizeof plus, "+%s", log);
     FILE *f = fopen(log, "we");
