@@ -43,7 +43,6 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +129,6 @@ typedef struct run {
     FILE *joblog;
     int devnull;
     int sigfd;
-    posix_spawnattr_t attr;
-    bool attr_ok;
     sigset_t orig_mask; /* the mask we were given: the jobs' */
     bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
     bool direct_ok;     /* plain word lists may run without the shell */
@@ -620,10 +617,6 @@ static int set_nonblock(int fd)
     return fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define USE_POSIX_SPAWN 1
-#endif
-
 /* Start s->cmd with out_w and err_w as its stdout and stderr.
  *
  * A plain word list runs without the shell: the same program, argv, output
@@ -640,34 +633,6 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidf
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
     }
-#ifdef USE_POSIX_SPAWN
-    /* Under the sanitizers, whose runtimes must see every new process,
-       glibc's posix_spawn (clone(CLONE_VM | CLONE_VFORK) too) starts jobs. */
-    posix_spawn_file_actions_t fa;
-    int err = posix_spawn_file_actions_init(&fa);
-    if (err)
-        return -err;
-    if ((err = posix_spawn_file_actions_adddup2(&fa, r->devnull, 0)) ||
-        (err = posix_spawn_file_actions_adddup2(&fa, out_w, 1)) ||
-        (err = posix_spawn_file_actions_adddup2(&fa, err_w, 2)))
-        goto out;
-    err = plain ? posix_spawnp(pid, argv[0], &fa, &r->attr, argv, environ) : -1;
-    if (err != 0)
-        err = posix_spawn(pid, "/bin/sh", &fa, &r->attr, sh_argv, environ);
-    if (err == 0) {
-        /* The PID cannot be recycled before our waitid: we reap our
-           children only through their pidfds and SIGCHLD is not ignored. */
-        *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
-        if (*pidfd < 0) {
-            err = errno;
-            kill(*pid, SIGKILL);
-            waitpid(*pid, NULL, 0);
-        }
-    }
-out:
-    posix_spawn_file_actions_destroy(&fa);
-    return -err;
-#else
     spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe };
     if (plain) {
@@ -676,7 +641,6 @@ out:
             return 0;
     }
     return spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
-#endif
 }
 
 /* Start job s->seq (again, on a retry) in slot index si. */
@@ -1295,34 +1259,19 @@ int tool_run(int argc, char **argv)
         goto out;
     }
 
-    sigset_t defaults;
-    sigemptyset(&defaults);
     /* A write to a closed stdout must come back as EPIPE, so that the jobs
        are ended before we go; the jobs themselves get SIGPIPE as usual. */
     struct sigaction ign = { .sa_handler = SIG_IGN };
     sigaction(SIGPIPE, &ign, &sa_pipe_old);
     pipe_set = true;
-    if (sa_pipe_old.sa_handler == SIG_DFL) {
-        sigaddset(&defaults, SIGPIPE);
+    if (sa_pipe_old.sa_handler == SIG_DFL)
         r.reset_pipe = true;
-    }
     r.orig_mask = orig_mask;
     /* With SIGCHLD ignored the kernel would reap the jobs before their
        exit status could be read. */
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigaction(SIGCHLD, &dfl, &sa_chld_old);
     chld_set = true;
-
-    if (posix_spawnattr_init(&r.attr) != 0) {
-        rc = usage_error("%s", "posix_spawnattr_init failed");
-        goto out;
-    }
-    r.attr_ok = true;
-    posix_spawnattr_setflags(&r.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&r.attr, 0);
-    posix_spawnattr_setsigmask(&r.attr, &orig_mask);
-    posix_spawnattr_setsigdefault(&r.attr, &defaults);
 
     r.direct_ok = pwd_is_cwd();
     r.bar = r.o.bar && isatty(2);
@@ -1366,8 +1315,6 @@ out:
         fflush(stdout);
     else if (r.joblog)
         fclose(r.joblog);
-    if (r.attr_ok)
-        posix_spawnattr_destroy(&r.attr);
     xclose(&r.sigfd);
     xclose(&r.devnull);
     int die_by = r.interrupted;

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +31,57 @@
 #endif
 
 extern char **environ;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+
+/* Under the sanitizers, whose runtimes must see every new process, glibc's
+   posix_spawn (itself clone(CLONE_VM | CLONE_VFORK)) starts the job with
+   the same plan; the pidfd then comes from pidfd_open, which names this
+   child since we reap our children only through their pidfds. */
+int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_t *pid,
+              int *pidfd)
+{
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    int err = posix_spawnattr_init(&attr);
+    if (err)
+        return -err;
+    if ((err = posix_spawn_file_actions_init(&fa))) {
+        posix_spawnattr_destroy(&attr);
+        return -err;
+    }
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    if (plan->reset_sigpipe)
+        sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setsigmask(&attr, plan->mask);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    pid_t c = -1;
+    if (!(err = posix_spawn_file_actions_adddup2(&fa, plan->fd0, 0)) &&
+        !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd1, 1)) &&
+        !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd2, 2)))
+        err = posix_spawn(&c, path, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (err)
+        return -err;
+    int fd = (int)syscall(SYS_pidfd_open, c, 0);
+    if (fd < 0) {
+        err = -errno;
+        kill(c, SIGKILL);
+        while (waitpid(c, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return err;
+    }
+    *pid = c;
+    *pidfd = fd;
+    return 0;
+}
+
+#else
 
 typedef struct child_args {
     const spawn_plan *plan;
@@ -110,6 +162,8 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
     *pidfd = fd;
     return 0;
 }
+
+#endif
 
 static char *cached_name, *cached_path;
 

@@ -28,6 +28,9 @@ typedef struct spawn_plan {
  * stack. Single-threaded callers only: the child's stack is one static
  * block.
  *
+ * Under AddressSanitizer or ThreadSanitizer, whose runtimes must see every
+ * new process, glibc's posix_spawn runs the same plan instead.
+ *
  * Returns 0 with *pid and *pidfd (close-on-exec) set; or -errno, the
  * child's exec error (-ENOENT, -EACCES, -ENOEXEC ...) or the clone's, with
  * the failed child already reaped and nothing left open.
