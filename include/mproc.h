@@ -285,6 +285,7 @@ typedef struct mproc_procinfo {
     double start_time;   /* seconds since the epoch */
     size_t rss;          /* resident memory, bytes */
     int threads;         /* number of threads */
+    pid_t pgrp;          /* process group */
 } mproc_procinfo;
 
 /**

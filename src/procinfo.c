@@ -38,6 +38,9 @@ static int parse_stat(const char *buf, mproc_procinfo *info, unsigned long long 
         case 4:
             info->ppid = (pid_t)atoi(p);
             break;
+        case 5:
+            info->pgrp = (pid_t)atoi(p);
+            break;
         case 20:
             info->threads = atoi(p);
             break;

@@ -17,6 +17,7 @@ START_TEST(procinfo_of_self)
     ASSERT_OK(mproc_procinfo_get(0, &info));
     ck_assert_int_eq(info.pid, getpid());
     ck_assert_int_eq(info.ppid, getppid());
+    ck_assert_int_eq(info.pgrp, getpgrp());
     ck_assert_int_eq(info.state, 'R');
     char comm[64] = {0};
     prctl(PR_GET_NAME, comm);

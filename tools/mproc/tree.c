@@ -22,27 +22,6 @@ static void tree_usage(FILE *f)
           f);
 }
 
-/* The process group of pid, from /proc/PID/stat ("pid (comm) S ppid pgrp
-   ..."; comm may hold anything, so fields count from the last ')'); -1 when
-   the process is gone. */
-static pid_t pgrp_of(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    char state;
-    int ppid, pgrp;
-    if (!p || sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3)
-        return -1;
-    return (pid_t)pgrp;
-}
-
 /* The children of pid, allocated; their count in *n. */
 static pid_t *children_of(pid_t pid, int *n)
 {
@@ -67,7 +46,7 @@ static pid_t *children_of(pid_t pid, int *n)
 static bool adopted(const mproc_procinfo *info, pid_t parent_pgrp, const pid_t *siblings,
                     int nsib)
 {
-    pid_t pg = pgrp_of(info->pid);
+    pid_t pg = info->pgrp;
     if (pg <= 0 || pg == info->pid || pg == parent_pgrp)
         return false;
     for (int i = 0; i < nsib; i++)
@@ -90,9 +69,8 @@ static void show(tbuf *prefix, pid_t pid, bool root, bool last, pid_t parent_pgr
     size_t keep = prefix->len;
     if (!root)
         tbuf_adds(prefix, last ? "  " : "| ");
-    pid_t pg = pgrp_of(pid);
     for (int i = 0; i < n; i++)
-        show(prefix, kids[i], false, i == n - 1, pg, kids, n);
+        show(prefix, kids[i], false, i == n - 1, info.pgrp, kids, n);
     prefix->len = keep;
     if (prefix->p)
         prefix->p[keep] = '\0';
