@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The mproc authors
 # The front door: `make demo` and `make check` do everything on a fresh
 # Debian machine. The real build is CMake's; this file drives it.
 BUILD      ?= build

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* bench.h: the shared shape of every benchmark: time a loop, run a Python
  * peer, print a table of figures with ratios against ours. */
 #ifndef MPROC_BENCH_H

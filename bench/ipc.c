@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* ipc.c: the IPC benchmark. Prints mproc's queue, pipe and lock figures
  * beside a raw C pipe's and Python multiprocessing's, with ratios.
  *

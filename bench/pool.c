@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* pool: the process pool against Python's multiprocessing.Pool(2) and
  * concurrent.futures.ProcessPoolExecutor(2) (fork), and a raw pipe ping-pong
  * between two processes (the floor of one task at a time):

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The mproc authors
 """The Python peers of bench/pool.c: seconds per operation.
 
     pool_peer.py throughput N   Pool(2).apply_async of an empty task, N of them, all waited

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* process: start + join of a trivial Process, against raw fork + _exit +
  * waitpid (the floor) and Python's multiprocessing.Process (fork). */
 #include <mproc.h>

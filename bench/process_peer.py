@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The mproc authors
 """The Python peer of bench/process.c: seconds per Process start + join."""
 import multiprocessing as mp
 import sys

@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The mproc authors
 # run.sh BUILD_DIR: `mproc run` against GNU parallel and xargs -P, at -j2.
 #   2000 jobs of `true`: jobs per second (spawn cost and wakeups);
 #   500 jobs of `sleep 0.01`: how soon the next job starts when a slot frees.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 01_fork: fork returns twice: the child's PID in the parent, 0 in the child. */
 #include <mproc.h>
 #include <stdio.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 02_pids: every process knows its own PID and its parent's. */
 #include <mproc.h>
 #include <stdio.h>

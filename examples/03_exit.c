@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 03_exit: a process ends with a status (0-255) or with a message (status 1),
  * and its parent reads how it ended. */
 #include <mproc.h>

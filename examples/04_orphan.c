@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 04_orphan: a child whose parent dies is an orphan, adopted by init (or the
  * nearest subreaper); with mproc_subreaper, we adopt it ourselves. */
 #include <mproc.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 05_zombie: a child that has exited stays a zombie (Z) until its parent
  * reaps it. Three cures: wait for it, the double fork, automatic reaping. */
 #include <mproc.h>

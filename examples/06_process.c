@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 06_process: a Process object, as multiprocessing.Process: target and
  * argument, name, pid, daemon, is_alive, join, exit code. */
 #include <mproc.h>

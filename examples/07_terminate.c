@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 07_terminate: ending a process from outside. SIGTERM gives exit code -15,
  * SIGKILL -9, as Python's exitcode; a join with a timeout does not wait
  * forever. */

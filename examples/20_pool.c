@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 20_pool: a process pool, as multiprocessing.Pool: Pool(processes),
  * apply_async in a loop, close, join, then the results. */
 #include <mproc.h>

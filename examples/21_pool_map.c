@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 21_pool_map: map over an array (results in input order), and
  * imap_unordered (results as they finish), as Pool.map and
  * Pool.imap_unordered. */

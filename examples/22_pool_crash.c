@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 22_pool_crash: a task that segfaults fails alone, its worker is
  * replaced, and the pool carries on; a runaway task is stopped by
  * task_timeout. (Python's Pool would hang forever on the crash.) */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 23_pool_speedup: real CPU work (counting primes) split over a pool,
  * timed with one worker and with one per CPU: the speedup is what the
  * pool is for. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 30_queue: producers and a consumer over a queue, as multiprocessing.Queue
  * and JoinableQueue: put, get, task_done, join, and close to say "no more". */
 #include <mproc.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 31_shared_counter: four processes add to one counter in shared memory, as
  * multiprocessing.Value. Under its lock the total is exact; without it,
  * increments that overlap are lost and the answer is wrong. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 32_barrier: four processes work in phases; none starts phase k+1 before
  * all have finished phase k, as multiprocessing.Barrier. */
 #include <mproc.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 33_robust_lock: a process dies holding a lock, half-way through an update.
  * Python's Lock would stay locked forever; here the next acquirer is told
  * (-EOWNERDEAD), repairs the data and carries on. */

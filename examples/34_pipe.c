@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 34_pipe: two processes talk over a duplex pipe, as multiprocessing.Pipe:
  * framed messages both ways, and end of file when the other side is gone. */
 #include <mproc.h>

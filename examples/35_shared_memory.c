@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* 35_shared_memory: a named shared memory block, as
  * multiprocessing.shared_memory: one process creates it, another attaches
  * by name. With attachers = 1 the name disappears as soon as the other side

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /**
  * mproc.h: processes, process pools and inter-process communication for C,
  * after Python's multiprocessing.

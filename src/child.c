@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* child.c: the library's code that runs in a new child between fork and the
  * user's function, and on its way out.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* cpu.c: how many CPUs this process may use (affinity mask, cgroup quota). */
 #include "internal.h"
 

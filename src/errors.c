@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* errors.c: text for every code the library returns. */
 #include "internal.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* futex.c: process-shared futex wait and wake with monotonic deadlines,
  * under the pool's rings and the IPC primitives. */
 #include "internal.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* internal.h: what every module of libmproc shares and users never see. */
 #ifndef MPROC_INTERNAL_H
 #define MPROC_INTERNAL_H

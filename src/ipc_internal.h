@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* ipc_internal.h: what the IPC modules (pipe, queue, shm, sync) share:
  * futex waits with monotonic deadlines, robust process-shared mutexes, and
  * the layout of shared blocks. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* pipe.c: message-framed connections between processes (Pipe).
  *
  * DESIGN. An end is built from pipe(2)s, not a socketpair: a round trip

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* pool.c: the process pool as its owner sees it: submitting tasks,
  * collecting outcomes into result objects, callbacks, and the lifecycle.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* pool_server.c: the pool's supervisor process and its workers: forking,
  * the task loop, and replacing workers that die, time out or retire.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* process.c: process objects (multiprocessing.Process): start, join, signal,
  * exit codes, daemons, and what happens to children at exit.
  *

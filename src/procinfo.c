@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* procinfo.c: what /proc says of a process: state, parent, name, children. */
 #include "internal.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* queue.c: the multi-producer multi-consumer message queue in shared memory
  * (Queue and JoinableQueue).
  *

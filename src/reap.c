@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* reap.c: waiting for children, the double fork, autoreap and subreaper,
  * and the table of children the library owns.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* ring.c: the pool's shared memory: its size, the
  * publishing of completions, and the arena for large payloads. */
 #include "ring.h"

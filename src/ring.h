@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* ring.h: the pool's shared memory, as the owner, the supervisor and the
  * workers all see it: the task slots, the worker records, the futex words,
  * and the arena that carries large arguments and results.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* shm.c: shared memory blocks: anonymous (memfd), named (/dev/shm), and the
  * Value / Array conveniences.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* sync.c: process-shared locks, semaphores, events, conditions, barriers.
  *
  * DESIGN. Everything lives in memory the processes share and holds no

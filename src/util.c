@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* util.c: EINTR-safe I/O, close-on-exec, monotonic time, pidfds, errors. */
 #include "internal.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* harness.c: the Check runner and the leak checks run around every case. */
 #include "harness.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* harness.h: the test harness every test program shares.
  *
  * Each test file defines mproc_test_cases(Suite *) and adds its cases to

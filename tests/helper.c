@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* helper.c: plays the child in tests.
  *
  *   helper exit N        exit with status N

@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 The mproc authors
 # install_check.sh BUILD SOURCE: `make install` into a scratch DESTDIR, then a
 # program is built against the installed copy three ways: pkg-config
 # (shared), pkg-config --static, and CMake's find_package. Each must run.

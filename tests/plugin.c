@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* plugin.c: a task function in a shared library that a test loads only after
  * its pool was made, so the pool's workers cannot have it. */
 #include <stddef.h>

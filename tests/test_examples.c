@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_examples.c: every program under examples/ runs and exits 0. */
 #include "harness.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_ipc_journal.c: the queue's commit journal, with a producer or a
  * consumer that dies at the two worst instructions: after raising the
  * journal, and half-way through applying it. The queue's own source is

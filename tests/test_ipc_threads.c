@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_ipc_threads.c: the IPC objects used by several threads of one
  * process, for ThreadSanitizer. ctest-label: threads */
 #include "test_ipc_util.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_ipc_util.h: what the IPC tests share: children that run a function,
  * killed or reaped on cue. */
 #ifndef MPROC_TEST_IPC_UTIL_H

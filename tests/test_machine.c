@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_machine.c: errors and the CPU count. */
 #include "harness.h"
 #include "internal.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_pipe.c: message-framed pipes: sizes, both directions, end of file,
  * no SIGPIPE, timeouts that keep the framing, and bad input. */
 #include "test_ipc_util.h"

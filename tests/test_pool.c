@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_pool.c: the process pool: results, lifecycle, crashes, timeouts,
  * initializers, large payloads, map and its iterators, callbacks, and a
  * pool that dies with its owner. */

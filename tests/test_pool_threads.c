@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_pool_threads.c: the pool used from several threads at once, and
  * made by a thread that does not live as long as the pool.
  *

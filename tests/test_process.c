@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_process.c: Process objects: start, join, exit codes, names, daemons,
  * stdin, stdio, terminate/kill, bad input, fork failure.
  * ctest-label: threads

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_procinfo.c: what mproc_procinfo_get and mproc_procinfo_children
  * report: parent, state letters as ps prints them, odd names, children. */
 #include "harness.h"

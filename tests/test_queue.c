@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_queue.c: the shared-memory queue: order, sizes, timeouts, close,
  * join, many processes, sharing by name and by descriptor, and producers
  * and consumers killed in the middle of an operation. */

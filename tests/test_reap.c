@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_reap.c: mproc_fork and exits, zombies and orphans: wait_any,
  * spawn_detached, autoreap, subreaper.
  * ctest-label: threads

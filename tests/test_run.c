@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_run.c: `mproc run`: inputs, replacement strings, quoting, output,
  * exit statuses and usage errors, each checked by running the built tool,
  * and against GNU parallel where it is installed. */

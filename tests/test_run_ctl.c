@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_run_ctl.c: `mproc run` ending jobs: --timeout, --retries, --halt,
  * interrupts; and what it records: --joblog, --bar. */
 #include "test_run_util.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_run_util.h: running the built mproc tool as a child in tests, with its
  * stdin from a string and its stdout, stderr and status captured.
  * Header-only, shared by tests/test_run*.c and tests/test_tree.c. */

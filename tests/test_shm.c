@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_shm.c: shared memory blocks: anonymous, named, by descriptor, and
  * the Value / Array conveniences; nothing left in /dev/shm. */
 #include "test_ipc_util.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_sync.c: locks, recursive locks, semaphores, events, conditions and
  * barriers shared by processes, including holders killed at the worst time. */
 #include "test_ipc_util.h"

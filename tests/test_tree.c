@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* test_tree.c: `mproc tree [PID]`, run as a child of the test. */
 #include "test_run_util.h"
 

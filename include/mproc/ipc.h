@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /**
  * mproc/ipc.h: part of <mproc.h>; include that instead.
  *

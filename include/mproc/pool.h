@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /**
  * mproc/pool.h: the process pool (multiprocessing.Pool); part of <mproc.h>,
  * include that instead.

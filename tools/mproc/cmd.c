@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* cmd.c: replacement strings, shell quoting and the final command line of a
  * job, with GNU parallel's meaning for each.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* input.c: the values of input sources, read whole from a descriptor. */
 #include "tool.h"
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* main.c: the mproc tool's entry point, dispatching to its commands. */
 #include "tool.h"
 

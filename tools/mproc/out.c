@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* out.c: how a job's output reaches the tool's stdout and stderr (whole,
    line by line, tagged) and the progress bar. */
 #include "out.h"

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* out.h: job output to the tool's stdout and stderr, and the progress bar. */
 #ifndef MPROC_TOOL_OUT_H
 #define MPROC_TOOL_OUT_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* run.c: `mproc run`, GNU parallel's interface on one poll loop.
  *
  * DESIGN. The shape is git's run_processes_parallel: a table of -j slots,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* spawn.c: the job spawner of `mproc run`: clone(CLONE_VM | CLONE_VFORK |
  * CLONE_PIDFD) and execve, with only the few steps a job needs in between.
  *

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* spawn.h: how `mproc run` starts a job: vfork-style, with a pidfd. */
 #ifndef MPROC_TOOL_SPAWN_H
 #define MPROC_TOOL_SPAWN_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* tbuf.c: the tool's growable byte buffer, allocation that cannot fail
    quietly, and EINTR-safe writes. */
 #include "tool.h"

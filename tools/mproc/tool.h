@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* tool.h: what the modules of the mproc tool share; never installed.
  *
  * The tool is built on the public API of libmproc only. Its modules:

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
 /* tree.c: `mproc tree [PID]`, the process tree with each process's state,
    built on mproc_procinfo_get and mproc_procinfo_children. */
 #include "tool.h"
