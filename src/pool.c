@@ -19,7 +19,7 @@
  * Each result holds a reference to the pool's struct, so a result outlives
  * mproc_pool_free: the struct is released with its last result.
  */
-#include "ring.h"
+#include "pool_ext.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -101,6 +101,9 @@ struct mproc_pool {
     seg *segs;
     size_t nsegs;
     _Atomic uintptr_t fn_ok; /* a task function known to be in them */
+    /* a second consumer of the ring (pool_ext.h), or none */
+    bool has_ext;
+    mproc__pool_ext ext;
 };
 
 static void pool_unref(mproc_pool *p);
@@ -358,6 +361,15 @@ static void reap_supervisor(mproc_pool *p, bool block)
     }
 }
 
+/* Stops an attached extension, once. Mutex held. */
+static void stop_ext(mproc_pool *p)
+{
+    if (!p->has_ext)
+        return;
+    p->has_ext = false;
+    p->ext.stop(p->ext.ctx);
+}
+
 /* Notices a supervisor killed from outside: its workers died with it (they
    hold PR_SET_PDEATHSIG), so what is in flight can never finish. */
 static void check_supervisor(mproc_pool *p)
@@ -367,6 +379,7 @@ static void check_supervisor(mproc_pool *p)
     reap_supervisor(p, false);
     if (!p->sup_reaped)
         return;
+    stop_ext(p);
     collect(p);
     if (!atomic_load(&p->sh->broken))
         p->lost = true;
@@ -455,15 +468,20 @@ static void release_shared(mproc_pool *p)
 
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
 {
+    int procs = opts ? opts->processes : 0;
+    if (procs < 0 || procs > MPROC__MAX_WORKERS)
+        return -EINVAL;
+    unsigned n = procs ? (unsigned)procs : (unsigned)mproc_cpu_count();
+    return mproc__pool_new_n(out, opts, n > MPROC__MAX_WORKERS ? MPROC__MAX_WORKERS : n);
+}
+
+int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts, unsigned n)
+{
     mproc_pool_opts o = { 0 };
     if (opts)
         o = *opts;
-    if (!out || o.processes < 0 || o.processes > MPROC__MAX_WORKERS || isnan(o.task_timeout) ||
-        o.task_timeout < 0)
+    if (!out || n > MPROC__MAX_WORKERS || isnan(o.task_timeout) || o.task_timeout < 0)
         return -EINVAL;
-    unsigned n = o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
-    if (n > MPROC__MAX_WORKERS)
-        n = MPROC__MAX_WORKERS;
 
     int err = 0;
     int start[2] = { -1, -1 };
@@ -476,7 +494,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
-    p->nprocs = n;
+    p->nprocs = n ? n : 1;
     p->inflight = calloc(MPROC__SLOTS, sizeof *p->inflight);
     if (!p->inflight) {
         err = -ENOMEM;
@@ -735,6 +753,35 @@ int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, 
     return submit(pool, &t, out);
 }
 
+int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
+                           unsigned kind, uint64_t item_size, uint64_t count, mproc_result **out)
+{
+    if (!p || !fn || !out || (!arg && arg_len) || (kind != TASK_APPLY && kind != TASK_CHUNK))
+        return -EINVAL;
+    task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = kind, .item_size = item_size,
+               .count = count };
+    return submit(p, &t, out);
+}
+
+void mproc__pool_set_procs(mproc_pool *p, unsigned nprocs)
+{
+    p->nprocs = nprocs ? nprocs : 1;
+}
+
+void mproc__pool_attach(mproc_pool *p, const mproc__pool_ext *ext)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ext = *ext;
+    p->has_ext = true;
+    pthread_mutex_unlock(&p->mu);
+}
+
+mproc__shared *mproc__pool_ring(mproc_pool *p, int *arena_fd)
+{
+    *arena_fd = p->arena_fd;
+    return p->sh;
+}
+
 int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                      void **data, size_t *len)
 {
@@ -794,6 +841,7 @@ static void terminate_locked(mproc_pool *p)
     wake_workers(p);
     /* The supervisor kills and reaps every worker before it exits. */
     reap_supervisor(p, true);
+    stop_ext(p);
     collect(p);
     settle_all(p, -ECANCELED);
     wake_owners(p);
@@ -821,12 +869,18 @@ int mproc_pool_join(mproc_pool *pool)
     }
     if (pool->joined || !pool->sh)
         goto out;
-    while (pool->ninflight > 0 && !pool->sup_reaped) {
+    /* An extension's tasks have their outcomes from it, not from the
+       supervisor's workers. */
+    while (pool->ninflight > 0 && (!pool->sup_reaped || pool->has_ext)) {
         collect(pool);
         if (pool->ninflight == 0)
             break;
         wait_progress(pool, INFINITY);
     }
+    /* The supervisor leaves once closing finds the ring drained; when the
+       extension took the last tasks no worker's exit wakes it to look. */
+    if (pool->has_ext)
+        send_cmd(pool);
     reap_supervisor(pool, true);
     collect(pool);
     settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);

@@ -21,7 +21,7 @@
  * the supervisor killed it for running too long) before it forks the
  * replacement, so a task is never lost and never run twice.
  */
-#include "ring.h"
+#include "pool_ext.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -110,6 +110,34 @@ typedef struct worker {
     mproc_out out;
 } worker;
 
+uint64_t mproc__ring_try_claim(mproc__shared *sh, unsigned owner)
+{
+    for (;;) {
+        uint64_t h = atomic_load(&sh->head);
+        uint64_t t = atomic_load(&sh->tail);
+        if (h >= t)
+            return UINT64_MAX;
+        mproc__slot *s = mproc__slot_at(sh, h);
+        uint64_t v = atomic_load(&s->word);
+        if (v == mproc__word(h, 0, SLOT_READY)) {
+            /* The claim and the record of who claimed are one swap. */
+            if (atomic_compare_exchange_strong(&s->word, &v, mproc__word(h, owner, SLOT_RUNNING))) {
+                uint64_t hh = h;
+                atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
+                return h;
+            }
+        } else if (mproc__word_pos(v) >= h) {
+            /* Claimed by someone who has not moved the head yet (or died
+               before it could): move it for them. */
+            uint64_t hh = h;
+            atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
+        } else {
+            /* Being published: the owner writes the slot, then the tail. */
+            mproc__cpu_relax();
+        }
+    }
+}
+
 /* Takes the next task: returns its position, or UINT64_MAX when the worker
    should leave (the pool is closing and drained, terminating, or broken). */
 static uint64_t claim(worker *wk)
@@ -122,28 +150,9 @@ static uint64_t claim(worker *wk)
     for (;;) {
         if (atomic_load(&sh->broken) || atomic_load(&sh->stop) == STOP_TERMINATE)
             break;
-        uint64_t h = atomic_load(&sh->head);
-        uint64_t t = atomic_load(&sh->tail);
-        if (h < t) {
-            mproc__slot *s = mproc__slot_at(sh, h);
-            uint64_t v = atomic_load(&s->word);
-            if (v == mproc__word(h, 0, SLOT_READY)) {
-                /* The claim and the record of who claimed are one swap. */
-                if (atomic_compare_exchange_strong(&s->word, &v,
-                                                   mproc__word(h, wk->me, SLOT_RUNNING))) {
-                    uint64_t hh = h;
-                    atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-                    got = h;
-                    break;
-                }
-            } else if (mproc__word_pos(v) >= h) {
-                /* Claimed by someone who has not moved the head yet (or
-                   died before it could): move it for them. */
-                uint64_t hh = h;
-                atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-            } else {
-                mproc__cpu_relax();
-            }
+        if (atomic_load(&sh->head) < atomic_load(&sh->tail)) {
+            if ((got = mproc__ring_try_claim(sh, wk->me)) != UINT64_MAX)
+                break;
             continue;
         }
         if (atomic_load(&sh->stop) == STOP_CLOSE)
@@ -195,7 +204,7 @@ static uint64_t claim(worker *wk)
 }
 
 /* Where a result of len bytes goes: the slot, or a fresh arena range. */
-static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
+void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s, size_t len, int *err)
 {
     *err = 0;
     s->res_off = 0;
@@ -205,7 +214,7 @@ static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
         return s->data;
     }
     uint64_t off;
-    int e = mproc__arena_alloc(wk->sh, len, &off);
+    int e = mproc__arena_alloc(sh, len, &off);
     if (e < 0) {
         *err = e;
         return NULL;
@@ -214,17 +223,17 @@ static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
        now the supervisor can give the range back. */
     s->res_off = off;
     s->res_len = len;
-    void *p = mproc__arena_map(wk->arena_fd, off, len, true);
+    void *p = mproc__arena_map(arena_fd, off, len, true);
     if (!p) {
         *err = mproc__err();
-        mproc__arena_release(wk->arena_fd, off, len);
+        mproc__arena_release(arena_fd, off, len);
         s->res_len = 0;
         s->res_off = 0;
     }
     return p;
 }
 
-static void result_done(void *p, mproc__slot *s, size_t len)
+void mproc__result_space_done(void *p, mproc__slot *s, size_t len)
 {
     if (p && p != (void *)s->data)
         mproc__arena_unmap(p, len);
@@ -271,7 +280,7 @@ static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *i
     size_t ends_sz = uniform ? 0 : (size_t)n * 8;
     size_t total = sizeof head + codes_sz + ends_sz + wk->out.len;
     int err;
-    char *dst = result_space(wk, s, total, &err);
+    char *dst = mproc__result_space(wk->sh, wk->arena_fd, s, total, &err);
     if (dst) {
         memcpy(dst, head, sizeof head);
         if (!uniform) {
@@ -280,7 +289,7 @@ static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *i
         }
         if (wk->out.len)
             memcpy(dst + sizeof head + codes_sz + ends_sz, wk->out.buf, wk->out.len);
-        result_done(dst, s, total);
+        mproc__result_space_done(dst, s, total);
     }
     return err;
 }
@@ -318,11 +327,11 @@ static void run_task(worker *wk, uint64_t pos)
             code = -ENOMEM;
         } else {
             int err;
-            void *dst = result_space(wk, s, wk->out.len, &err);
+            void *dst = mproc__result_space(wk->sh, wk->arena_fd, s, wk->out.len, &err);
             if (dst) {
                 if (wk->out.len)
                     memcpy(dst, wk->out.buf, wk->out.len);
-                result_done(dst, s, wk->out.len);
+                mproc__result_space_done(dst, s, wk->out.len);
                 code = rc ? MPROC_ETASK : 0;
                 detail = rc;
             } else {
@@ -343,9 +352,6 @@ publish:
         wk->out.buf = NULL;
         wk->out.cap = 0;
     }
-    s->code = code;
-    s->detail = detail;
-    s->sig = 0;
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
         /* The supervisor has claimed this task as timed out and its
@@ -353,8 +359,7 @@ publish:
         for (;;)
             pause();
     }
-    atomic_store(&s->word, mproc__word(pos, wk->me, SLOT_DONE));
-    mproc__done_publish(sh);
+    mproc__ring_post(sh, pos, wk->me, code, detail, 0);
 }
 
 static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd, unsigned place,
@@ -410,16 +415,23 @@ typedef struct sup {
     bool *timed_out;
 } sup;
 
-static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, unsigned owner,
-                            int code, int detail, int sig)
+void mproc__ring_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code, int detail,
+                      int sig)
 {
+    mproc__slot *s = mproc__slot_at(sh, pos);
     s->code = code;
     s->detail = detail;
     s->sig = sig;
-    s->res_len = 0;
-    s->res_off = 0;
     atomic_store(&s->word, mproc__word(pos, owner, SLOT_DONE));
     mproc__done_publish(sh);
+}
+
+static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, unsigned owner,
+                            int code, int detail, int sig)
+{
+    s->res_len = 0;
+    s->res_off = 0;
+    mproc__ring_post(sh, pos, owner, code, detail, sig);
 }
 
 /* Settle the task a dead worker was running, if any. */
@@ -637,6 +649,9 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
             shutdown_now(&S);
         }
     }
+    /* A pool whose tasks an extension runs (pool_ext.h) may have none. */
+    if (sh->nworkers == 0)
+        report(&S, 0);
 
     for (;;) {
         struct pollfd p[4] = {
