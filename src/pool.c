@@ -378,18 +378,22 @@ int mproc_pool_join(mproc_pool *pool)
         err = -EINVAL;
         goto out;
     }
-    if (pool->joined || !pool->sh)
-        goto out;
-    while (pool->ninflight > 0 && !pool->sup_reaped) {
+    if (!pool->joined && pool->sh) {
+        while (pool->ninflight > 0 && !pool->sup_reaped) {
+            mproc__pool_collect(pool);
+            if (pool->ninflight == 0)
+                break;
+            mproc__pool_wait_progress(pool, INFINITY);
+        }
+        mproc__pool_reap_supervisor(pool, true);
         mproc__pool_collect(pool);
-        if (pool->ninflight == 0)
-            break;
-        mproc__pool_wait_progress(pool, INFINITY);
+        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+        pool->joined = true;
     }
-    mproc__pool_reap_supervisor(pool, true);
-    mproc__pool_collect(pool);
-    mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
-    pool->joined = true;
+    /* Every outcome is known now, and no task can be added (the pool is
+       closed): what is left is the callbacks queued for them, as Python's
+       join waits for its result handler. */
+    mproc__pool_wait_callbacks(pool);
 out:
     pthread_mutex_unlock(&pool->mu);
     return err;

@@ -107,6 +107,7 @@ struct mproc_pool {
     double next_sup_check;
     /* callbacks */
     bool cb_started, cb_stop;
+    bool cb_busy;            /* the callback thread is running a callback */
     bool freed; /* mproc_pool_free has begun: no callback thread any more */
     pthread_t cb_thread;
     mproc_result *cbq_head, *cbq_tail;
@@ -151,6 +152,10 @@ void mproc__result_drop(mproc_result *r, bool locked);
 /* Marks r ready; hands it to the callback thread or drops the pool's
    reference. With the pool's mutex held. */
 void mproc__result_settle(mproc_pool *p, mproc_result *r);
+
+/* Waits (mutex held, released meanwhile) until the callback thread has run
+   every queued callback; at once in the callback thread itself. */
+void mproc__pool_wait_callbacks(mproc_pool *p);
 
 /* ---- pool_collect.c ------------------------------------------------------------ */
 

@@ -205,6 +205,7 @@ static void *cb_main(void *arg)
             p->cbq_head = r->cb_next;
             if (!p->cbq_head)
                 p->cbq_tail = NULL;
+            p->cb_busy = true;
             pthread_mutex_unlock(&p->mu);
             if (!atomic_load(&r->user_freed)) {
                 mproc_result_cb fn = r->code == 0 ? r->on_ok : r->on_err;
@@ -213,6 +214,9 @@ static void *cb_main(void *arg)
             }
             mproc__result_drop(r, false);
             pthread_mutex_lock(&p->mu);
+            p->cb_busy = false;
+            if (!p->cbq_head)
+                pthread_cond_broadcast(&p->cv); /* for mproc__pool_wait_callbacks */
             continue;
         }
         if (p->cb_stop)
@@ -230,6 +234,15 @@ static void *cb_main(void *arg)
     pthread_mutex_unlock(&p->mu);
     mproc__pool_unref(p);
     return NULL;
+}
+
+void mproc__pool_wait_callbacks(mproc_pool *p)
+{
+    /* A callback that joins would wait for itself. */
+    if (!p->cb_started || pthread_equal(p->cb_thread, pthread_self()))
+        return;
+    while (p->cbq_head || p->cb_busy)
+        pthread_cond_wait(&p->cv, &p->mu);
 }
 
 int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_result_cb on_error,
