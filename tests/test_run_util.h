@@ -254,6 +254,58 @@ static inline void same_as_parallel(const char *in, char **args)
     gnu_compare_flags(in, args, 0);
 }
 
+/* Run script with the shell sh ("sh", "bash"), once with each @P@ in it
+   made the path of mproc plus " run", once made "parallel --will-cite";
+   compare stdout and status, and stderr with GNU_STDERR. */
+static inline char *script_for(const char *script, const char *tool)
+{
+    size_t n = strlen(script) + 1, tl = strlen(tool);
+    for (const char *p = script; (p = strstr(p, "@P@")); p += 3)
+        n += tl;
+    char *out = malloc(n), *w = out;
+    ck_assert_ptr_nonnull(out);
+    for (const char *p = script; *p;) {
+        if (!strncmp(p, "@P@", 3)) {
+            memcpy(w, tool, tl);
+            w += tl;
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static inline void gnu_script_flags(const char *sh, const char *script, int flags)
+{
+    char *m = script_for(script, MPROC_TOOL " run");
+    char *p = script_for(script, "parallel --will-cite");
+    char *am[] = { (char *)sh, "-c", m, NULL }, *ap[] = { (char *)sh, "-c", p, NULL };
+    char path[64];
+    snprintf(path, sizeof path, "/bin/%s", sh);
+    tool_result a = tr_exec(path, am, "", 0);
+    tool_result b = tr_exec(path, ap, "", 0);
+    ck_assert_msg((flags & GNU_STATUS_ONLY) || !strcmp(a.out, b.out),
+                  "%s: mproc printed '%s', GNU parallel '%s' (%s)", sh, a.out, b.out, script);
+    ck_assert_msg(a.status == b.status, "%s: mproc exited %d, GNU parallel %d (%s)", sh,
+                  a.status, b.status, script);
+    if (flags & GNU_STDERR)
+        ck_assert_msg(!strcmp(strip_tool_names(a.err), strip_tool_names(b.err)),
+                      "%s: mproc said '%s', GNU parallel '%s' (%s)", sh, a.err, b.err, script);
+    tr_free(&a);
+    tr_free(&b);
+    free(m);
+    free(p);
+}
+
+/* The same script from bash and from sh. */
+static inline void gnu_script_both(const char *script, int flags)
+{
+    gnu_script_flags("bash", script, flags);
+    gnu_script_flags("sh", script, flags);
+}
+
 /* GNU_SAME(stdin, args...): the same stdout and status as GNU parallel. */
 #define GNU_SAME(in, ...) same_as_parallel((in), (char *[]){ __VA_ARGS__, NULL })
 /* A usage error in both: GNU parallel prints its usage on stdout, mproc

@@ -15,9 +15,9 @@
  * sanitizers), so a large parent costs nothing to copy, in its own process
  * group, with the caller's signal mask and the dispositions the tool
  * changed reset; stdin is /dev/null, stdout and stderr are pipes. A line
- * of plain words is executed without /bin/sh (cmd_plain_argv says when
+ * of plain words is executed without the shell (cmd_plain_argv says when
  * that changes nothing; PWD must name the working directory, as dash would
- * make it), the rest by /bin/sh -c. Ending a
+ * make it), the rest by the shell GNU parallel would choose (shell.c), with -c. Ending a
  * job (timeout, --halt now, an interrupt) signals the whole group, so the
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
@@ -115,6 +115,9 @@ typedef struct run {
     sigset_t orig_mask; /* the mask we were given: the jobs' */
     bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
     bool direct_ok;     /* plain word lists may run without the shell */
+    bool funcs;         /* the environment holds exported bash functions */
+    char *shell;        /* what runs the jobs' command lines */
+    jobenv env;
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -258,24 +261,28 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
-static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidfd)
+static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, int *pidfd)
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
-    char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
+    char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
     if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
+        /* An exported bash function of that name is what the shell runs. */
+        if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
+            plain = false;
     }
     spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
-                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe };
+                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
+                        .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
     if (plain) {
         const char *path = spawn_resolve(argv[0]);
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    return spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+    return spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
 }
 
 /* Start job s->seq (again, on a retry) in slot index si. */
@@ -303,7 +310,7 @@ static int start_job(run *r, long si)
     s->deadline = r->o.timeout > 0 ? s->start_mono + r->o.timeout : INFINITY;
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, p_out[1], p_err[1], &pid, &pidfd)) < 0)
+    if ((err = do_spawn(r, s, si, p_out[1], p_err[1], &pid, &pidfd)) < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -820,6 +827,15 @@ int tool_run(int argc, char **argv)
             goto out;
         }
     }
+    r.shell = shell_choose();
+    if (!shell_usable(r.shell)) {
+        rc = run_usage_error("Shell '%s' not found.", r.shell);
+        goto out;
+    }
+    {
+        const char *tmp = getenv("TMPDIR");
+        jobenv_init(&r.env, r.shell, tmp && *tmp ? tmp : "/tmp");
+    }
     if (r.o.dry) {
         rc = dry_run(&r);
         goto out;
@@ -878,6 +894,7 @@ int tool_run(int argc, char **argv)
     chld_set = true;
 
     r.direct_ok = pwd_is_cwd();
+    r.funcs = shell_exports_functions();
     r.bar = r.o.bar && isatty(2);
     r.t0 = now_mono();
     int err = loop(&r);
@@ -953,5 +970,7 @@ out:
     free(r.pfd);
     free(r.pidx);
     cmd_free(r.tmpl);
+    jobenv_free(&r.env);
+    free(r.shell);
     return rc;
 }

@@ -9,6 +9,8 @@
  *   policy.c   exit status and halt decisions, pure (no process, no I/O)
  *   joblog.c   the joblog, in GNU parallel's format
  *   sources.c  the input sources after the command and their combinations
+ *   shell.c    which shell runs the jobs, as GNU parallel chooses it
+ *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
  *   run.c      the slot table and the one poll loop
  *
  * ADDING AN OPTION: a field in run_opts (in the section of its concern), a
@@ -141,5 +143,31 @@ void sources_job(const sources *s, size_t idx, char **vals);
 void sources_feed(sources *s, const run_opts *o, const char *data, size_t n);
 
 void sources_free(sources *s);
+
+/* ---- shell.c ------------------------------------------------------------------ */
+
+/* The shell for the jobs: $PARALLEL_SHELL, else the nearest ancestor that
+   is a known shell (sh, bash, dash, zsh, ksh, fish, csh ...), else $SHELL,
+   else /bin/sh. A new string. */
+char *shell_choose(void);
+/* Whether sh names a program that can run (a path, or a name in PATH). */
+bool shell_usable(const char *sh);
+/* Whether the environment holds bash functions (export -f), and whether
+   the first len bytes of word name one. */
+bool shell_exports_functions(void);
+bool shell_is_function(const char *word, size_t len);
+
+/* ---- jobenv.c ------------------------------------------------------------------ */
+
+typedef struct jobenv {
+    char **envp;
+    char seq[40], slot[40];
+    char *owned[3];
+} jobenv;
+
+void jobenv_init(jobenv *e, const char *shell, const char *tmpdir);
+/* The environment for job seq in slot: valid until the next call. */
+char *const *jobenv_set(jobenv *e, size_t seq, int slot);
+void jobenv_free(jobenv *e);
 
 #endif
