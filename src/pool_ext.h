@@ -6,66 +6,58 @@
  * libmproc never links MPI. libmproc-mpi, a separate library, makes an
  * ordinary pool on every rank and, on rank 0, attaches a forwarder thread
  * that claims tasks from the ring as a worker does and posts their outcomes
- * back, so that results, callbacks, map chunking and "exactly one outcome"
- * stay the pool's. These few functions are exported from the shared
- * library for that purpose only; they are not part of the API.
+ * (mproc__task_claim, mproc__task_post), so that results, callbacks, map
+ * chunking and "exactly one outcome" stay the pool's. The functions below
+ * are exported from the shared library for that purpose only; they are not
+ * part of the API.
  */
 #ifndef MPROC_POOL_EXT_H
 #define MPROC_POOL_EXT_H
 
-#include "ring.h"
+#include "pool_internal.h"
 
 #define MPROC__EXT_API __attribute__((visibility("default")))
 
 /* The owner name, in slot words, of tasks claimed by an extension. */
 #define OWNER_EXT 0xfffeu
 
-/* What the pool asks of an attached extension. Called with the pool's
-   mutex held; the extension never takes that mutex. */
-typedef struct mproc__pool_ext {
-    void *ctx;
-    /* Stop now (terminate, free, or the pool lost): claim nothing more and
-       return once no task of the pool will be touched again. Tasks it
-       claimed and did not post are then settled by the pool. Called once. */
-    void (*stop)(void *ctx);
-} mproc__pool_ext;
+/* What the pool asks of an attached extension. stop is called with the
+   pool's mutex held (the extension never takes it), once, when the pool is
+   terminated, freed or lost: claim nothing more and return once no task of
+   the pool will be touched again; the pool then settles the tasks it
+   claimed and did not post. */
+typedef struct mproc__pool_ext mproc__pool_ext;
 
 /* mproc_pool_new with exactly nworkers local workers (0 allowed: only an
-   extension then runs tasks). */
+   extension runs tasks then). */
 MPROC__EXT_API int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts,
                                      unsigned nworkers);
-/* The number of workers map chunking divides by (Python's processes). */
+/* The number of workers map's default chunk size divides by. */
 MPROC__EXT_API void mproc__pool_set_procs(mproc_pool *p, unsigned nprocs);
-/* Attach an extension; join then waits for every task's outcome, also those
-   it holds, and terminate/free stop it first. */
+/* Attaches an extension: join then waits for every outcome, those it holds
+   too, and terminate, free or a lost supervisor stop it first. */
 MPROC__EXT_API void mproc__pool_attach(mproc_pool *p, const mproc__pool_ext *ext);
-/* The pool's ring and arena. */
+/* The pool's ring and arena descriptor. */
 MPROC__EXT_API mproc__shared *mproc__pool_ring(mproc_pool *p, int *arena_fd);
-/* Submit a task of any kind (TASK_APPLY, or TASK_CHUNK of count items of
-   item_size bytes), as apply_async does. */
+/* Submits a task of either kind (TASK_APPLY, or TASK_CHUNK of count items
+   of item_size bytes), as apply_async does. */
 MPROC__EXT_API int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg,
                                           size_t arg_len, unsigned kind, uint64_t item_size,
                                           uint64_t count, mproc_result **out);
 
-/* Claim the next READY task for owner without waiting: its position, or
-   UINT64_MAX when none is ready. */
-MPROC__EXT_API uint64_t mproc__ring_try_claim(mproc__shared *sh, unsigned owner);
-/* Room for a result of len bytes in slot s: the slot's own bytes, or a
-   fresh arena range (recorded in s, mapped writable: release it with
-   mproc__result_space_done). NULL with *err on failure. */
+/* Room for a result of len bytes in slot s, as a worker gets it: the
+   slot's own bytes, or a fresh arena range (recorded in s, mapped
+   writable; unmap with mproc__result_space_done). NULL with *err. */
 MPROC__EXT_API void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s,
                                          size_t len, int *err);
 MPROC__EXT_API void mproc__result_space_done(void *p, mproc__slot *s, size_t len);
-/* Post the outcome of the claimed task at pos (its result bytes already in
-   place, as mproc__result_space gave them). */
-MPROC__EXT_API void mproc__ring_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code,
-                                     int detail, int sig);
 
-/* The arena functions of ring.h, exported for the same library. */
-MPROC__EXT_API int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off);
+/* The ring's consumer side (pool_internal.h) and the arena (ring.h),
+   exported for the same library. */
+MPROC__EXT_API int mproc__task_claim(mproc__shared *sh, unsigned owner, uint64_t *pos);
+MPROC__EXT_API void mproc__task_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code,
+                                     int detail, int sig);
 MPROC__EXT_API void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable);
 MPROC__EXT_API void mproc__arena_unmap(void *p, size_t len);
-MPROC__EXT_API void mproc__arena_release(int fd, uint64_t off, size_t len);
-MPROC__EXT_API void mproc__done_publish(mproc__shared *sh);
 
 #endif

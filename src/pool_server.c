@@ -110,34 +110,6 @@ typedef struct worker {
     mproc_out out;
 } worker;
 
-uint64_t mproc__ring_try_claim(mproc__shared *sh, unsigned owner)
-{
-    for (;;) {
-        uint64_t h = atomic_load(&sh->head);
-        uint64_t t = atomic_load(&sh->tail);
-        if (h >= t)
-            return UINT64_MAX;
-        mproc__slot *s = mproc__slot_at(sh, h);
-        uint64_t v = atomic_load(&s->word);
-        if (v == mproc__word(h, 0, SLOT_READY)) {
-            /* The claim and the record of who claimed are one swap. */
-            if (atomic_compare_exchange_strong(&s->word, &v, mproc__word(h, owner, SLOT_RUNNING))) {
-                uint64_t hh = h;
-                atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-                return h;
-            }
-        } else if (mproc__word_pos(v) >= h) {
-            /* Claimed by someone who has not moved the head yet (or died
-               before it could): move it for them. */
-            uint64_t hh = h;
-            atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-        } else {
-            /* Being published: the owner writes the slot, then the tail. */
-            mproc__cpu_relax();
-        }
-    }
-}
-
 /* Takes the next task: returns its position, or UINT64_MAX when the worker
    should leave (the pool is closing and drained, terminating, or broken). */
 static uint64_t claim(worker *wk)
@@ -150,11 +122,11 @@ static uint64_t claim(worker *wk)
     for (;;) {
         if (atomic_load(&sh->broken) || atomic_load(&sh->stop) == STOP_TERMINATE)
             break;
-        if (atomic_load(&sh->head) < atomic_load(&sh->tail)) {
-            if ((got = mproc__ring_try_claim(sh, wk->me)) != UINT64_MAX)
-                break;
+        int c = mproc__task_claim(sh, wk->me, &got);
+        if (c > 0)
+            break;
+        if (c < 0)
             continue;
-        }
         if (atomic_load(&sh->stop) == STOP_CLOSE)
             break;
         if (!spinning) {
@@ -359,7 +331,7 @@ publish:
         for (;;)
             pause();
     }
-    mproc__ring_post(sh, pos, wk->me, code, detail, 0);
+    mproc__task_post(sh, pos, wk->me, code, detail, 0);
 }
 
 static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd, unsigned place,
@@ -415,23 +387,12 @@ typedef struct sup {
     bool *timed_out;
 } sup;
 
-void mproc__ring_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code, int detail,
-                      int sig)
-{
-    mproc__slot *s = mproc__slot_at(sh, pos);
-    s->code = code;
-    s->detail = detail;
-    s->sig = sig;
-    atomic_store(&s->word, mproc__word(pos, owner, SLOT_DONE));
-    mproc__done_publish(sh);
-}
-
 static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, unsigned owner,
                             int code, int detail, int sig)
 {
     s->res_len = 0;
     s->res_off = 0;
-    mproc__ring_post(sh, pos, owner, code, detail, sig);
+    mproc__task_post(sh, pos, owner, code, detail, sig);
 }
 
 /* Settle the task a dead worker was running, if any. */
@@ -469,10 +430,8 @@ static void fail_ready(sup *S)
     uint64_t t = atomic_load(&sh->tail);
     uint64_t h = atomic_load(&sh->head);
     for (uint64_t pos = h; pos < t; pos++) {
-        mproc__slot *s = mproc__slot_at(sh, pos);
-        uint64_t v = mproc__word(pos, 0, SLOT_READY);
-        if (atomic_compare_exchange_strong(&s->word, &v, mproc__word(pos, OWNER_SUP, SLOT_RUNNING)))
-            publish_outcome(sh, s, pos, OWNER_SUP, MPROC_EINIT, 0, 0);
+        if (mproc__task_take(sh, pos, OWNER_SUP))
+            publish_outcome(sh, mproc__slot_at(sh, pos), pos, OWNER_SUP, MPROC_EINIT, 0, 0);
     }
 }
 
@@ -649,7 +608,7 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
             shutdown_now(&S);
         }
     }
-    /* A pool whose tasks an extension runs (pool_ext.h) may have none. */
+    /* A pool whose tasks only an extension runs (pool_ext.h) has none. */
     if (sh->nworkers == 0)
         report(&S, 0);
 

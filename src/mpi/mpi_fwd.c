@@ -114,7 +114,7 @@ static int pack(fwd *f, int r, uint64_t pos)
                 .kind = s->kind };
     if (!ident(f, s->fn, &t.obj, &t.off)) {
         s->res_len = 0;
-        mproc__ring_post(f->sh, pos, OWNER_EXT, -EFAULT, 0, 0);
+        mproc__task_post(f->sh, pos, OWNER_EXT, -EFAULT, 0, 0);
         return 0;
     }
     size_t len = (size_t)t.arg_len;
@@ -124,7 +124,7 @@ static int pack(fwd *f, int r, uint64_t pos)
         map = mproc__arena_map(f->arena_fd, s->arg_off, len, false);
         if (!map) {
             s->res_len = 0;
-            mproc__ring_post(f->sh, pos, OWNER_EXT, -ENOMEM, 0, 0);
+            mproc__task_post(f->sh, pos, OWNER_EXT, -ENOMEM, 0, 0);
             return 0;
         }
         arg = map;
@@ -166,8 +166,11 @@ static bool dispatch(fwd *f)
         }
         if (r == 0)
             break;
-        uint64_t pos = mproc__ring_try_claim(f->sh, OWNER_EXT);
-        if (pos == UINT64_MAX)
+        uint64_t pos;
+        int c;
+        while ((c = mproc__task_claim(f->sh, OWNER_EXT, &pos)) == -EAGAIN)
+            ;
+        if (c == 0)
             break;
         any = true;
         pack(f, r, pos);
@@ -220,7 +223,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
             s->res_off = 0;
         }
         f->ranks[r].inflight--;
-        mproc__ring_post(f->sh, d.id, OWNER_EXT, code, d.detail, d.sig);
+        mproc__task_post(f->sh, d.id, OWNER_EXT, code, d.detail, d.sig);
     }
 }
 
