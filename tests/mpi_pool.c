@@ -7,6 +7,7 @@
 #include <mproc/mpi.h>
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -407,6 +408,56 @@ static void case_dl(mproc_pool *pool, void *lib)
     }
 }
 
+/* Many small tasks, up to 3000 in flight, each checked: the windows grow
+   to their largest, the ring wraps around many times. */
+static void case_many(mproc_pool *pool)
+{
+    enum { N = 60000, D = 3000 };
+    static mproc_result *rs[D];
+    static int64_t ids[D];
+    for (int64_t i = 0; i < N + D; i++) {
+        int k = (int)(i % D);
+        if (rs[k]) {
+            const void *p;
+            size_t n;
+            REQ(mproc_result_get(rs[k], -1, &p, &n) == 0 && n == 8 && memcmp(p, &ids[k], 8) == 0);
+            mproc_result_free(rs[k]);
+            rs[k] = NULL;
+        }
+        if (i < N) {
+            ids[k] = i;
+            REQ(mproc_pool_apply_async(pool, echo, &ids[k], 8, &rs[k]) == 0);
+        }
+    }
+}
+
+/* Several owner threads submitting to the one pool at once. */
+static void *submitter(void *arg)
+{
+    mproc_pool *pool = arg;
+    for (int64_t i = 0; i < 3000; i++) {
+        void *d;
+        size_t n;
+        int64_t v = i * 7 + (int64_t)(uintptr_t)&d % 5;
+        if (mproc_pool_apply(pool, echo, &v, 8, &d, &n) != 0 || n != 8 || memcmp(d, &v, 8) != 0)
+            return (void *)1;
+        free(d);
+    }
+    return NULL;
+}
+
+static void case_threads(mproc_pool *pool)
+{
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        REQ(pthread_create(&th[i], NULL, submitter, pool) == 0);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        REQ(r == NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
     which = argc > 1 ? argv[1] : "basic";
@@ -460,6 +511,10 @@ int main(int argc, char **argv)
         case_maxtasks(pool);
     } else if (strcmp(which, "payloads") == 0) {
         case_payloads(pool);
+    } else if (strcmp(which, "many") == 0) {
+        case_many(pool);
+    } else if (strcmp(which, "threads") == 0) {
+        case_threads(pool);
     } else if (strcmp(which, "dl") == 0) {
         case_dl(pool, lib);
     } else if (strcmp(which, "killrank") == 0 || strcmp(which, "killowner") == 0) {

@@ -178,6 +178,15 @@ START_TEST(no_launcher)
 }
 END_TEST
 
+START_TEST(many_tasks_in_flight)
+{
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(3, "many", v);
+}
+END_TEST
+START_TEST(several_owner_threads) { mpi_case(3, "threads", NULL); }
+END_TEST
+
 START_TEST(workers_return) { mpi_case(3, "return", NULL); }
 END_TEST
 
@@ -299,6 +308,8 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, world_of_one);
     tcase_add_test(tc, no_launcher);
     tcase_add_test(tc, workers_return);
+    tcase_add_test(tc, many_tasks_in_flight);
+    tcase_add_test(tc, several_owner_threads);
     tcase_add_test(tc, function_in_shared_library);
     tc = mproc_tcase(s, "failures", 180);
     tcase_add_test(tc, crashes_fail_alone);

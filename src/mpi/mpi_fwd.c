@@ -23,6 +23,8 @@
 
 typedef struct rank_state {
     unsigned inflight, window;
+    unsigned workers;
+    bool fixed;            /* the window was given: it does not adapt */
     mproc__buf batch;
     struct bigarg *bigs;   /* large arguments to send after the batch */
     size_t nbigs, capbigs;
@@ -183,6 +185,20 @@ static bool dispatch(fwd *f)
     return any;
 }
 
+/* The window starts at two tasks per worker, enough to hide a round trip
+   when tasks take longer than one; it doubles whenever outcomes find the
+   rank nearly idle while tasks wait in the ring: short tasks then travel in
+   batches large enough to keep it busy, and long ones are never hoarded
+   by one rank while others have nothing to do. */
+static void grow_window(fwd *f, rank_state *rs)
+{
+    if (rs->fixed || rs->inflight >= rs->workers || rs->window >= 4096)
+        return;
+    if (atomic_load(&f->sh->head) >= atomic_load(&f->sh->tail))
+        return;
+    rs->window = rs->window * 2 < 4096 ? rs->window * 2 : 4096;
+}
+
 /* A DONE batch from rank r: each outcome into its slot (unless stopping:
    then the pool settles them, and large bytes are only drained). */
 static void take_done(fwd *f, int r, size_t n, bool post)
@@ -225,6 +241,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         f->ranks[r].inflight--;
         mproc__task_post(f->sh, d.id, OWNER_EXT, code, d.detail, d.sig);
     }
+    grow_window(f, &f->ranks[r]);
 }
 
 /* Receives what has come; returns how many BYE were among it. */
@@ -254,7 +271,9 @@ static int poll_in(fwd *f, bool post, bool *act)
 
 static void forward(fwd *f)
 {
-    mproc__backoff bo = { 0 };
+    /* Rank 0's own workers need the CPU this thread would poll on. */
+    mproc__backoff bo = { .spin = f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG };
+    mproc__timer_slack();
     while (!atomic_load(&f->stop)) {
         bool act = false;
         poll_in(f, true, &act);
@@ -262,7 +281,7 @@ static void forward(fwd *f)
             act = true;
         if (mproc__wire_progress(&f->w))
             act = true;
-        mproc__nap(mproc__backoff_step(&bo, act));
+        mproc__nap(mproc__backoff_busy(&bo, act, mproc__wire_busy(&f->w)));
     }
     /* Stopped: no slot is touched again. Every hub ends its pool and says
        goodbye once it has sent all it had; drain until then. */
@@ -328,8 +347,9 @@ static void *fwd_main(void *arg)
         unsigned total = f->local_workers > 0 ? (unsigned)f->local_workers : 0;
         for (int r = 1; r < f->size; r++) {
             unsigned w = workers[r] > 0 ? (unsigned)workers[r] : 1;
-            unsigned win = f->o.window ? f->o.window : 32 * w;
-            f->ranks[r].window = win < 64 && !f->o.window ? 64 : win > 4096 ? 4096 : win;
+            f->ranks[r].workers = w;
+            f->ranks[r].fixed = f->o.window != 0;
+            f->ranks[r].window = f->o.window ? f->o.window : 2 * w < 4096 ? 2 * w : 4096;
             total += w;
         }
         f->total_workers = total;

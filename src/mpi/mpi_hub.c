@@ -177,6 +177,7 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, 
     hub h = { .w = { .comm = comm, .split = mproc__mpi_split_env() }, .pool = local,
               .bases = bases, .nbases = nbases };
     mproc__backoff bo = { 0 };
+    mproc__timer_slack();
     for (;;) {
         bool act = false;
         int flag = 1;
@@ -204,7 +205,10 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, 
         flush_out(&h);
         if (mproc__wire_progress(&h.w))
             act = true;
-        double s = mproc__backoff_step(&bo, act);
+        /* While tasks run here the workers need the CPU: sleep on their
+           outcomes instead of polling. */
+        bo.spin = h.npend ? 0 : MPROC__SPIN_LONG;
+        double s = mproc__backoff_busy(&bo, act, mproc__wire_busy(&h.w));
         if (s > 0 && h.npend)
             mproc_result_wait_any(h.rs, h.npend, s);
         else

@@ -121,13 +121,26 @@ int mproc__buf_pad(mproc__buf *b);
    and longer (up to a cap) while nothing happens. */
 typedef struct mproc__backoff {
     double idle_since; /* 0: active */
-    double sleep;
+    double spin;       /* how long to poll without sleeping after activity */
 } mproc__backoff;
+/* Polls for a while only where no worker of this rank needs the CPU (a
+   rank whose workers are idle, or that has none); elsewhere it sleeps
+   almost at once. A poller that sleeps answers later on a loaded machine,
+   where its wakeup waits for a CPU. */
+#define MPROC__SPIN_LONG 500e-6
+#define MPROC__SPIN_SHORT 20e-6
 /* After a round of polling that found something (act) or nothing: the
    seconds to wait before the next (0: poll again at once). */
 double mproc__backoff_step(mproc__backoff *b, bool act);
+/* The same while sends are in progress (busy): MPI moves a large message
+   in fragments only as fast as the sender polls, so it polls every few
+   microseconds then. */
+double mproc__backoff_busy(mproc__backoff *b, bool act, bool busy);
 /* Sleep for seconds (below one). */
 void mproc__nap(double seconds);
+/* Sleeps of the calling thread end when asked, not up to 50 us later (the
+   kernel's default slack): the polling threads sleep for microseconds. */
+void mproc__timer_slack(void);
 
 /* ---- the two sides ---------------------------------------------------------- */
 

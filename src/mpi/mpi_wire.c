@@ -15,13 +15,16 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
-/* A poller that just saw activity polls for this long before it sleeps. */
-#define SPIN_S 50e-6
-/* The longest sleep between two polls. */
+/* A poller that just saw activity polls for b->spin before it sleeps;
+   then each sleep is a quarter of the time it has been idle, so a message
+   waits at most about a quarter longer than it took to come, between these
+   bounds (the longest bounds the wakeups of an idle rank). */
+#define SLEEP_MIN_S 2e-6
 #define SLEEP_MAX_S 1e-3
-#define SLEEP_MIN_S 4e-6
+#define SLEEP_BUSY_S 5e-6
 
 size_t mproc__mpi_split_env(void)
 {
@@ -156,12 +159,22 @@ double mproc__backoff_step(mproc__backoff *b, bool act)
     double t = now();
     if (b->idle_since == 0) {
         b->idle_since = t;
-        b->sleep = SLEEP_MIN_S;
         return 0;
     }
-    if (t - b->idle_since < SPIN_S)
+    double idle = t - b->idle_since;
+    if (idle < b->spin)
         return 0;
-    double s = b->sleep;
-    b->sleep = s * 2 < SLEEP_MAX_S ? s * 2 : SLEEP_MAX_S;
-    return s;
+    double s = idle / 4;
+    return s < SLEEP_MIN_S ? SLEEP_MIN_S : s > SLEEP_MAX_S ? SLEEP_MAX_S : s;
+}
+
+double mproc__backoff_busy(mproc__backoff *b, bool act, bool busy)
+{
+    double s = mproc__backoff_step(b, act);
+    return busy && s > SLEEP_BUSY_S ? SLEEP_BUSY_S : s;
+}
+
+void mproc__timer_slack(void)
+{
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 }
