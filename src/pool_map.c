@@ -330,4 +330,5 @@ void mproc_iter_free(mproc_iter *it)
     map_release(&it->m);
     free(it->pending);
     free(it->pending_idx);
+    free(it);
 }
