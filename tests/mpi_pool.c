@@ -478,6 +478,8 @@ int main(int argc, char **argv)
         o.pool.initializer = init_fail_on;
     if (strcmp(which, "return") == 0)
         o.workers_return = true;
+    if (strcmp(which, "rankloss") == 0)
+        o.rank_timeout = 1.0;
     mproc_pool *pool = NULL;
     int err = mproc_mpi_pool_new(&pool, &o, &argc, &argv);
     if (strcmp(which, "return") == 0 && err == MPROC_MPI_SERVED) {
@@ -517,6 +519,25 @@ int main(int argc, char **argv)
         case_threads(pool);
     } else if (strcmp(which, "dl") == 0) {
         case_dl(pool, lib);
+    } else if (strcmp(which, "rankloss") == 0) {
+        /* The test kills a hub once every task is queued: its tasks fail
+           with MPROC_ERANKLOST, every other one completes. */
+        enum { N = 600 };
+        static mproc_result *rs[N];
+        double s = 0.02;
+        for (int i = 0; i < N; i++)
+            REQ(mproc_pool_apply_async(pool, sleep_task, &s, sizeof s, &rs[i]) == 0);
+        printf("READY %d\n", (int)getpid());
+        fflush(stdout);
+        int ok = 0, lost = 0;
+        for (int i = 0; i < N; i++) {
+            int code = mproc_result_get(rs[i], -1, NULL, NULL);
+            ok += code == 0;
+            lost += code == MPROC_ERANKLOST;
+            mproc_result_free(rs[i]);
+        }
+        printf("rankloss: %d ok, %d lost with their rank\n", ok, lost);
+        REQ(ok + lost == N && lost > 0 && ok > N / 2);
     } else if (strcmp(which, "killrank") == 0 || strcmp(which, "killowner") == 0) {
         /* Tasks keep every rank busy; the test kills a rank meanwhile. */
         printf("READY %d\n", (int)getpid());

@@ -251,12 +251,15 @@ START_TEST(function_in_shared_library)
 }
 END_TEST
 
-/* Starts the kill case, waits for rank 0's READY, then kills the victim:
-   the owner (rank 0) or one hub, a child of mpirun other than rank 0. */
-static void kill_case(bool owner)
+/* Starts a kill case, waits for rank 0's READY, then kills the victim:
+   the owner (rank 0) or one hub, a child of mpirun other than rank 0.
+   Returns the job's exit status. */
+static int kill_case(bool owner, bool recovery)
 {
-    char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", "3", PROG,
-                     owner ? "killowner" : "killrank", NULL };
+    char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", "3",
+                     recovery ? "--enable-recovery" : PROG,
+                     recovery ? PROG : (owner ? "killowner" : "killrank"),
+                     recovery ? "rankloss" : NULL, NULL };
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     int shm = count_shm();
     job j = start(argv, NULL);
@@ -293,14 +296,23 @@ static void kill_case(bool owner)
     bool clean = reap_leftovers(30);
     printf("%s SIGKILLed: the job ended in %.2f s (status %d)\n", owner ? "owner" : "a rank",
            now() - t0, rc);
-    ck_assert_int_ne(rc, 0);
     ck_assert_msg(clean, "expected every process of the job gone");
     ck_assert_int_eq(count_shm(), shm);
+    return rc;
 }
 
-START_TEST(rank_killed) { kill_case(false); }
+START_TEST(rank_killed) { ck_assert_int_ne(kill_case(false, false), 0); }
 END_TEST
-START_TEST(owner_killed) { kill_case(true); }
+START_TEST(owner_killed) { ck_assert_int_ne(kill_case(true, false), 0); }
+END_TEST
+START_TEST(rank_lost_in_rank_timeout_mode)
+{
+    kill_case(false, true);
+    char *n = strstr(outbuf, "rankloss: ");
+    ck_assert_msg(n && strstr(outbuf, "PASS rankloss"), "expected the other tasks done, got:\n%s",
+                  outbuf + (strlen(outbuf) > 2000 ? strlen(outbuf) - 2000 : 0));
+    printf("%.*s\n", (int)strcspn(n, "\n"), n);
+}
 END_TEST
 
 void mproc_test_cases(Suite *s)
@@ -325,6 +337,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, binary_mismatch);
     tcase_add_test(tc, rank_killed);
     tcase_add_test(tc, owner_killed);
+    tcase_add_test(tc, rank_lost_in_rank_timeout_mode);
     tc = mproc_tcase(s, "payloads", 180);
     tcase_add_test(tc, payloads);
     tcase_add_test(tc, payloads_split);

@@ -44,7 +44,11 @@
  * crash or timeout fails its task alone; every task has exactly one
  * outcome. A rank that is lost (killed, its node down) ends the whole job
  * within about two seconds, leaving no process and no shared memory on any
- * rank (MPI's own rule). So does rank 0 being killed.
+ * rank (MPI's own rule). So does rank 0 being killed. With rank_timeout > 0
+ * and mpirun --enable-recovery (so that MPI lets the job outlive a rank), a
+ * rank heard from neither an outcome nor a heartbeat for rank_timeout
+ * seconds is lost instead: the tasks it held fail with MPROC_ERANKLOST, it
+ * gets no more, and the rest complete on the other ranks.
  *
  * MPI and threads. Every MPI call of the library is made by one thread:
  * rank 0's forwarder, and the calling thread on the other ranks. When the
@@ -111,8 +115,7 @@ typedef struct mproc_mpi_opts {
  * MPI_THREAD_SERIALIZED, or MPI already finalized); MPROC_EINIT (a worker's
  * initializer failed on some rank); -ENOEXEC (the ranks do not run the same
  * binary: a loaded object missing or with another build-id on some rank);
- * -ENOSYS (rank_timeout > 0: not supported by this build); the errors of
- * mproc_pool_new.
+ * the errors of mproc_pool_new.
  */
 MPROC_API int mproc_mpi_pool_new(mproc_pool **out, const mproc_mpi_opts *opts, int *argc,
                                  char ***argv);

@@ -11,6 +11,12 @@
  * stay in the ring for rank 0's own workers. All MPI calls of rank 0 are
  * made here; the thread polls with a back-off, never blocks in MPI.
  *
+ * rank_timeout mode (under mpirun --enable-recovery, where a dead rank does
+ * not end the job): a rank heard from neither an outcome nor a heartbeat
+ * for rank_timeout is lost; the tasks it held fail with MPROC_ERANKLOST
+ * (the forwarder knows which: it records the holder of every task it
+ * sends) and it gets no more.
+ *
  * Large payloads are not copied on rank 0: an argument is sent from its
  * arena mapping, a result received straight into the arena range the pool
  * then maps.
@@ -25,6 +31,7 @@ typedef struct rank_state {
     unsigned inflight, window;
     unsigned workers;
     bool fixed;            /* the window was given: it does not adapt */
+    double heard;          /* when it last sent anything (rank_timeout mode) */
     mproc__buf batch;
     struct bigarg *bigs;   /* large arguments to send after the batch */
     size_t nbigs, capbigs;
@@ -43,6 +50,9 @@ typedef struct fwd {
     int size;
     mproc__wire w;
     rank_state *ranks;      /* by rank; [0] unused */
+    bool *lost;             /* by rank */
+    int live;               /* hubs not lost */
+    uint16_t *holder;       /* by slot: the rank its task was sent to, or 0 */
     int rr;                 /* where the next task's search starts */
     mproc__objtab objs;
     uintptr_t last_fn;      /* a one-entry cache of the identity lookup */
@@ -63,6 +73,13 @@ typedef struct fwd {
     pthread_t th;
     mproc__buf in;
 } fwd;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void unmap_big(void *arg)
 {
@@ -150,6 +167,7 @@ static int pack(fwd *f, int r, uint64_t pos)
         rs->bigs[rs->nbigs++] = (bigarg){ .map = map, .len = len };
     }
     rs->inflight++;
+    f->holder[pos % MPROC__SLOTS] = (uint16_t)r;
     return err;
 }
 
@@ -161,7 +179,7 @@ static bool dispatch(fwd *f)
         int r = 0;
         for (int k = 0; k < f->size - 1; k++) {
             int c = 1 + (f->rr + k) % (f->size - 1);
-            if (f->ranks[c].inflight < f->ranks[c].window) {
+            if (!f->lost[c] && f->ranks[c].inflight < f->ranks[c].window) {
                 r = c;
                 break;
             }
@@ -230,8 +248,9 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         } else if (dst) {
             memcpy(dst, src, len);
         }
-        if (!post)
-            continue;
+        if (!post || f->holder[d.id % MPROC__SLOTS] != r)
+            continue; /* stopping; or the rank was taken for lost */
+        f->holder[d.id % MPROC__SLOTS] = 0;
         if (dst) {
             mproc__result_space_done(dst, s, len);
         } else {
@@ -255,6 +274,7 @@ static int poll_in(fwd *f, bool post, bool *act)
         if (!flag)
             break;
         *act = true;
+        f->ranks[st.MPI_SOURCE].heard = now();
         int n = 0;
         MPI_Get_count(&st, MPI_BYTE, &n);
         f->in.len = 0;
@@ -269,6 +289,32 @@ static int poll_in(fwd *f, bool post, bool *act)
     return byes;
 }
 
+/* rank_timeout mode: a rank silent too long is lost, and so are the
+   tasks it held (posted as such unless stopping). */
+static void check_lost(fwd *f, bool post)
+{
+    double t = now();
+    for (int r = 1; r < f->size; r++) {
+        if (f->lost[r] || t - f->ranks[r].heard < f->o.rank_timeout)
+            continue;
+        f->lost[r] = true;
+        f->live--;
+        for (unsigned i = 0; i < MPROC__SLOTS; i++) {
+            if (f->holder[i] != r)
+                continue;
+            f->holder[i] = 0;
+            if (!post)
+                continue;
+            mproc__slot *s = mproc__slot_at(f->sh, i);
+            uint64_t pos = mproc__word_pos(atomic_load(&s->word));
+            s->res_len = 0;
+            s->res_off = 0;
+            mproc__task_post(f->sh, pos, OWNER_EXT, MPROC_ERANKLOST, 0, 0);
+        }
+        f->ranks[r].inflight = 0;
+    }
+}
+
 static void forward(fwd *f)
 {
     /* Rank 0's own workers need the CPU this thread would poll on. */
@@ -281,11 +327,15 @@ static void forward(fwd *f)
             act = true;
         if (mproc__wire_progress(&f->w))
             act = true;
+        if (f->o.rank_timeout > 0)
+            check_lost(f, true);
         mproc__nap(mproc__backoff_busy(&bo, act, mproc__wire_busy(&f->w)));
     }
     /* Stopped: no slot is touched again. Every hub ends its pool and says
        goodbye once it has sent all it had; drain until then. */
     for (int r = 1; r < f->size; r++) {
+        if (f->lost[r])
+            continue;
         f->ranks[r].batch.len = 0;
         for (size_t i = 0; i < f->ranks[r].nbigs; i++)
             mproc__arena_unmap(f->ranks[r].bigs[i].map, f->ranks[r].bigs[i].len);
@@ -293,9 +343,11 @@ static void forward(fwd *f)
         mproc__wire_isend(&f->w, r, TAG_STOP, NULL, 0, NULL, NULL);
     }
     int byes = 0;
-    while (byes < f->size - 1 || mproc__wire_busy(&f->w)) {
+    while (byes < f->live || mproc__wire_busy(&f->w)) {
         bool act = false;
         byes += poll_in(f, false, &act);
+        if (f->o.rank_timeout > 0)
+            check_lost(f, false);
         if (mproc__wire_progress(&f->w))
             act = true;
         mproc__nap(mproc__backoff_step(&bo, act));
@@ -310,6 +362,8 @@ static void fwd_free(fwd *f)
             free(f->ranks[r].bigs);
         }
     free(f->ranks);
+    free(f->lost);
+    free(f->holder);
     free(f->in.p);
     mproc__objtab_free(&f->objs);
     pthread_mutex_destroy(&f->mu);
@@ -342,12 +396,17 @@ static void *fwd_main(void *arg)
     verdict = mproc__mpi_exchange(f->comm, &f->objs, &me, NULL, NULL, &workers);
     if (verdict == 0) {
         f->ranks = calloc((size_t)f->size, sizeof *f->ranks);
-        if (!f->ranks)
+        f->lost = calloc((size_t)f->size, sizeof *f->lost);
+        f->holder = calloc(MPROC__SLOTS, sizeof *f->holder);
+        if (!f->ranks || !f->lost || !f->holder)
             MPI_Abort(f->comm, 1); /* the hubs already serve: none may be left waiting */
+        f->w.lost = f->lost;
+        f->live = f->size - 1;
         unsigned total = f->local_workers > 0 ? (unsigned)f->local_workers : 0;
         for (int r = 1; r < f->size; r++) {
             unsigned w = workers[r] > 0 ? (unsigned)workers[r] : 1;
             f->ranks[r].workers = w;
+            f->ranks[r].heard = now();
             f->ranks[r].fixed = f->o.window != 0;
             f->ranks[r].window = f->o.window ? f->o.window : 2 * w < 4096 ? 2 * w : 4096;
             total += w;

@@ -32,7 +32,16 @@ typedef struct hub {
     mproc__buf in, out;     /* the batch received, the outcomes to send */
     mproc_result **big;     /* results whose large bytes follow out */
     size_t nbig, capbig;
+    double beat;            /* rank_timeout mode: the heartbeat interval, else 0 */
+    double last_sent;
 } hub;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static int grow(hub *h)
 {
@@ -99,6 +108,7 @@ static int flush_out(hub *h)
     /* The batch buffer is handed to MPI until its send completes. */
     char *copy = h->out.p;
     int err = mproc__wire_isend(&h->w, 0, TAG_DONE, copy, h->out.len, free, copy);
+    h->last_sent = now();
     h->out = (mproc__buf){ 0 };
     for (size_t i = 0; i < h->nbig && err == 0; i++) {
         const void *data;
@@ -172,10 +182,11 @@ static bool harvest(hub *h)
     return any;
 }
 
-void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases)
+void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases,
+                      double rank_timeout)
 {
     hub h = { .w = { .comm = comm, .split = mproc__mpi_split_env() }, .pool = local,
-              .bases = bases, .nbases = nbases };
+              .bases = bases, .nbases = nbases, .beat = rank_timeout / 4, .last_sent = now() };
     mproc__backoff bo = { 0 };
     mproc__timer_slack();
     for (;;) {
@@ -203,6 +214,10 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, 
         if (h.npend && harvest(&h))
             act = true;
         flush_out(&h);
+        if (h.beat > 0 && now() - h.last_sent >= h.beat) {
+            mproc__wire_isend(&h.w, 0, TAG_BEAT, NULL, 0, NULL, NULL);
+            h.last_sent = now();
+        }
         if (mproc__wire_progress(&h.w))
             act = true;
         /* While tasks run here the workers need the CPU: sleep on their

@@ -13,7 +13,9 @@
  * inline, large ones as RES messages after it). STOP ends a hub: it frees
  * its pool, finishes its sends and answers BYE. Any payload above the split
  * threshold (INT_MAX, MPI's count limit, unless lowered) travels as several
- * messages of at most that size on the same tag.
+ * messages of at most that size on the same tag. In rank_timeout mode a
+ * hub that has sent nothing for a quarter of rank_timeout sends BEAT, so
+ * that rank 0 can tell a silent rank from a busy one.
  */
 #ifndef MPROC_MPI_INTERNAL_H
 #define MPROC_MPI_INTERNAL_H
@@ -24,7 +26,7 @@
 
 #include "mproc/mpi.h"
 
-enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_START };
+enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT };
 
 /* Above this, a payload is a message of its own (received straight into
    its final place); at most this, it rides in the batch. */
@@ -81,6 +83,7 @@ int mproc__objtab_match(const mproc__objtab *t, const void *packed, size_t len, 
 typedef void (*mproc__sent_fn)(void *arg);
 
 typedef struct mproc__sendop {
+    int dest;
     MPI_Request *reqs;
     int nreq;
     mproc__sent_fn done;
@@ -92,6 +95,7 @@ typedef struct mproc__wire {
     size_t split;          /* largest piece of one message */
     mproc__sendop *ops;    /* sends in progress */
     size_t nops, capops;
+    const bool *lost;      /* by rank: sends to it never complete (or NULL) */
 } mproc__wire;
 
 /* The split threshold from MPROC_MPI_SPLIT, else INT_MAX. */
@@ -102,7 +106,8 @@ int mproc__wire_isend(mproc__wire *w, int dest, int tag, const void *buf, size_t
                       mproc__sent_fn done, void *arg);
 /* Receive len bytes sent by mproc__wire_isend with the same length. */
 int mproc__wire_recv(mproc__wire *w, int src, int tag, void *buf, size_t len);
-/* Completes what it can of the sends in progress; true if any finished. */
+/* Completes what it can of the sends in progress; true if any finished.
+   Sends to a lost rank are dropped, their buffers left to MPI. */
 bool mproc__wire_progress(mproc__wire *w);
 /* Sends still in progress. */
 static inline bool mproc__wire_busy(const mproc__wire *w) { return w->nops > 0; }
@@ -159,7 +164,8 @@ int mproc__mpi_exchange(MPI_Comm comm, const mproc__objtab *objs, const mproc__m
                         uintptr_t **bases, size_t *nbases, int **workers);
 
 /* A hub's life after a good start: serve rank 0 until STOP. */
-void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases);
+void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases,
+                      double rank_timeout);
 
 /* Rank 0: start the forwarder thread for pool, which initializes MPI
    (when lib_init), runs the start-up exchange and hands back its verdict;

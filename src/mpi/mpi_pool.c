@@ -143,8 +143,6 @@ static int check_opts(const mproc_mpi_opts *o)
         o->pool.processes < 0 || o->pool.processes > 4096 || isnan(o->rank_timeout) ||
         o->rank_timeout < 0 || isnan(o->pool.task_timeout) || o->pool.task_timeout < 0)
         return -EINVAL;
-    if (o->rank_timeout > 0)
-        return -ENOSYS;
     return 0;
 }
 
@@ -166,7 +164,7 @@ static int hub(const mproc_mpi_opts *o, bool lib_init, int *argc, char ***argv,
     size_t nbases = 0;
     int verdict = mproc__mpi_exchange(comm, objs, &me, &bases, &nbases, NULL);
     if (verdict == 0)
-        mproc__hub_serve(comm, local, bases, nbases);
+        mproc__hub_serve(comm, local, bases, nbases, o->rank_timeout);
     mproc_pool_free(local);
     free(bases);
     mproc__objtab_free(objs);

@@ -60,7 +60,7 @@ int mproc__wire_isend(mproc__wire *w, int dest, int tag, const void *buf, size_t
         size_t n = len - i * w->split < w->split ? len - i * w->split : w->split;
         MPI_Isend(p + i * w->split, (int)n, MPI_BYTE, dest, tag, w->comm, &reqs[i]);
     }
-    w->ops[w->nops++] = (mproc__sendop){ .reqs = reqs, .nreq = (int)pieces, .done = done,
+    w->ops[w->nops++] = (mproc__sendop){ .dest = dest, .reqs = reqs, .nreq = (int)pieces, .done = done,
                                          .arg = arg };
     return 0;
 }
@@ -82,12 +82,20 @@ bool mproc__wire_progress(mproc__wire *w)
     for (size_t i = 0; i < w->nops;) {
         mproc__sendop *op = &w->ops[i];
         int flag = 0;
-        MPI_Testall(op->nreq, op->reqs, &flag, MPI_STATUSES_IGNORE);
-        if (!flag) {
+        bool dead = w->lost && w->lost[op->dest];
+        if (!dead)
+            MPI_Testall(op->nreq, op->reqs, &flag, MPI_STATUSES_IGNORE);
+        if (!flag && !dead) {
             i++;
             continue;
         }
         mproc__sendop o = *op;
+        if (dead) {
+            /* Never completes: MPI may hold the buffer as long as it likes. */
+            for (int k = 0; k < o.nreq; k++)
+                MPI_Request_free(&o.reqs[k]);
+            o.done = NULL;
+        }
         /* In order: a later op may have been sent from the same buffer. */
         memmove(op, op + 1, (w->nops - i - 1) * sizeof *op);
         w->nops--;
@@ -101,6 +109,7 @@ bool mproc__wire_progress(mproc__wire *w)
 
 void mproc__wire_free(mproc__wire *w)
 {
+    mproc__wire_progress(w); /* drops the sends to lost ranks */
     for (size_t i = 0; i < w->nops; i++) {
         MPI_Waitall(w->ops[i].nreq, w->ops[i].reqs, MPI_STATUSES_IGNORE);
         free(w->ops[i].reqs);
