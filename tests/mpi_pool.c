@@ -513,6 +513,27 @@ int main(int argc, char **argv)
         case_maxtasks(pool);
     } else if (strcmp(which, "payloads") == 0) {
         case_payloads(pool);
+    } else if (strcmp(which, "terminate") == 0) {
+        /* Long tasks on every rank, then terminate: every unfinished one
+           ends -ECANCELED at once, and the finished one keeps its outcome. */
+        enum { N = 12 };
+        mproc_result *rs[N], *quick;
+        double s = 60;
+        REQ(mproc_pool_apply(pool, echo, "q", 1, NULL, NULL) == 0);
+        REQ(mproc_pool_apply_async(pool, echo, "x", 1, &quick) == 0);
+        REQ(mproc_result_get(quick, -1, NULL, NULL) == 0);
+        for (int i = 0; i < N; i++)
+            REQ(mproc_pool_apply_async(pool, sleep_task, &s, sizeof s, &rs[i]) == 0);
+        usleep(300000);
+        REQ(mproc_pool_terminate(pool) == 0);
+        for (int i = 0; i < N; i++) {
+            REQ(mproc_result_ready(rs[i]));
+            REQ(mproc_result_get(rs[i], 0, NULL, NULL) == -ECANCELED);
+            mproc_result_free(rs[i]);
+        }
+        REQ(mproc_result_get(quick, 0, NULL, NULL) == 0);
+        mproc_result_free(quick);
+        REQ(mproc_pool_join(pool) == 0);
     } else if (strcmp(which, "many") == 0) {
         case_many(pool);
     } else if (strcmp(which, "threads") == 0) {

@@ -49,9 +49,10 @@ static job start(char *const argv[], const char *const env[])
     if (pid == 0) {
         dup2(p[1], 1);
         dup2(p[1], 2);
-        /* Under LeakSanitizer: what Open MPI keeps is not ours. */
+        /* Under the sanitizers: what Open MPI does is not ours. */
         setenv("LSAN_OPTIONS",
                "fast_unwind_on_malloc=0:suppressions=" MPROC_SOURCE_DIR "/tests/mpi_lsan.supp", 1);
+        setenv("TSAN_OPTIONS", "suppressions=" MPROC_SOURCE_DIR "/tests/mpi_tsan.supp", 1);
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
         for (int i = 0; env && env[i]; i++)
@@ -192,6 +193,9 @@ END_TEST
 START_TEST(several_owner_threads) { mpi_case(3, "threads", NULL); }
 END_TEST
 
+START_TEST(terminate_ends_every_rank) { mpi_case(3, "terminate", NULL); }
+END_TEST
+
 START_TEST(workers_return) { mpi_case(3, "return", NULL); }
 END_TEST
 
@@ -325,6 +329,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, world_of_one);
     tcase_add_test(tc, no_launcher);
     tcase_add_test(tc, workers_return);
+    tcase_add_test(tc, terminate_ends_every_rank);
     tcase_add_test(tc, many_tasks_in_flight);
     tcase_add_test(tc, several_owner_threads);
     tcase_add_test(tc, function_in_shared_library);
