@@ -47,6 +47,7 @@ static job start(char *const argv[], const char *const env[])
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        setpgid(0, 0); /* one group: a job that hangs is killed whole */
         dup2(p[1], 1);
         dup2(p[1], 2);
         /* Under the sanitizers: what Open MPI does is not ours. */
@@ -64,12 +65,50 @@ static job start(char *const argv[], const char *const env[])
     return (job){ .pid = pid, .out = p[0] };
 }
 
-/* Reads the job's output until it ends; returns its exit status (-signal
-   when killed). */
-static int finish(job j, char *buf, size_t size)
+/* The names and states of the processes of the job's process group, for
+   a message. */
+static void describe_group(pid_t pgid, char *out, size_t size)
 {
     size_t n = 0;
+    out[0] = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n + 64 < size) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        mproc_procinfo info = { 0 };
+        if (pid > 0 && getpgid(pid) == pgid && mproc_procinfo_get(pid, &info) == 0)
+            n += (size_t)snprintf(out + n, size - n, " %d %c %s;", (int)pid, info.state, info.name);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Reads the job's output until it ends; returns its exit status (-signal
+   when killed). A job still running after a generous limit is killed with
+   its whole process group and fails the case, naming what was left. */
+static int finish_ex(job j, char *buf, size_t size, const char *last_word)
+{
+    size_t n = 0;
+    double end = now() + 100;
+    bool said = false;
     for (;;) {
+        struct pollfd p = { .fd = j.out, .events = POLLIN };
+        int left = (int)((end - now()) * 1000);
+        if (left <= 0 || poll(&p, 1, left) == 0) {
+            char what[1024], self[64];
+            describe_group(j.pid, what, sizeof what);
+            snprintf(self, sizeof self, " %d S mpirun;", (int)j.pid);
+            kill(-j.pid, SIGKILL);
+            while (waitpid(j.pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            close(j.out);
+            buf[n] = 0;
+            /* Open MPI 4.1's mpirun --enable-recovery, after a rank was
+               killed, sometimes stays when every rank has gone: not ours. */
+            if (said && strcmp(what, self) == 0)
+                return -SIGKILL;
+            ck_abort_msg("expected the MPI job to end, still running after 100 s:%s", what);
+        }
         ssize_t k = read(j.out, buf + n, size - 1 - n);
         if (k < 0 && errno == EINTR)
             continue;
@@ -78,6 +117,11 @@ static int finish(job j, char *buf, size_t size)
         n += (size_t)k;
         if (n == size - 1)
             n = 0; /* keep the tail only */
+        buf[n] = 0;
+        if (last_word && !said && strstr(buf, last_word)) {
+            said = true;
+            end = now() + 15; /* rank 0 is done: the rest leave soon */
+        }
     }
     buf[n] = 0;
     close(j.out);
@@ -85,6 +129,11 @@ static int finish(job j, char *buf, size_t size)
     while (waitpid(j.pid, &st, 0) < 0 && errno == EINTR)
         ;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
+static int finish(job j, char *buf, size_t size)
+{
+    return finish_ex(j, buf, size, NULL);
 }
 
 /* Reaps whatever the job left (reparented to us, the subreaper) until none
@@ -296,7 +345,7 @@ static int kill_case(bool owner, bool recovery)
     usleep(200000); /* tasks running everywhere */
     double t0 = now();
     ck_assert_int_eq(kill(victim, SIGKILL), 0);
-    int rc = finish(j, outbuf, sizeof outbuf);
+    int rc = finish_ex(j, outbuf, sizeof outbuf, recovery ? "PASS rankloss" : NULL);
     bool clean = reap_leftovers(30);
     printf("%s SIGKILLed: the job ended in %.2f s (status %d)\n", owner ? "owner" : "a rank",
            now() - t0, rc);
