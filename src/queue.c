@@ -29,12 +29,11 @@
  * a change in between makes the futex wait return at once. Counters of
  * sleepers let the other side skip the wake-up system call when nobody
  * sleeps (or, for getters, when every sleeper already has a message to
- * find). Each side keeps the other's position as last read and reads it
- * afresh only when the stale view says "full" or "empty", so a burst of
- * messages costs no cache-line transfers beyond the messages themselves.
- * The counters may be
- * left high by a process that died asleep; that only costs a useless
- * wake-up, never a lost one.
+ * find: see the invariant at take()). Each side keeps the other's position
+ * as last read and reads it afresh only when the stale view says "full" or
+ * "empty", so a burst of messages costs no cache-line transfers beyond the
+ * messages themselves. The counters may be left high by a process that
+ * died asleep; that only costs a useless wake-up, never a lost one.
  */
 #include "ipc_internal.h"
 
@@ -210,13 +209,26 @@ static double lock_deadline(double timeout, double deadline)
     return timeout == 0 ? mproc__now() + 0.01 : deadline;
 }
 
-/* Wake one sleeping putter, if any. (Counting wake-ups already on their
-   way, to save this call, loses wake-ups: a putter may have registered
-   after the get that woke "it", and then sleeps for a later one.) */
+/* Wake one sleeping putter, if any. Every get that frees enough room wakes
+   one while a putter is counted: counting wake-ups already on their way, to
+   save this call, loses wake-ups (a putter may register after the get that
+   woke "it", and then sleep waiting for a later one). */
 static void wake_putter(qhdr *h)
 {
     if (atomic_load(&h->putters) > 0)
         mproc__futex_wake(&h->get_seq, 1);
+}
+
+/* A getter that leaves without a message (timeout, closed, too small a
+   buffer, no memory) may have been the one a put woke: it passes the
+   wake-up on while messages are there. Called after it stopped counting. */
+static void pass_getter_wake(qhdr *h)
+{
+    if (atomic_load(&h->getters) > 0 &&
+        atomic_load(&h->tail) != atomic_load(&h->head)) {
+        atomic_fetch_add(&h->put_seq, 1);
+        mproc__futex_wake(&h->put_seq, 1);
+    }
 }
 
 /* ---- making and opening ----------------------------------------------------- */
@@ -323,20 +335,18 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 /* Sleep, with the side's mutex m released, until *seq moves from s (read
    before the caller last looked at the queue), the queue closes, or the
    deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
-   either way. No spinning first: measured, a spinning getter only steals
-   the producer's cache lines (or, on a shared CPU, its time), and one that
-   sleeps at once lets the producer run ahead in a burst. */
-static int q_sleep(mproc_queue *q, pthread_mutex_t *m, _Atomic uint32_t *seq, uint32_t s,
-                   bool putter, double deadline)
+   either way. The caller counts itself a sleeper (getters, putters) from
+   before its first sleep until it has committed or given up. No spinning
+   first: measured, a spinning getter only steals the producer's cache
+   lines (or, on a shared CPU, its time), and one that sleeps at once lets
+   the producer run ahead in a burst. */
+static int q_sleep(qhdr *h, pthread_mutex_t *m, _Atomic uint32_t *seq, uint32_t s,
+                   double deadline)
 {
-    qhdr *h = q->h;
-    _Atomic uint32_t *sleepers = putter ? &h->putters : &h->getters;
-    atomic_fetch_add(sleepers, 1);
     pthread_mutex_unlock(m);
     int r = 0;
     if (atomic_load(seq) == s)
         r = mproc__futex_wait(seq, s, deadline);
-    atomic_fetch_sub(sleepers, 1);
     side_lock(h, m, INFINITY);
     return r == -ETIMEDOUT ? r : 0;
 }
@@ -353,7 +363,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
     int err = side_lock(h, &h->pm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
-    bool slept = false;
+    bool slept = false; /* counted in putters */
     for (;;) {
         if (atomic_load_explicit(&h->closed, RLX)) {
             err = -EPIPE;
@@ -381,11 +391,12 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             ring_write(q, tail, &hdr, 8);
             put_commit(h, tail + need, puts + 1);
             atomic_fetch_add(&h->put_seq, 1);
-            /* Wake a getter for each message that sleepers could take; a
-               woken one counts as a sleeper until it runs, so the puts that
-               follow need no system call. */
+            /* Wake a getter unless every counted getter already has a
+               message to find (the invariant at take()). */
             uint32_t sleepers = atomic_load(&h->getters);
             bool wake = sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers;
+            if (slept)
+                atomic_fetch_sub(&h->putters, 1);
             /* Room left for another sleeping putter woken for us? */
             bool more = slept && h->cap - (tail + need - head) >= 16;
             pthread_mutex_unlock(&h->pm);
@@ -399,14 +410,18 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             err = -ETIMEDOUT;
             break;
         }
+        if (!slept)
+            atomic_fetch_add(&h->putters, 1);
         slept = true;
         repair_other(h, &h->gm, &h->gj_valid);
-        if (q_sleep(q, &h->pm, &h->get_seq, s, true, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->pm, &h->get_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
+    if (slept)
+        atomic_fetch_sub(&h->putters, 1);
     pthread_mutex_unlock(&h->pm);
     /* A wake-up meant for us may have come as we gave up: pass it on. */
     if (slept)
@@ -414,7 +429,30 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
     return err;
 }
 
-/* The body of both gets: buf/cap for get, or alloc for get_alloc. */
+/* The body of both gets: buf/cap for get, or alloc for get_alloc.
+ *
+ * THE HAZARD: several getters asleep, and a put deciding whether to wake
+ * one. A getter counts itself in h->getters from before its first sleep
+ * until it has committed its take (gets raised first) or given up; a woken
+ * getter still copying therefore still counts. A put wakes one getter
+ * unless the messages there (puts - gets, its own included) outnumber the
+ * counted getters. Invariant, with U the getters asleep in the kernel that
+ * no wake-up has reached and A = puts - gets:
+ *
+ *     U == 0  or  A <= getters - U
+ *
+ * i.e. while a getter sleeps unreached, every message there is matched by
+ * a counted getter that is awake (it will take one, or pass the wake-up
+ * on). A put with U > 0 then finds A + 1 <= getters and wakes one (U
+ * falls by one); a commit lowers A and getters together; a getter that
+ * leaves without a message lowers getters alone, so it passes a wake-up
+ * on while messages remain (pass_getter_wake); a getter sleeps only after
+ * seeing the queue empty with the futex word unchanged. So no getter sleeps
+ * beside a message that nobody awake will take. The old rule stopped
+ * counting a woken getter before it committed: A stayed high while getters
+ * fell, a second put woke nobody, and a second sleeper slept beside its
+ * message for as long as the first getter kept up, forever once it
+ * stopped. tests/queue.pml checks both rules. */
 static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len, double timeout)
 {
     qhdr *h = q->h;
@@ -422,7 +460,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
     int err = side_lock(h, &h->gm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
-    bool slept = false;
+    bool slept = false; /* counted in getters */
     for (;;) {
         uint64_t head = atomic_load_explicit(&h->head, RLX);
         /* The producers' tail as last seen (see put); read afresh only when
@@ -452,7 +490,9 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
             get_commit(h, head + rec_size(n), gets);
             atomic_fetch_add(&h->get_seq, 1);
-            bool more = slept && tail != head + rec_size(n);
+            /* Only now, with gets raised, do we stop counting (see above). */
+            if (slept)
+                atomic_fetch_sub(&h->getters, 1);
             /* Wake a putter waiting for room once a sixteenth of the ring
                is free (or, under maxsize, as soon as a message may go):
                woken for every few bytes, a producer sharing our CPU would
@@ -468,12 +508,6 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             pthread_mutex_unlock(&h->gm);
             if (wake)
                 mproc__futex_wake(&h->get_seq, 1);
-            if (more && atomic_load(&h->getters) > 0) {
-                /* We were woken and more is there: another sleeper may
-                   have been passed over. */
-                atomic_fetch_add(&h->put_seq, 1);
-                mproc__futex_wake(&h->put_seq, 1);
-            }
             if (alloc)
                 *alloc = dst;
             *len = (size_t)n;
@@ -487,21 +521,21 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             err = -ETIMEDOUT;
             break;
         }
+        if (!slept)
+            atomic_fetch_add(&h->getters, 1);
         slept = true;
         repair_other(h, &h->pm, &h->pj_valid);
-        if (q_sleep(q, &h->gm, &h->put_seq, s, false, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->gm, &h->put_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
-    bool pass = slept && err == -ETIMEDOUT &&
-                atomic_load_explicit(&h->tail, ACQ) != atomic_load_explicit(&h->head, RLX);
+    if (slept)
+        atomic_fetch_sub(&h->getters, 1);
     pthread_mutex_unlock(&h->gm);
-    if (pass && atomic_load(&h->getters) > 0) {
-        atomic_fetch_add(&h->put_seq, 1);
-        mproc__futex_wake(&h->put_seq, 1);
-    }
+    if (slept)
+        pass_getter_wake(h);
     return err;
 }
 
@@ -566,7 +600,7 @@ long mproc_queue_qsize(mproc_queue *q)
 
 bool mproc_queue_empty(mproc_queue *q)
 {
-    return !q || mproc_queue_qsize(q) == 0;
+    return q && mproc_queue_qsize(q) == 0;
 }
 
 bool mproc_queue_full(mproc_queue *q)

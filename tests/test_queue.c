@@ -147,6 +147,10 @@ START_TEST(timeouts_and_bad_input)
     mproc_shm_free(blk);
     ck_assert_int_eq(mproc_queue_task_done(NULL), -EINVAL);
     ck_assert_int_eq(mproc_queue_qsize(NULL), -EINVAL);
+    /* The snapshots say false for no queue, as ipc.h promises. */
+    ck_assert(!mproc_queue_empty(NULL));
+    ck_assert(!mproc_queue_full(NULL));
+    ck_assert(!mproc_queue_closed(NULL));
     mproc_queue_free(NULL);
     mproc_queue_free(q);
 }
