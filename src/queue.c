@@ -36,56 +36,13 @@
  * died asleep; that only costs a useless wake-up, never a lost one.
  */
 #include "ipc_internal.h"
+#include "queue_layout.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define Q_MAGIC 0x71756575U /* "queu" */
-#define Q_HDR 512
-#define Q_DEFAULT_BYTES ((size_t)1 << 20)
-#define Q_MIN_BYTES ((size_t)4096)
-#define Q_MAX_BYTES ((size_t)1 << 40)
-
-typedef struct {
-    /* The producers' side, changed under pm. */
-    pthread_mutex_t pm;
-    _Atomic uint64_t tail; /* bytes published */
-    _Atomic uint64_t puts; /* messages published, ever */
-    uint64_t pj_tail, pj_puts;
-    _Atomic uint32_t pj_valid;
-    _Atomic uint32_t put_seq; /* futex word: bumped by every put (and close) */
-    uint64_t head_seen, gets_seen; /* the consumers' side as last read */
-    /* The consumers' side, changed under gm. */
-    _Alignas(64) pthread_mutex_t gm;
-    _Atomic uint64_t head; /* bytes consumed */
-    _Atomic uint64_t gets; /* messages taken, ever */
-    uint64_t gj_head, gj_gets;
-    _Atomic uint32_t gj_valid;
-    _Atomic uint32_t get_seq; /* futex word: bumped by every get (and close) */
-    uint64_t tail_seen; /* the producers' tail as last read */
-    /* Sleepers, close and join: atomics, no mutex. */
-    _Alignas(64) _Atomic uint32_t getters, putters;
-    _Atomic uint32_t joiners;
-    _Atomic uint32_t closed;
-    _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
-    _Atomic uint64_t dones;    /* task_done calls, ever */
-    /* Set once when the queue is made, then only read. */
-    _Alignas(64) uint32_t magic;
-    uint32_t pad0_;
-    uint64_t cap;     /* ring bytes, a power of two */
-    uint64_t maxsize; /* most messages; 0: no limit but bytes */
-} qhdr;
-_Static_assert(sizeof(qhdr) <= Q_HDR, "queue header too large");
-
-struct mproc_queue {
-    mproc_shm *blk;
-    qhdr *h;
-    unsigned char *ring;
-    uint64_t mask;
-};
 
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
@@ -99,7 +56,7 @@ static uint64_t rec_size(uint64_t len)
 static void ring_write(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 {
     size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->h->cap - off ? n : (size_t)(q->h->cap - off);
+    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
     if (first)
         memcpy(q->ring + off, src, first);
     if (n > first)
@@ -109,11 +66,20 @@ static void ring_write(mproc_queue *q, uint64_t pos, const void *src, size_t n)
 static void ring_read(mproc_queue *q, uint64_t pos, void *dst, size_t n)
 {
     size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->h->cap - off ? n : (size_t)(q->h->cap - off);
+    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
     if (first)
         memcpy(dst, q->ring + off, first);
     if (n > first)
         memcpy((char *)dst + first, q->ring, n - first);
+}
+
+/* Positions as a put or get leaves them: at most a ring apart, each at a
+   record's start. Anything else was written by something other than this
+   code (the block is shared memory any process holding it may write), and
+   is reported rather than followed. */
+static bool positions_ok(const mproc_queue *q, uint64_t head, uint64_t tail)
+{
+    return tail - head <= q->cap && ((head | tail) & 7) == 0;
 }
 
 /* ---- the journals (see DESIGN) ------------------------------------------------ */
@@ -237,8 +203,10 @@ static int q_wrap(mproc_queue **out, mproc_shm *blk)
 {
     qhdr *h = mproc_shm_ptr(blk);
     size_t size = mproc_shm_size(blk);
-    if (size < Q_HDR || h->magic != Q_MAGIC || h->cap < 8 || (h->cap & (h->cap - 1)) ||
-        h->cap > size - Q_HDR) {
+    /* Read once: the block is shared, and what we check is what we keep. */
+    uint64_t cap = size < Q_HDR ? 0 : *(volatile uint64_t *)&h->cap;
+    if (size < Q_HDR || h->magic != Q_MAGIC || cap < Q_MIN_BYTES || (cap & (cap - 1)) ||
+        cap > size - Q_HDR) {
         mproc_shm_free(blk);
         return -EINVAL;
     }
@@ -250,7 +218,8 @@ static int q_wrap(mproc_queue **out, mproc_shm *blk)
     q->blk = blk;
     q->h = h;
     q->ring = (unsigned char *)h + Q_HDR;
-    q->mask = h->cap - 1;
+    q->cap = cap;
+    q->mask = cap - 1;
     *out = q;
     return 0;
 }
@@ -327,7 +296,7 @@ void mproc_queue_free(mproc_queue *q)
 
 size_t mproc_queue_max_message(const mproc_queue *q)
 {
-    return q ? (size_t)q->h->cap - 8 : 0;
+    return q ? (size_t)q->cap - 8 : 0;
 }
 
 /* ---- put and get -------------------------------------------------------------- */
@@ -356,7 +325,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
     if (!q || (!data && len) || !mproc__timeout_ok(timeout))
         return -EINVAL;
     qhdr *h = q->h;
-    if (len > h->cap - 8)
+    if (len > q->cap - 8)
         return -EMSGSIZE;
     uint64_t need = rec_size(len);
     double deadline = mproc__deadline(timeout);
@@ -376,13 +345,17 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
            another CPU) only when the stale view says no. */
         uint64_t head = h->head_seen, gets = h->gets_seen;
         uint32_t s = 0;
-        bool fits = h->cap - (tail - head) >= need && (!h->maxsize || puts - gets < h->maxsize);
+        bool fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
         if (!fits) {
             /* The futex word first, then the look (see DESIGN). */
             s = atomic_load(&h->get_seq);
             h->head_seen = head = atomic_load_explicit(&h->head, ACQ);
             h->gets_seen = gets = atomic_load_explicit(&h->gets, ACQ);
-            fits = h->cap - (tail - head) >= need && (!h->maxsize || puts - gets < h->maxsize);
+            if (!positions_ok(q, head, tail)) {
+                err = -EPROTO;
+                break;
+            }
+            fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
         }
         if (fits) {
             uint64_t hdr = len;
@@ -398,7 +371,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             if (slept)
                 atomic_fetch_sub(&h->putters, 1);
             /* Room left for another sleeping putter woken for us? */
-            bool more = slept && h->cap - (tail + need - head) >= 16;
+            bool more = slept && q->cap - (tail + need - head) >= 16;
             pthread_mutex_unlock(&h->pm);
             if (wake)
                 mproc__futex_wake(&h->put_seq, 1);
@@ -473,7 +446,16 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
         }
         if (tail != head) {
             uint64_t n;
+            if (!positions_ok(q, head, tail)) {
+                err = -EPROTO;
+                break;
+            }
             ring_read(q, head, &n, 8);
+            /* A length no put wrote: a record past the published bytes. */
+            if (n > q->cap - 8 || rec_size(n) > tail - head) {
+                err = -EPROTO;
+                break;
+            }
             void *dst = buf;
             if (alloc) {
                 dst = malloc(n ? (size_t)n : 1);
@@ -502,7 +484,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             if (atomic_load(&h->putters) > 0) {
                 uint64_t used = atomic_load_explicit(&h->tail, ACQ) - (head + rec_size(n));
                 uint64_t count = atomic_load_explicit(&h->puts, ACQ) - gets;
-                wake = h->cap - used >= h->cap / 16 ||
+                wake = q->cap - used >= q->cap / 16 ||
                        (h->maxsize && count + 1 == h->maxsize);
             }
             pthread_mutex_unlock(&h->gm);
@@ -610,7 +592,7 @@ bool mproc_queue_full(mproc_queue *q)
     qhdr *h = q->h;
     uint64_t used = atomic_load(&h->tail) - atomic_load(&h->head);
     uint64_t count = atomic_load(&h->puts) - atomic_load(&h->gets);
-    bool full = (h->maxsize && count >= h->maxsize) || h->cap - used < 16;
+    bool full = (h->maxsize && count >= h->maxsize) || used > q->cap - 16;
     both_unlock(h);
     return full;
 }
