@@ -609,10 +609,11 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  *
  * The message is copied into the ring whole and becomes visible to getters
  * at once; a producer killed during the copy leaves nothing behind. A put
- * that found no room is woken once a sixteenth of the ring is free (as a
- * pipe's writer waits for a whole page), or under maxsize as soon as a
- * message may go, so that a waiting producer and a slow consumer trade
- * messages in batches rather than one at a time.
+ * that found no room is woken once half the ring is free (as a pipe's
+ * writer waits for a whole page; a message larger than that, once it
+ * fits), or under maxsize as soon as a message may go, so that a waiting
+ * producer and a slow consumer trade messages in batches rather than one
+ * at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
  * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
  * -EPROTO when the queue's shared memory holds positions no put or get
