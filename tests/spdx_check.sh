@@ -3,7 +3,7 @@
 # Copyright (c) 2026 The mproc authors
 # spdx_check.sh SOURCE: every source file (C, headers, CMake, scripts, man
 # pages, Promela models; git's tracked files, or the whole tree outside a
-# checkout) says its licence in its first lines.
+# checkout) says its licence in its first lines. Fuzz inputs are data.
 set -eu
 cd "$1"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -14,6 +14,9 @@ fi
 bad=0 n=0
 for f in $files; do
     [ -f "$f" ] || continue
+    case "$f" in
+        fuzz/corpus/*|fuzz/regress/*|*/testdata/*) continue ;;
+    esac
     case "$f" in
         *.c|*.h|*.py|*.sh|*.cmake|*.in|*.pml|*.[1-9]|CMakeLists.txt|*/CMakeLists.txt|Makefile|*.bash-completion) ;;
         *) head -c 2 "$f" | grep -q '^#!' || continue ;;
