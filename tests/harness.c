@@ -27,32 +27,9 @@
 #define MPROC_HELPER "helper"
 #endif
 
-#ifndef MPROC_TOOL_PATH
-#define MPROC_TOOL_PATH "mproc"
-#endif
-#ifndef MPROC_EXAMPLES_PATH
-#define MPROC_EXAMPLES_PATH "examples"
-#endif
-
 const char *mproc_test_helper(void)
 {
     return MPROC_HELPER;
-}
-
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
-
-const char *mproc_test_tool(void)
-{
-    return env_or("MPROC_TEST_TOOL", MPROC_TOOL_PATH);
-}
-
-const char *mproc_test_examples_dir(void)
-{
-    return env_or("MPROC_TEST_EXAMPLES_DIR", MPROC_EXAMPLES_PATH);
 }
 
 /* ---- snapshots ------------------------------------------------------------ */

@@ -29,13 +29,6 @@ TCase *mproc_tcase(Suite *s, const char *name, double timeout);
 /* The helper program that plays children in tests (tests/helper.c). */
 const char *mproc_test_helper(void);
 
-/* The mproc tool and the folder of built examples under test: the build's,
-   or those named by MPROC_TEST_TOOL and MPROC_TEST_EXAMPLES_DIR (so that
-   the same tests check another build of them, the musl one in CI). The
-   build defines MPROC_TOOL and MPROC_EXAMPLES_DIR as calls of these. */
-const char *mproc_test_tool(void);
-const char *mproc_test_examples_dir(void);
-
 /* Count of live children and zombies of the calling process. */
 int mproc_test_children(void);
 
