@@ -65,6 +65,12 @@ check_run pc_shared yes
 cc -o "$tmp/pc_static" "$prog" $(pkg-config --cflags --libs mproc-static)
 check_run pc_static no
 pkg-config --static --libs mproc | grep -q -- -pthread || fail "mproc.pc: no Libs.private"
+# The headers are C++-clean too.
+if command -v c++ >/dev/null 2>&1; then
+    # shellcheck disable=SC2046
+    c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ "$prog" $(pkg-config --cflags mproc) ||
+        fail "the installed headers do not compile as C++"
+fi
 
 mkdir -p "$tmp/cm"
 cat > "$tmp/cm/CMakeLists.txt" <<CM

@@ -70,6 +70,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -105,7 +106,9 @@ typedef struct mproc_pool_opts {
     void *initarg;
     unsigned maxtasksperchild;     /* 0: no limit; else a worker is replaced after so many tasks */
     double task_timeout;           /* 0: none; else a task running longer is killed */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pool_opts;
+MPROC_OPTS_CHECK_(mproc_pool_opts);
 
 /**
  * mproc_pool_new - start a pool.
