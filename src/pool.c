@@ -51,6 +51,16 @@ static void release_shared(mproc_pool *p)
     p->arena_fd = p->cmd_fd = -1;
 }
 
+/* A time limit in seconds as the ring keeps it: 0 for none. */
+static int64_t timeout_ns(double t)
+{
+    /* A limit past 31 years is no limit (and past 292 would not fit). */
+    if (t <= 0 || t > 1e9)
+        return 0;
+    int64_t ns = (int64_t)(t * 1e9);
+    return ns ? ns : 1;
+}
+
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
 {
     mproc_pool_opts o = { 0 };
@@ -104,10 +114,8 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     mproc__shared *sh = p->sh;
     sh->nworkers = n;
     sh->maxtasks = o.maxtasksperchild;
-    /* A limit past 31 years is no limit (and past 292 would not fit). */
-    sh->timeout_ns = o.task_timeout > 1e9 ? 0 : (int64_t)(o.task_timeout * 1e9);
-    if (o.task_timeout > 0 && o.task_timeout <= 1e9 && sh->timeout_ns == 0)
-        sh->timeout_ns = 1;
+    sh->timeout_ns = timeout_ns(o.task_timeout);
+    atomic_init(&sh->min_timeout_ns, sh->timeout_ns);
     sh->init = o.initializer;
     sh->initarg = o.initarg;
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
@@ -203,6 +211,15 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->res_len = 0;
     s->res_off = 0;
     s->code = s->detail = s->sig = 0;
+    s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
+    if (s->timeout_ns) {
+        int64_t m = atomic_load(&sh->min_timeout_ns);
+        if (!m || s->timeout_ns < m) {
+            /* The supervisor must look more often from now on. */
+            atomic_store(&sh->min_timeout_ns, s->timeout_ns);
+            send_cmd(p);
+        }
+    }
     if (t->arg_len <= MPROC__INLINE && t->arg_len)
         memcpy(s->data, t->arg, t->arg_len);
     p->inflight[pos % MPROC__SLOTS] = r;
@@ -272,8 +289,18 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
         return err;
     }
     r->arg_len = t->arg_len;
+    if (t->on_ok || t->on_err) {
+        r->on_ok = t->on_ok;
+        r->on_err = t->on_err;
+        r->cookie = t->cookie;
+        r->has_cb = true;
+    }
     pthread_mutex_lock(&p->mu);
-    err = p->sh ? publish(p, r, t) : -EINVAL;
+    err = p->sh ? 0 : -EINVAL;
+    if (!err && r->has_cb)
+        err = mproc__pool_cb_start(p);
+    if (!err)
+        err = publish(p, r, t);
     if (err < 0)
         unstage_arg(p, r);
     pthread_mutex_unlock(&p->mu);
@@ -294,6 +321,23 @@ int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, 
     return mproc__pool_submit_task(pool, &t, out);
 }
 
+int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
+                      const mproc_submit_opts *opts, mproc_result **out)
+{
+    if (!pool || !fn || !out || (!arg && arg_len) ||
+        (opts && (isnan(opts->timeout) || opts->timeout < 0)))
+        return -EINVAL;
+    task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
+    if (opts) {
+        t.on_ok = opts->on_success;
+        t.on_err = opts->on_error;
+        t.cookie = opts->cookie;
+        t.own_timeout = opts->timeout > 0;
+        t.timeout_ns = timeout_ns(opts->timeout);
+    }
+    return mproc__pool_submit_task(pool, &t, out);
+}
+
 int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                      void **data, size_t *len)
 {
@@ -307,12 +351,12 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
     if ((err == 0 || err == MPROC_ETASK) && data) {
         void *copy = NULL;
         if (n) {
-            copy = malloc(n);
+            copy = malloc(n + 1);
             if (!copy) {
                 mproc_result_free(r);
                 return -ENOMEM;
             }
-            memcpy(copy, d, n);
+            memcpy(copy, d, n + 1); /* with the NUL that follows */
         }
         *data = copy;
     }

@@ -28,9 +28,10 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
     size_t len = (size_t)s->res_len;
     if ((code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed) && len) {
         if (len <= MPROC__INLINE) {
-            r->data = malloc(len);
+            r->data = malloc(len + 1);
             if (r->data) {
                 memcpy(r->data, s->data, len);
+                ((char *)r->data)[len] = 0;
                 r->len = len;
             } else {
                 r->code = -ENOMEM;
@@ -38,18 +39,18 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
         } else {
             /* Large results stay where the worker wrote them: mapped, not
                copied, until the result is freed. */
-            r->data = mproc__arena_map(p->arena_fd, s->res_off, len, false);
+            r->data = mproc__arena_map(p->arena_fd, s->res_off, mproc__res_span(len), false);
             if (r->data) {
                 r->mapped = true;
                 r->off = s->res_off;
                 r->len = len;
             } else {
                 r->code = -ENOMEM;
-                mproc__arena_release(p->arena_fd, s->res_off, len);
+                mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(len));
             }
         }
     } else if (len > MPROC__INLINE) {
-        mproc__arena_release(p->arena_fd, s->res_off, len);
+        mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(len));
     }
     if (r->arg_len > MPROC__INLINE)
         mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
@@ -101,7 +102,7 @@ void mproc__pool_settle_all(mproc_pool *p, int code)
             continue;
         }
         if (s->res_len > MPROC__INLINE && mproc__word_state(v) == SLOT_RUNNING)
-            mproc__arena_release(p->arena_fd, s->res_off, s->res_len);
+            mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(s->res_len));
         if (r->arg_len > MPROC__INLINE)
             mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
         r->code = code;

@@ -125,6 +125,10 @@ typedef struct task {
     size_t arg_len;
     uint32_t kind;
     uint64_t item_size, count;
+    mproc_result_cb on_ok, on_err; /* attached before the task is published */
+    void *cookie;
+    bool own_timeout;              /* timeout_ns replaces the pool's task_timeout */
+    int64_t timeout_ns;
 } task;
 
 /* ---- pool.c ---------------------------------------------------------------- */
@@ -153,6 +157,8 @@ void mproc__result_drop(mproc_result *r, bool locked);
    reference. With the pool's mutex held. */
 void mproc__result_settle(mproc_pool *p, mproc_result *r);
 
+/* Starts the callback thread if it is not running. Mutex held. 0 or -EAGAIN. */
+int mproc__pool_cb_start(mproc_pool *p);
 /* Waits (mutex held, released meanwhile) until the callback thread has run
    every queued callback; at once in the callback thread itself. */
 void mproc__pool_wait_callbacks(mproc_pool *p);

@@ -71,18 +71,19 @@ static void item_of(const mproc_map *m, size_t i, mproc_item *it)
         it->detail = mproc_result_code(r);
         return;
     }
+    /* Each item's bytes are followed by their NUL (run_chunk). */
     if (!v->codes) {
         it->code = it->detail = 0;
-        it->len = (size_t)v->uniform;
-        it->data = it->len ? v->data + j * it->len : NULL;
+        it->len = (size_t)v->uniform - 1;
+        it->data = v->data + j * (size_t)v->uniform;
         return;
     }
     int32_t rc = v->codes[j];
     uint64_t lo = j ? v->ends[j - 1] : 0, hi = v->ends[j];
     it->code = rc ? MPROC_ETASK : 0;
     it->detail = rc;
-    it->data = hi > lo ? v->data + lo : NULL;
-    it->len = (size_t)(hi - lo);
+    it->data = v->data + lo;
+    it->len = (size_t)(hi - lo) - 1;
 }
 
 static size_t default_chunksize(mproc_pool *p, size_t n)

@@ -17,8 +17,8 @@
 static void result_release_locked(mproc_pool *p, mproc_result *r)
 {
     if (r->mapped) {
-        mproc__arena_unmap(r->data, r->len);
-        mproc__arena_release(p->arena_fd, r->off, r->len);
+        mproc__arena_unmap(r->data, mproc__res_span(r->len));
+        mproc__arena_release(p->arena_fd, r->off, mproc__res_span(r->len));
     } else {
         free(r->data);
     }
@@ -138,7 +138,7 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
         return err;
     if (r->code == 0 || r->code == MPROC_ETASK) {
         if (data)
-            *data = r->data;
+            *data = r->data ? r->data : "";
         if (len)
             *len = r->len;
     }
@@ -236,6 +236,23 @@ static void *cb_main(void *arg)
     return NULL;
 }
 
+int mproc__pool_cb_start(mproc_pool *p)
+{
+    if (p->cb_started || p->cb_stop)
+        return 0;
+    sigset_t old;
+    mproc__block_all(&old);
+    atomic_fetch_add(&p->refs, 1);
+    int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
+    mproc__restore_mask(&old);
+    if (e) {
+        atomic_fetch_sub(&p->refs, 1);
+        return -EAGAIN;
+    }
+    p->cb_started = true;
+    return 0;
+}
+
 void mproc__pool_wait_callbacks(mproc_pool *p)
 {
     /* A callback that joins would wait for itself. */
@@ -268,19 +285,8 @@ int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_res
             fn(r, cookie);
         return 0;
     }
-    if (!p->cb_started && !p->cb_stop) {
-        sigset_t old;
-        mproc__block_all(&old);
-        atomic_fetch_add(&p->refs, 1);
-        int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
-        mproc__restore_mask(&old);
-        if (e) {
-            atomic_fetch_sub(&p->refs, 1);
-            err = -EAGAIN;
-            goto out;
-        }
-        p->cb_started = true;
-    }
+    if ((err = mproc__pool_cb_start(p)) < 0)
+        goto out;
     r->on_ok = on_success;
     r->on_err = on_error;
     r->cookie = cookie;
