@@ -90,7 +90,9 @@ typedef void (*mproc_result_cb)(mproc_result *r, void *cookie);
  * item), may append result bytes to out with mproc_out_write, and returns 0
  * on success or any other value as its error code (the result is then
  * MPROC_ETASK, with the value in mproc_result_code and what the task wrote
- * still readable). The argument bytes are valid only during the call.
+ * still readable). The argument bytes are valid only during the call, and
+ * aligned to 16 bytes at least (map items: as in a C array of them), so a
+ * task may read a scalar or a struct argument in place.
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arg_len, mproc_out *out);
 
