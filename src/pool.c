@@ -18,6 +18,18 @@
 
 /* ---- creating ------------------------------------------------------------------ */
 
+_Atomic unsigned mproc__pool_fork_gen;
+
+static void pool_after_fork_child(void)
+{
+    atomic_fetch_add(&mproc__pool_fork_gen, 1);
+}
+
+__attribute__((constructor)) static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
+
 void mproc__pool_unref(mproc_pool *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1)
@@ -25,6 +37,7 @@ void mproc__pool_unref(mproc_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->inflight);
+    free(p->lost_sig);
     free(p->segs);
     free(p);
 }
@@ -81,12 +94,14 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->refs, 1);
+    p->gen = atomic_load(&mproc__pool_fork_gen);
     atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
     p->nprocs = n;
     p->inflight = calloc(MPROC__SLOTS, sizeof *p->inflight);
-    if (!p->inflight) {
+    p->lost_sig = calloc(n, sizeof *p->lost_sig);
+    if (!p->inflight || !p->lost_sig) {
         err = -ENOMEM;
         goto out;
     }
@@ -315,7 +330,7 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
 int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                            mproc_result **out)
 {
-    if (!pool || !fn || !out || (!arg && arg_len))
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len))
         return -EINVAL;
     task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
     return mproc__pool_submit_task(pool, &t, out);
@@ -324,7 +339,7 @@ int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, 
 int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                       const mproc_submit_opts *opts, mproc_result **out)
 {
-    if (!pool || !fn || !out || (!arg && arg_len) ||
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len) ||
         (opts && (isnan(opts->timeout) || opts->timeout < 0)))
         return -EINVAL;
     task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
@@ -370,7 +385,7 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
 
 int mproc_pool_close(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     if (pool->state == P_OPEN) {
@@ -404,7 +419,7 @@ static void terminate_locked(mproc_pool *p)
 
 int mproc_pool_terminate(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);
@@ -414,7 +429,7 @@ int mproc_pool_terminate(mproc_pool *pool)
 
 int mproc_pool_join(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     int err = 0;
@@ -431,7 +446,7 @@ int mproc_pool_join(mproc_pool *pool)
         }
         mproc__pool_reap_supervisor(pool, true);
         mproc__pool_collect(pool);
-        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : 0);
         pool->joined = true;
     }
     /* Every outcome is known now, and no task can be added (the pool is
@@ -445,7 +460,7 @@ out:
 
 void mproc_pool_free(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);

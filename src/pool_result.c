@@ -94,7 +94,7 @@ void mproc__result_discard(mproc_result *r)
 
 int mproc_result_wait(mproc_result *r, double timeout)
 {
-    if (!r || !mproc__timeout_ok(timeout))
+    if (!r || !mproc__pool_here(r->pool->gen) || !mproc__timeout_ok(timeout))
         return -EINVAL;
     if (atomic_load(&r->ready))
         return 0;
@@ -118,7 +118,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
 
 bool mproc_result_ready(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return false;
     if (atomic_load(&r->ready))
         return true;
@@ -147,6 +147,8 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
 
 int mproc_result_code(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     if (r->code == MPROC_ETASK || (r->code == MPROC_EWORKER && r->sig == 0))
@@ -156,6 +158,8 @@ int mproc_result_code(const mproc_result *r)
 
 int mproc_result_signal(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     return r->code == MPROC_EWORKER || r->code == MPROC_ETASKTIMEOUT ? r->sig : 0;
@@ -163,7 +167,7 @@ int mproc_result_signal(const mproc_result *r)
 
 void mproc_result_free(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return;
     atomic_store(&r->user_freed, true);
     mproc__result_drop(r, false);
@@ -176,6 +180,8 @@ int mproc_result_wait_any(mproc_result *const *rs, size_t n, double timeout)
     for (size_t i = 0; i < n; i++)
         if (!rs[i] || rs[i]->pool != rs[0]->pool)
             return -EINVAL;
+    if (!mproc__pool_here(rs[0]->pool->gen))
+        return -EINVAL;
     mproc_pool *p = rs[0]->pool;
     double deadline = mproc__deadline(timeout);
     int found = -ETIMEDOUT;
@@ -265,7 +271,7 @@ void mproc__pool_wait_callbacks(mproc_pool *p)
 int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_result_cb on_error,
                           void *cookie)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return -EINVAL;
     mproc_pool *p = r->pool;
     int err = 0;

@@ -380,6 +380,10 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
                                   pid_t sup, const sigset_t *mask,
                                   const struct sigaction *chld)
 {
+    /* Our pid is known from our first instruction on, even if the
+       supervisor dies before fork returns there: an owner that is a
+       subreaper then adopts and reaps us by it. */
+    atomic_store(&sh->w[place].pid, getpid());
     /* Our parent is the single-threaded supervisor, so the death signal
        follows the process, not a thread. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -58,8 +58,20 @@
  * pool, and only when the first callback is attached
  * (mproc_result_on_ready): callbacks run there.
  *
- * Fork. A pool belongs to the process that made it; a child forked from
- * that process must not use it (its workers answer the parent).
+ * Fork. A pool belongs to the process that made it. In any other process
+ * (a child forked from the owner, say) every call on the pool, its results,
+ * maps and iterators is refused: those returning int give -EINVAL
+ * (mproc_result_code and mproc_result_signal too), mproc_result_ready
+ * false, mproc_map_count 0, and the frees do nothing; the owner's pool is
+ * not disturbed (no task lost, no slot taken). A child may make a pool of
+ * its own.
+ *
+ * The supervisor killed from outside. A task that was running ends
+ * MPROC_EWORKER with the signal its worker died of (SIGKILL: the workers
+ * die with their supervisor); a task that had not started ends -EPIPE;
+ * later submissions return -EPIPE. Under an owner that is a subreaper
+ * (mproc_subreaper), the orphaned workers become the owner's children and
+ * the pool reaps them: no zombie is left.
  *
  * Resources. A pool holds two descriptors (close-on-exec) and one shared
  * mapping in the owner; when mproc_pool_free (or terminate + join) returns
@@ -272,7 +284,8 @@ MPROC_API bool mproc_result_ready(mproc_result *r);
  * Otherwise MPROC_ETASK (and *data / *len are what the task wrote),
  * MPROC_EWORKER (the worker died during the task), MPROC_ETASKTIMEOUT,
  * MPROC_EINIT (the pool broke before the task ran), -ECANCELED (terminated
- * or freed first), -ENOMEM (the task's result could not be stored),
+ * or freed first), -EPIPE (the supervisor was killed from outside before
+ * the task started), -ENOMEM (the task's result could not be stored),
  * -ETIMEDOUT (not ready within timeout), -EINVAL. data and len may be NULL;
  * they are written only for 0 and MPROC_ETASK. The same answer comes again
  * on every call.
