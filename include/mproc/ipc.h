@@ -98,7 +98,9 @@ typedef struct mproc_pipe_opts {
     bool one_way; /* false (default): both ends send and receive, as
                      Pipe(duplex=True); true: the first end only receives,
                      the second only sends, as Pipe(duplex=False) */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pipe_opts;
+MPROC_OPTS_CHECK_(mproc_pipe_opts);
 
 /**
  * mproc_pipe_new - make a connected pair of pipe ends.
@@ -212,7 +214,9 @@ typedef struct mproc_shm_opts {
                            mproc_shm_unlink; N > 0: the name is removed as
                            soon as N processes have attached */
     unsigned mode;      /* named blocks: permission bits; 0: 0600 */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_shm_opts;
+MPROC_OPTS_CHECK_(mproc_shm_opts);
 
 /**
  * mproc_shm_new - an anonymous block of size bytes, zero-filled.
@@ -564,7 +568,9 @@ typedef struct mproc_queue_opts {
                            and through mproc_queue_fd); else a name as for
                            mproc_shm_create, for mproc_queue_attach */
     unsigned attachers; /* with a name: see mproc_shm_opts.attachers */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_queue_opts;
+MPROC_OPTS_CHECK_(mproc_queue_opts);
 
 /**
  * mproc_queue_new - make a queue in shared memory.
