@@ -4,7 +4,9 @@
  *
  * The tool is built on the public API of libmproc only. Its modules:
  *   main.c    dispatch to the commands, --help
- *   run.c     `mproc run`: options, the job table and the one poll loop
+ *   run.c     `mproc run`: the job table and the one poll loop; its other
+ *             parts (options, value parsers, policy, joblog, sources) are
+ *             listed in run.h
  *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
  *   cmd.c     replacement strings, shell quoting, the final command line
  *   out.c     grouped, line-buffered and tagged output; the progress bar
@@ -102,6 +104,8 @@ size_t cmd_plain_argv(char *line, char **argv, size_t cap);
 /* ---- tree.c / run.c -------------------------------------------------------- */
 
 int tool_run(int argc, char **argv);
+/* Print "mproc VERSION" on stdout (main.c). */
+void tool_print_version(void);
 int tool_tree(int argc, char **argv);
 
 #endif
