@@ -33,6 +33,7 @@
  * their combinations need them all.
  */
 #include "out.h"
+#include "repl.h"
 #include "spawn.h"
 #include "tool.h"
 
@@ -66,6 +67,8 @@ extern char **environ;
 #define KILL_GRACE 1.0
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
+/* A failure whose message is already printed. */
+#define ERR_REPORTED (-4096)
 
 enum { HALT_NEVER, HALT_SOON, HALT_NOW };
 
@@ -80,6 +83,7 @@ typedef struct opts {
     long halt_n;        /* N, or -1 with halt_pct */
     double halt_pct;    /* fail=X%: X, else -1 */
     const char *joblog;
+    repl_opts repl;     /* replacement strings: -I, --plus, --rpl, -q ... */
 } opts;
 
 /* A finished job whose output waits for its turn (-k). */
@@ -319,6 +323,13 @@ static int parse_opts(opts *o, int argc, char **argv, int *rc)
             break;
         if (!strcmp(a, ":::") || !strcmp(a, "::::"))
             break;
+        int taken = repl_opt(&o->repl, argc, argv, &i);
+        if (taken < 0) {
+            *rc = TOOL_EXIT_USAGE;
+            return -1;
+        }
+        if (taken)
+            continue;
         /* --name=value and --name value; -jN and -j N. */
         char name[32];
         const char *val = NULL;
@@ -341,14 +352,15 @@ static int parse_opts(opts *o, int argc, char **argv, int *rc)
                 if (a[1] == 'j') {
                     val = a + 2;
                 } else {
-                    /* Bundled flags: -k0. */
+                    /* Bundled flags: -k0q. */
                     for (const char *p = a + 1; *p; p++)
-                        if (*p != 'k' && *p != '0') {
+                        if (*p != 'k' && *p != '0' && *p != 'q') {
                             *rc = usage_error("unknown option '%s'", a);
                             return -1;
                         }
                     o->keep |= strchr(a + 1, 'k') != NULL;
                     o->null |= strchr(a + 1, '0') != NULL;
+                    o->repl.quote |= strchr(a + 1, 'q') != NULL;
                     continue;
                 }
             }
@@ -443,7 +455,7 @@ static int read_sources(run *r, int argc, char **argv, int i, int *rc)
         /* Values from stdin alone are read as the jobs run, so that jobs
            start before the input ends (tail -f | mproc run ...). -j 0 and
            --dry-run need them all first. */
-        if (r->o.jobs != 0 && !r->o.dry) {
+        if (r->o.jobs != 0 && !r->o.dry && !cmd_wants_total(r->tmpl)) {
             r->streaming = true;
             return 0;
         }
@@ -629,9 +641,14 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidf
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
+    tbuf wrapped = { 0 };
     char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
     bool plain = false;
-    if (r->direct_ok && s->cmd.len < sizeof line) {
+    if (r->o.repl.shellquote) {
+        tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
+        cmd_shellquote_wrap(r->tmpl, &wrapped);
+        sh_argv[2] = wrapped.p;
+    } else if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
     }
@@ -642,17 +659,33 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidf
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    return spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+    int err = spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+    tbuf_free(&wrapped);
+    return err;
 }
 
-/* Start job s->seq (again, on a retry) in slot index si. */
+/* The command line of job seq in slot (1-based) from r->vals: 0, 1 when
+   skip() was called, -1 after an error was printed. */
+static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
+{
+    cmd_job job = { .vals = r->vals, .nvals = r->nsrc, .seq = seq, .slot = slotno,
+                    .total = r->total, .nslots = r->nslots };
+    return cmd_build(r->tmpl, line, &job);
+}
+
+/* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
+   skipped instead (skip() in an expression). */
 static int start_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
     job_values(r, s->seq - 1, r->vals);
-    cmd_build(r->tmpl, &s->cmd, r->vals, s->seq, (int)si + 1);
+    int b = build_cmd(r, &s->cmd, s->seq, si + 1);
+    if (b < 0)
+        return ERR_REPORTED;
+    if (b > 0)
+        return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
         s->tagstr = make_tag(r);
     if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
@@ -694,6 +727,8 @@ out:
     return err;
 }
 
+static void finish_skipped(run *r, slot *s);
+
 /* Fill the free slots with the next jobs. */
 static int fill_slots(run *r)
 {
@@ -707,6 +742,11 @@ static int fill_slots(run *r)
         free(s->tagstr);
         s->tagstr = NULL;
         int err = start_job(r, i);
+        if (err == 1) {
+            finish_skipped(r, s);
+            i--; /* the slot is free again */
+            continue;
+        }
         if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
@@ -915,6 +955,23 @@ static int reap_job(run *r, long si)
     check_halt(r, s, exitval, sig, failed);
     bar_update(r, false);
     return 0;
+}
+
+/* A job that skip() left out: no process, Exitval -2 in the joblog, and
+   counted as failed, as GNU parallel records it. */
+static void finish_skipped(run *r, slot *s)
+{
+    s->start_real = now_real();
+    s->received = 0;
+    r->done++;
+    r->nfail++;
+    if (r->o.keep) {
+        r->pend[s->seq - 1].done = true;
+        print_ready(r);
+    }
+    joblog_line(r, s, -2, 0, 0.0);
+    check_halt(r, s, -2, 0, true);
+    bar_update(r, false);
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
@@ -1137,9 +1194,17 @@ static int dry_run(run *r)
 {
     tbuf line = {0};
     int rc = 0;
+    size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
         job_values(r, i, r->vals);
-        cmd_build(r->tmpl, &line, r->vals, i + 1, (int)(i % (size_t)r->nslots) + 1);
+        /* A skipped job is printed all the same, and counts as failed, as
+           GNU parallel does. */
+        int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
+        if (b < 0) {
+            rc = TOOL_EXIT_USAGE;
+            break;
+        }
+        skipped += (size_t)b;
         tbuf_addc(&line, '\n');
         char *tag = r->o.tag ? make_tag(r) : NULL;
         int err = out_write(1, tag, line.p, line.len);
@@ -1149,6 +1214,8 @@ static int dry_run(run *r)
             break;
         }
     }
+    if (rc == 0)
+        rc = skipped > 100 ? 101 : (int)skipped;
     tbuf_free(&line);
     return rc;
 }
@@ -1180,18 +1247,13 @@ int tool_run(int argc, char **argv)
         rc = usage_error("%s", "missing command");
         goto out;
     }
-    tbuf joined = {0};
-    for (int k = cmd_start; k < i; k++) {
-        if (k > cmd_start)
-            tbuf_addc(&joined, ' ');
-        tbuf_adds(&joined, argv[k]);
-    }
-    if (read_sources(&r, argc, argv, i, &rc) < 0) {
-        tbuf_free(&joined);
+    r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
+    if (!r.tmpl) {
+        rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    r.tmpl = cmd_parse(tbuf_cstr(&joined), r.nsrc);
-    tbuf_free(&joined);
+    if (read_sources(&r, argc, argv, i, &rc) < 0)
+        goto out;
     r.total = count_jobs(&r);
     r.vals = xmalloc((r.nsrc + 1) * sizeof *r.vals);
 
@@ -1280,7 +1342,8 @@ int tool_run(int argc, char **argv)
     r.t0 = now_mono();
     int err = loop(&r);
     if (err < 0) {
-        fprintf(stderr, "mproc run: %s\n", strerror(-err));
+        if (err != ERR_REPORTED)
+            fprintf(stderr, "mproc run: %s\n", strerror(-err));
         /* End whatever runs, then leave. */
         cancel_all(&r, SIGKILL);
         for (long k = 0; k < r.nslots; k++) {
@@ -1358,6 +1421,8 @@ out:
     free(r.pfd);
     free(r.pidx);
     cmd_free(r.tmpl);
+    cmd_finish();
+    repl_opts_free(&r.o.repl);
     tbuf_free(&r.partial);
     return rc;
 }
