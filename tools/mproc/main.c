@@ -35,7 +35,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("mproc %d.%d.%d\n", MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR, MPROC_VERSION_PATCH);
+        printf("mproc %s\n", mproc_version());
         return 0;
     }
     if (!strcmp(argv[1], "run"))

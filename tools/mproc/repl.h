@@ -32,10 +32,7 @@ typedef struct repl_opts {
     size_t nrpl;
 } repl_opts;
 
-/* Where repl.c reads them from the command line: 1 when argv[*i] (and
-   maybe its value, *i advanced past it) was one of these options, 0 when
-   it is none of them, -1 after a usage error was printed. */
-int repl_opt(repl_opts *ro, int argc, char **argv, int *i);
+/* What the options hold that is owned (the --rpl list). */
 void repl_opts_free(repl_opts *ro);
 
 /* ---- the parsed template (repl.c), expanded by cmd.c ------------------- */

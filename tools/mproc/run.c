@@ -15,9 +15,9 @@
  * sanitizers), so a large parent costs nothing to copy, in its own process
  * group, with the caller's signal mask and the dispositions the tool
  * changed reset; stdin is /dev/null, stdout and stderr are pipes. A line
- * of plain words is executed without /bin/sh (cmd_plain_argv says when
+ * of plain words is executed without the shell (cmd_plain_argv says when
  * that changes nothing; PWD must name the working directory, as dash would
- * make it), the rest by /bin/sh -c. Ending a
+ * make it), the rest by the shell GNU parallel would choose (shell.c), with -c. Ending a
  * job (timeout, --halt now, an interrupt) signals the whole group, so the
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
@@ -34,6 +34,7 @@
  */
 #include "out.h"
 #include "repl.h"
+#include "run.h"
 #include "spawn.h"
 #include "tool.h"
 
@@ -70,22 +71,6 @@ extern char **environ;
 /* A failure whose message is already printed. */
 #define ERR_REPORTED (-4096)
 
-enum { HALT_NEVER, HALT_SOON, HALT_NOW };
-
-typedef struct opts {
-    long jobs;          /* -j as given, resolved later; -1 unset */
-    const char *jobs_s;
-    bool keep, null, tag, dry, bar, linebuf;
-    double timeout;     /* 0: none */
-    long retries;       /* tries in all, >= 1 */
-    int halt_when;      /* HALT_* */
-    bool halt_success;  /* success=N rather than fail=N */
-    long halt_n;        /* N, or -1 with halt_pct */
-    double halt_pct;    /* fail=X%: X, else -1 */
-    const char *joblog;
-    repl_opts repl;     /* replacement strings: -I, --plus, --rpl, -q ... */
-} opts;
-
 /* A finished job whose output waits for its turn (-k). */
 typedef struct pending {
     bool done;
@@ -111,9 +96,8 @@ typedef struct slot {
 } slot;
 
 typedef struct run {
-    opts o;
-    source *src;
-    size_t nsrc;
+    run_opts o;
+    sources in;
     size_t total;       /* jobs in all */
     size_t next;        /* next job to start, 0-based */
     size_t done;        /* finished (for the bar) */
@@ -123,10 +107,6 @@ typedef struct run {
     size_t running;
     cmd_tmpl *tmpl;
     char **vals;        /* scratch: a job's values */
-
-    bool streaming;     /* values come from stdin as the jobs run */
-    bool eof;           /* streaming: stdin has ended */
-    tbuf partial;       /* streaming: the unfinished last record */
 
     pending *pend;      /* -k: by seq - 1 */
     size_t pend_cap;
@@ -138,6 +118,9 @@ typedef struct run {
     sigset_t orig_mask; /* the mask we were given: the jobs' */
     bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
     bool direct_ok;     /* plain word lists may run without the shell */
+    bool funcs;         /* the environment holds exported bash functions */
+    char *shell;        /* what runs the jobs' command lines */
+    jobenv env;
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -176,360 +159,10 @@ static void xclose(int *fd)
     *fd = -1;
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("mproc run: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return TOOL_EXIT_USAGE;
-}
-
-static void run_usage(FILE *f)
-{
-    fputs("usage: mproc run [OPTIONS] COMMAND [ARG...] ::: VALUE... [::: VALUE...]\n"
-          "       mproc run [OPTIONS] COMMAND [ARG...] :::: FILE [:::: FILE]\n"
-          "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
-          "\n"
-          "Run COMMAND once per input (every combination of several sources), in\n"
-          "parallel, by /bin/sh -c with each value shell-quoted. Replacement strings:\n"
-          "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
-          "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
-          "of source N. Without any, \" {}\" is appended.\n"
-          "\n"
-          "  -j, --jobs N        N jobs at a time (default: the CPU count; 0: all)\n"
-          "  -k, --keep-order    print outputs in input order\n"
-          "  -0, --null          stdin and :::: values are separated by NUL\n"
-          "      --tag           prefix output lines with the values and a tab\n"
-          "      --line-buffer   pass output lines through as they come\n"
-          "      --timeout SECS  end a job and its process group after SECS\n"
-          "      --retries N     run a failed job up to N times in all\n"
-          "      --halt WHEN,fail=N|success=N   WHEN is now or soon\n"
-          "      --joblog FILE   log each finished job, in GNU parallel's format\n"
-          "      --dry-run       print the commands, run nothing\n"
-          "      --bar           progress bar on stderr (on a terminal)\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "Exit status: 0 all succeeded; 1-100 the number failed; 101 more than 100\n"
-          "failed; 255 a usage error. See mproc(1).\n",
-          f);
-}
-
-/* ---- options ------------------------------------------------------------------ */
-
-static bool parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
-static bool parse_jobs(const char *s, long *out)
-{
-    long cpus = mproc_cpu_count(), v;
-    size_t len = strlen(s);
-    if (len > 1 && s[len - 1] == '%') {
-        char tmp[32];
-        if (len >= sizeof tmp)
-            return false;
-        memcpy(tmp, s, len - 1);
-        tmp[len - 1] = '\0';
-        if (!parse_long(tmp, &v) || v < 0)
-            return false;
-        *out = cpus * v / 100 > 0 ? cpus * v / 100 : 1;
-        return true;
-    }
-    if (!parse_long(s, &v))
-        return false;
-    if (s[0] == '+')
-        v = cpus + v;
-    else if (s[0] == '-')
-        v = cpus + v > 0 ? cpus + v : 1;
-    if (v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_halt(opts *o, const char *s)
-{
-    long v;
-    /* The old numeric forms: 0 never, 1 soon,fail=1, 2 now,fail=1. */
-    if (parse_long(s, &v)) {
-        if (v < 0 || v > 2)
-            return false;
-        o->halt_when = v == 0 ? HALT_NEVER : v == 1 ? HALT_SOON : HALT_NOW;
-        o->halt_n = 1;
-        return true;
-    }
-    if (!strcmp(s, "never")) {
-        o->halt_when = HALT_NEVER;
-        return true;
-    }
-    const char *comma = strchr(s, ',');
-    if (!comma)
-        return false;
-    size_t wl = (size_t)(comma - s);
-    if (wl == 3 && !strncmp(s, "now", 3))
-        o->halt_when = HALT_NOW;
-    else if (wl == 4 && !strncmp(s, "soon", 4))
-        o->halt_when = HALT_SOON;
-    else
-        return false;
-    const char *what = comma + 1, *num;
-    if (!strncmp(what, "fail=", 5)) {
-        o->halt_success = false;
-        num = what + 5;
-    } else if (!strncmp(what, "success=", 8)) {
-        o->halt_success = true;
-        num = what + 8;
-    } else {
-        return false;
-    }
-    size_t nl = strlen(num);
-    if (nl > 1 && num[nl - 1] == '%') {
-        char *end;
-        double pct = strtod(num, &end);
-        if (end != num + nl - 1 || !(pct > 0 && pct <= 100))
-            return false;
-        o->halt_pct = pct;
-        o->halt_n = -1;
-        return true;
-    }
-    if (!parse_long(num, &v) || v < 1)
-        return false;
-    o->halt_n = v;
-    o->halt_pct = -1;
-    return true;
-}
-
-/* Options come before the command; the first word that is not an option
-   starts it. Returns the index of the command's first word, or -1 after a
-   usage error was printed (*rc set). */
-static int parse_opts(opts *o, int argc, char **argv, int *rc)
-{
-    int i = 1;
-    for (; i < argc; i++) {
-        char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
-        if (!strcmp(a, ":::") || !strcmp(a, "::::"))
-            break;
-        int taken = repl_opt(&o->repl, argc, argv, &i);
-        if (taken < 0) {
-            *rc = TOOL_EXIT_USAGE;
-            return -1;
-        }
-        if (taken)
-            continue;
-        /* --name=value and --name value; -jN and -j N. */
-        char name[32];
-        const char *val = NULL;
-        if (a[1] == '-') {
-            const char *eq = strchr(a, '=');
-            size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-            if (nl >= sizeof name) {
-                *rc = usage_error("unknown option '%s'", a);
-                return -1;
-            }
-            memcpy(name, a, nl);
-            name[nl] = '\0';
-            if (eq)
-                val = eq + 1;
-        } else {
-            name[0] = '-';
-            name[1] = a[1];
-            name[2] = '\0';
-            if (a[2]) {
-                if (a[1] == 'j') {
-                    val = a + 2;
-                } else {
-                    /* Bundled flags: -k0q. */
-                    for (const char *p = a + 1; *p; p++)
-                        if (*p != 'k' && *p != '0' && *p != 'q') {
-                            *rc = usage_error("unknown option '%s'", a);
-                            return -1;
-                        }
-                    o->keep |= strchr(a + 1, 'k') != NULL;
-                    o->null |= strchr(a + 1, '0') != NULL;
-                    o->repl.quote |= strchr(a + 1, 'q') != NULL;
-                    continue;
-                }
-            }
-        }
-        static const char *const with_value[] = { "-j", "--jobs", "--timeout", "--retries",
-                                                  "--halt", "--joblog", NULL };
-        bool needs = false;
-        for (size_t k = 0; with_value[k]; k++)
-            needs |= !strcmp(name, with_value[k]);
-        if (needs && !val) {
-            if (i + 1 >= argc) {
-                *rc = usage_error("option '%s' needs a value", name);
-                return -1;
-            }
-            val = argv[++i];
-        } else if (!needs && val) {
-            *rc = usage_error("option '%s' takes no value", name);
-            return -1;
-        }
-
-        if (!strcmp(name, "-j") || !strcmp(name, "--jobs")) {
-            if (!parse_jobs(val, &o->jobs)) {
-                *rc = usage_error("-j: not a number of jobs: '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(name, "-k") || !strcmp(name, "--keep-order")) {
-            o->keep = true;
-        } else if (!strcmp(name, "-0") || !strcmp(name, "--null")) {
-            o->null = true;
-        } else if (!strcmp(name, "--tag")) {
-            o->tag = true;
-        } else if (!strcmp(name, "--line-buffer") || !strcmp(name, "--lb")) {
-            o->linebuf = true;
-        } else if (!strcmp(name, "--group")) {
-            o->linebuf = false;
-        } else if (!strcmp(name, "--dry-run")) {
-            o->dry = true;
-        } else if (!strcmp(name, "--bar")) {
-            o->bar = true;
-        } else if (!strcmp(name, "--will-cite")) {
-            /* Accepted so that GNU parallel command lines work unchanged. */
-        } else if (!strcmp(name, "--timeout")) {
-            char *end;
-            double t = strtod(val, &end);
-            if (end == val || *end || !(t > 0) || t > 1e9) {
-                *rc = usage_error("--timeout: not a number of seconds: '%s'", val);
-                return -1;
-            }
-            o->timeout = t;
-        } else if (!strcmp(name, "--retries")) {
-            if (!parse_long(val, &o->retries) || o->retries < 0) {
-                *rc = usage_error("--retries: not a number: '%s'", val);
-                return -1;
-            }
-            if (o->retries == 0)
-                o->retries = 1;
-        } else if (!strcmp(name, "--halt")) {
-            if (!parse_halt(o, val)) {
-                *rc = usage_error("--halt: expected now|soon,fail=N|success=N, got '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(name, "--joblog")) {
-            o->joblog = val;
-        } else if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-            run_usage(stdout);
-            *rc = 0;
-            return -1;
-        } else {
-            *rc = usage_error("unknown option '%s'", a);
-            return -1;
-        }
-    }
-    return i;
-}
-
-/* ---- inputs ------------------------------------------------------------------- */
-
-static bool is_marker(const char *a)
-{
-    return !strcmp(a, ":::") || !strcmp(a, "::::");
-}
-
-/* Read the sources after the command: ::: values, :::: files (each file a
-   source; - is stdin), or stdin alone when there are none. */
-static int read_sources(run *r, int argc, char **argv, int i, int *rc)
-{
-    char sep = r->o.null ? '\0' : '\n';
-    if (i >= argc) {
-        r->src = xmalloc(sizeof *r->src);
-        memset(r->src, 0, sizeof *r->src);
-        r->nsrc = 1;
-        /* Values from stdin alone are read as the jobs run, so that jobs
-           start before the input ends (tail -f | mproc run ...). -j 0 and
-           --dry-run need them all first. */
-        if (r->o.jobs != 0 && !r->o.dry && !cmd_wants_total(r->tmpl)) {
-            r->streaming = true;
-            return 0;
-        }
-        int err = source_read_fd(&r->src[0], 0, sep);
-        if (err < 0) {
-            *rc = usage_error("cannot read stdin: %s", strerror(-err));
-            return -1;
-        }
-        return 0;
-    }
-    r->src = xmalloc((size_t)argc * sizeof *r->src);
-    memset(r->src, 0, (size_t)argc * sizeof *r->src);
-    while (i < argc) {
-        bool files = !strcmp(argv[i], "::::");
-        i++;
-        if (!files) {
-            source *s = &r->src[r->nsrc++];
-            for (; i < argc && !is_marker(argv[i]); i++)
-                source_push(s, argv[i]);
-            continue;
-        }
-        for (; i < argc && !is_marker(argv[i]); i++) {
-            source *s = &r->src[r->nsrc++];
-            int fd = !strcmp(argv[i], "-") ? 0 : open(argv[i], O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                *rc = usage_error("cannot open input file '%s'", argv[i]);
-                return -1;
-            }
-            int err = source_read_fd(s, fd, sep);
-            if (fd > 0)
-                close(fd);
-            if (err < 0) {
-                *rc = usage_error("cannot read input file '%s'", argv[i]);
-                return -1;
-            }
-        }
-    }
-    if (r->nsrc == 0) {
-        /* ":::: " with no file: nothing to combine. */
-        r->nsrc = 1;
-    }
-    return 0;
-}
-
-/* Every combination of the sources, the last varying fastest. Among
-   several sources an empty one holds one empty value, as in GNU parallel
-   (echo ::: a ::: runs "echo a ''"); a single empty source runs nothing. */
-static size_t count_jobs(run *r)
-{
-    size_t total = 1;
-    for (size_t k = 0; k < r->nsrc; k++) {
-        if (r->src[k].n == 0 && r->nsrc > 1)
-            source_push(&r->src[k], "");
-        if (r->src[k].n == 0)
-            return 0;
-        if (total > SIZE_MAX / r->src[k].n)
-            return SIZE_MAX;
-        total *= r->src[k].n;
-    }
-    return total;
-}
-
-static void job_values(const run *r, size_t idx, char **vals)
-{
-    for (size_t k = r->nsrc; k-- > 0;) {
-        vals[k] = r->src[k].v[idx % r->src[k].n];
-        idx /= r->src[k].n;
-    }
-}
-
 static char *make_tag(const run *r)
 {
     tbuf t = {0};
-    for (size_t k = 0; k < r->nsrc; k++) {
+    for (size_t k = 0; k < r->in.nsrc; k++) {
         if (k)
             tbuf_addc(&t, ' ');
         tbuf_adds(&t, r->vals[k]);
@@ -610,16 +243,10 @@ static bool streams(const run *r, const slot *s)
 
 static void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime)
 {
-    if (!r->joblog)
-        return;
-    fprintf(r->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", s->seq, s->start_real,
-            runtime, s->received, exitval, sig);
-    /* One line per job: a newline in the command is written as a NUL byte,
-       as GNU parallel does. */
-    for (size_t k = 0; k < s->cmd.len; k++)
-        putc(s->cmd.p[k] == '\n' ? '\0' : s->cmd.p[k], r->joblog);
-    putc('\n', r->joblog);
-    fflush(r->joblog);
+    joblog_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
+                       .received = s->received, .exitval = exitval, .sig = sig,
+                       .cmd = s->cmd.p, .cmdlen = s->cmd.len };
+    joblog_write(r->joblog, &rec);
 }
 
 /* ---- starting jobs ----------------------------------------------------------------- */
@@ -637,12 +264,12 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
-static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidfd)
+static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, int *pidfd)
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
     tbuf wrapped = { 0 };
-    char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
+    char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
     if (r->o.repl.shellquote) {
         tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
@@ -651,24 +278,28 @@ static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidf
     } else if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
+        /* An exported bash function of that name is what the shell runs. */
+        if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
+            plain = false;
     }
     spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
-                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe };
+                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
+                        .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
     if (plain) {
         const char *path = spawn_resolve(argv[0]);
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    int err = spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+    int err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
     tbuf_free(&wrapped);
     return err;
 }
 
-/* The command line of job seq in slot (1-based) from r->vals: 0, 1 when
-   skip() was called, -1 after an error was printed. */
+/* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
+   when skip() was called; -1 after an error was printed. */
 static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
-    cmd_job job = { .vals = r->vals, .nvals = r->nsrc, .seq = seq, .slot = slotno,
+    cmd_job job = { .vals = r->vals, .nvals = r->in.nsrc, .seq = seq, .slot = slotno,
                     .total = r->total, .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
@@ -680,7 +311,7 @@ static int start_job(run *r, long si)
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
-    job_values(r, s->seq - 1, r->vals);
+    sources_job(&r->in, s->seq - 1, r->vals);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
@@ -703,7 +334,7 @@ static int start_job(run *r, long si)
     s->deadline = r->o.timeout > 0 ? s->start_mono + r->o.timeout : INFINITY;
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, p_out[1], p_err[1], &pid, &pidfd)) < 0)
+    if ((err = do_spawn(r, s, si, p_out[1], p_err[1], &pid, &pidfd)) < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -782,31 +413,17 @@ static void cancel_all(run *r, int sig)
     }
 }
 
-/* The exit status when no halt decides it: with fail=X% GNU parallel's
-   percentage of all the jobs that failed, rounded up; else the number
-   failed. */
-static int fail_status(const run *r)
+static run_counts counts(const run *r)
 {
-    if (r->o.halt_when != HALT_NEVER && !r->o.halt_success && r->o.halt_pct > 0 &&
-        r->total > 0 && r->total != SIZE_MAX)
-        return (int)((r->nfail * 100 + r->total - 1) / r->total);
-    return r->nfail > 100 ? 101 : (int)r->nfail;
+    return (run_counts){ .total = r->total, .nfail = r->nfail, .nsucc = r->nsucc };
 }
 
 static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
     r->halted = true;
     r->stop = true;
-    if (failed) {
-        /* fail=1 leaves with the job's own status; a timed-out job's
-           Exitval is -1, which GNU parallel's exit makes 255. */
-        if (r->o.halt_n == 1)
-            r->halt_status = s->timed_out ? 255 : exitval > 0 ? exitval : sig > 0 ? 128 + sig : 1;
-        else
-            r->halt_status = fail_status(r);
-    } else {
-        r->halt_status = 0;
-    }
+    run_counts c = counts(r);
+    r->halt_status = policy_halt_status(&r->o, &c, failed, s->timed_out, exitval, sig);
     if (r->o.halt_when == HALT_NOW) {
         cancel_all(r, SIGTERM);
     } else if (r->running > 0) {
@@ -817,21 +434,13 @@ static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool faile
 
 static void check_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
-    if (r->o.halt_when == HALT_NEVER || failed == r->o.halt_success)
+    if (!policy_halt_counts(&r->o, failed))
         return;
     /* Every job of the kind the policy counts is named, not only the one
        that halts, as GNU parallel does. */
     fprintf(stderr, "mproc: This job %s:\n%s\n", failed ? "failed" : "succeeded", s->cmd.p);
-    if (r->halted)
-        return;
-    size_t n = failed ? r->nfail : r->nsucc;
-    bool hit;
-    /* X% of all the jobs, as GNU parallel counts: not of those done so far. */
-    if (r->o.halt_pct > 0)
-        hit = (double)n * 100.0 >= r->o.halt_pct * (double)r->total;
-    else
-        hit = n >= (size_t)r->o.halt_n;
-    if (hit)
+    run_counts c = counts(r);
+    if (!r->halted && policy_halt_hit(&r->o, &c, failed))
         trigger_halt(r, s, exitval, sig, failed);
 }
 
@@ -1053,19 +662,18 @@ static void on_input(run *r)
     if (n <= 0) {
         if (n < 0)
             fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(errno));
-        source_feed_end(&r->src[0], &r->partial);
-        r->eof = true;
+        sources_feed(&r->in, &r->o, buf, 0);
     } else {
-        source_feed(&r->src[0], &r->partial, buf, (size_t)n, r->o.null ? '\0' : '\n');
+        sources_feed(&r->in, &r->o, buf, (size_t)n);
     }
-    r->total = r->src[0].n;
+    r->total = r->in.src[0].n;
     pend_grow(r);
 }
 
 /* Whether to wait for more input: only while a slot is free for it. */
 static bool want_input(const run *r)
 {
-    return r->streaming && !r->eof && !r->stop && r->next >= r->total &&
+    return r->in.streaming && !r->in.eof && !r->stop && r->next >= r->total &&
            r->running < (size_t)r->nslots;
 }
 
@@ -1196,7 +804,7 @@ static int dry_run(run *r)
     int rc = 0;
     size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
-        job_values(r, i, r->vals);
+        sources_job(&r->in, i, r->vals);
         /* A skipped job is printed all the same, and counts as failed, as
            GNU parallel does. */
         int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
@@ -1237,14 +845,14 @@ int tool_run(int argc, char **argv)
     /* First of all: reading a closed stdin must find it empty (GNU parallel
        runs no job and exits 0), not fail. */
     ensure_std_fds();
-    int i = parse_opts(&r.o, argc, argv, &rc);
+    int i = run_parse_opts(&r.o, argc, argv, &rc);
     if (i < 0)
         goto out;
     int cmd_start = i;
-    while (i < argc && !is_marker(argv[i]))
+    while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;
     if (i == cmd_start) {
-        rc = usage_error("%s", "missing command");
+        rc = run_usage_error("missing command");
         goto out;
     }
     r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
@@ -1252,39 +860,42 @@ int tool_run(int argc, char **argv)
         rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    if (read_sources(&r, argc, argv, i, &rc) < 0)
+    /* total_jobs() needs every value before the first job. */
+    r.o.whole_input = cmd_wants_total(r.tmpl);
+    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0)
         goto out;
-    r.total = count_jobs(&r);
-    r.vals = xmalloc((r.nsrc + 1) * sizeof *r.vals);
+    r.total = sources_count(&r.in);
+    r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
-    if (!r.streaming && (j == 0 || (size_t)j > r.total))
+    if (!r.in.streaming && (j == 0 || (size_t)j > r.total))
         j = r.total > 0 && r.total < LONG_MAX ? (long)r.total : 1;
     if (j < 1)
         j = 1;
     r.nslots = j;
 
     if (r.o.joblog) {
-        /* As in GNU parallel: - is stdout; +FILE appends, with no header. */
-        bool append = r.o.joblog[0] == '+';
-        if (!strcmp(r.o.joblog, "-"))
-            r.joblog = stdout;
-        else
-            r.joblog = fopen(r.o.joblog + append, append ? "ae" : "we");
+        r.joblog = joblog_open(r.o.joblog);
         if (!r.joblog) {
-            rc = usage_error("cannot write the joblog '%s'", r.o.joblog + append);
+            rc = run_usage_error("cannot write the joblog '%s': %s",
+                                 r.o.joblog + (r.o.joblog[0] == '+'), strerror(errno));
             goto out;
         }
-        if (!append)
-            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                  r.joblog);
-        fflush(r.joblog);
+    }
+    r.shell = shell_choose();
+    if (!shell_usable(r.shell)) {
+        rc = run_usage_error("Shell '%s' not found.", r.shell);
+        goto out;
+    }
+    {
+        const char *tmp = getenv("TMPDIR");
+        jobenv_init(&r.env, r.shell, tmp && *tmp ? tmp : "/tmp");
     }
     if (r.o.dry) {
         rc = dry_run(&r);
         goto out;
     }
-    if (r.total == 0 && !r.streaming)
+    if (r.total == 0 && !r.in.streaming)
         goto out;
 
     r.nslots = fit_slots(r.nslots);
@@ -1299,7 +910,7 @@ int tool_run(int argc, char **argv)
     }
     r.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (r.devnull < 0) {
-        rc = usage_error("cannot open /dev/null: %s", strerror(errno));
+        rc = run_usage_error("cannot open /dev/null: %s", strerror(errno));
         goto out;
     }
 
@@ -1319,7 +930,7 @@ int tool_run(int argc, char **argv)
     masked = true;
     r.sigfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
     if (r.sigfd < 0) {
-        rc = usage_error("signalfd: %s", strerror(errno));
+        rc = run_usage_error("signalfd: %s", strerror(errno));
         goto out;
     }
 
@@ -1338,6 +949,7 @@ int tool_run(int argc, char **argv)
     chld_set = true;
 
     r.direct_ok = pwd_is_cwd();
+    r.funcs = shell_exports_functions();
     r.bar = r.o.bar && isatty(2);
     r.t0 = now_mono();
     int err = loop(&r);
@@ -1370,18 +982,15 @@ int tool_run(int argc, char **argv)
                 print_whole(&r, NULL, &r.pend[k - 1].out, &r.pend[k - 1].err);
     }
     bar_update(&r, true);
-    if (r.halted)
-        rc = r.halt_status;
-    else
-        rc = fail_status(&r);
+    run_counts c = counts(&r);
+    rc = r.halted ? r.halt_status : policy_fail_status(&r.o, &c);
 
 out:
-    if (r.joblog == stdout)
-        fflush(stdout);
-    else if (r.joblog)
-        fclose(r.joblog);
+    joblog_close(r.joblog);
     xclose(&r.sigfd);
     xclose(&r.devnull);
+    /* The perl coprocess, if any, ends before we may leave by a signal. */
+    cmd_finish();
     int die_by = r.interrupted;
     if (pipe_set)
         sigaction(SIGPIPE, &sa_pipe_old, NULL);
@@ -1414,15 +1023,13 @@ out:
         }
         free(r.pend);
     }
-    for (size_t k = 0; k < r.nsrc && r.src; k++)
-        source_free(&r.src[k]);
-    free(r.src);
+    sources_free(&r.in);
     free(r.vals);
     free(r.pfd);
     free(r.pidx);
     cmd_free(r.tmpl);
-    cmd_finish();
     repl_opts_free(&r.o.repl);
-    tbuf_free(&r.partial);
+    jobenv_free(&r.env);
+    free(r.shell);
     return rc;
 }

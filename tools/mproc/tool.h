@@ -4,7 +4,9 @@
  *
  * The tool is built on the public API of libmproc only. Its modules:
  *   main.c    dispatch to the commands, --help
- *   run.c     `mproc run`: options, the job table and the one poll loop
+ *   run.c     `mproc run`: the job table and the one poll loop; its other
+ *             parts (options, value parsers, policy, joblog, sources) are
+ *             listed in run.h
  *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
  *   repl.c    replacement-string options and parsing a command template
  *   cmd.c     expanding a template for a job, shell quoting
