@@ -132,6 +132,8 @@ void cmd_finish(void);
 /* ---- tree.c / run.c -------------------------------------------------------- */
 
 int tool_run(int argc, char **argv);
+/* Print "mproc VERSION" on stdout (main.c). */
+void tool_print_version(void);
 int tool_tree(int argc, char **argv);
 
 #endif
