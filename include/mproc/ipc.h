@@ -620,7 +620,9 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  * message may go, so that a waiting producer and a slow consumer trade
  * messages in batches rather than one at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
- * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL.
+ * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
+ * -EPROTO when the queue's shared memory holds positions no put or get
+ * left there (written over by something other than this library).
  */
 MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout);
 
@@ -632,7 +634,9 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, doub
  * *len is set to its size and it stays first in the queue; -ETIMEDOUT
  * (empty; 0 timeout included, as get_nowait's Empty); -EPIPE when the
  * queue is closed and empty; -EINVAL (NULL q or len, NULL buf with cap >
- * 0, NaN timeout).
+ * 0, NaN timeout); -EPROTO when the queue's shared memory holds a message
+ * or positions no put wrote (written over by something other than this
+ * library): reported, never followed outside the ring.
  */
 MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
                               double timeout);

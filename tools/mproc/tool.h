@@ -104,6 +104,8 @@ size_t cmd_plain_argv(char *line, char **argv, size_t cap);
 /* ---- tree.c / run.c -------------------------------------------------------- */
 
 int tool_run(int argc, char **argv);
+/* Print "mproc VERSION" on stdout (main.c). */
+void tool_print_version(void);
 int tool_tree(int argc, char **argv);
 
 #endif
