@@ -392,6 +392,10 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
            another CPU) only when the stale view says no. */
         uint64_t head = h->head_seen, gets = h->gets_seen;
         uint32_t s = 0;
+        if (!positions_ok(q, head, tail)) {
+            err = -EPROTO;
+            break;
+        }
         bool fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
         if (!fits) {
             /* The futex word first, then the look (see DESIGN). */
