@@ -32,12 +32,18 @@ static int report(int fd, pid_t pid)
 
 static int start_daemons(spin_ctx *ctx, int n, int (*fn)(void *));
 
+/* One context per depth, in static memory: a daemon runs on the thread that
+   forked it, so a context on some thread's stack could be in a stack the C
+   library hands to the next thread made in the child. */
+static spin_ctx depth_ctx[3];
+
 static int busy(void *arg)
 {
     spin_ctx *ctx = arg;
     if (ctx->depth > 0) {
-        spin_ctx inner = { ctx->report_fd, ctx->depth - 1 };
-        if (start_daemons(&inner, 2, busy))
+        spin_ctx *inner = &depth_ctx[ctx->depth - 1];
+        *inner = (spin_ctx){ ctx->report_fd, ctx->depth - 1 };
+        if (start_daemons(inner, 2, busy))
             return 1;
     }
     report(ctx->report_fd, getpid());
@@ -59,8 +65,9 @@ static int start_daemons(spin_ctx *ctx, int n, int (*fn)(void *))
 static int owner(void *arg)
 {
     spin_ctx *ctx = arg;
-    spin_ctx flat = { ctx->report_fd, 0 };
-    if (start_daemons(&flat, 3, busy) || start_daemons(ctx, 1, busy))
+    spin_ctx *flat = &depth_ctx[0];
+    *flat = (spin_ctx){ ctx->report_fd, 0 };
+    if (start_daemons(flat, 3, busy) || start_daemons(ctx, 1, busy))
         return 1;
     report(ctx->report_fd, getpid());
     for (;;)
@@ -73,10 +80,11 @@ START_TEST(owner_killed_with_busy_daemons_all_gone)
     mproc_test_gate_open(&g);
     /* 3 busy daemons, and one busy daemon with 2 busy daemons, each of
        which has 2 more: 10 daemons, then the owner's own PID. */
-    spin_ctx ctx = { g.wr, 2 };
+    spin_ctx *ctx = &depth_ctx[2];
+    *ctx = (spin_ctx){ g.wr, 2 };
     enum { DAEMONS = 3 + 1 + 2 + 4 };
     mproc_process *o;
-    ASSERT_OK(mproc_process_new(&o, owner, &ctx, NULL));
+    ASSERT_OK(mproc_process_new(&o, owner, ctx, NULL));
     ASSERT_OK(mproc_process_start(o));
     pid_t pids[DAEMONS + 1];
     int n = 0;
