@@ -243,6 +243,20 @@ START_TEST(quote_words_and_shellquote)
 }
 END_TEST
 
+START_TEST(from_bash_and_from_sh)
+{
+    if (!have_parallel())
+        return;
+    /* The jobs' shell is the one mproc was started from; the quoting must
+       hold in each. */
+    gnu_script_both("@P@ -k echo {} '{= s/a/X/ =}' ::: 'a b' \"it's\" '$HOME' '`x`' 'é'; true", 0);
+    gnu_script_both("@P@ -k -q printf '<%s>\\n' {} 'x y' ::: 'a b' \"c'd\"; true", 0);
+    gnu_script_both("@P@ -k --plus echo '{%.c}' {..} {+.} ::: a.b.c; true", 0);
+    gnu_script_both("@P@ -k --shellquote echo {} ::: \"a'b\" 'c d'; true", 0);
+    gnu_script_both("@P@ -k -I @@ 'echo @@; echo {= $_=uc =}' ::: a; true", 0);
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------------- */
 
 START_TEST(perl_errors_are_usage_errors)
@@ -345,6 +359,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, perl_errors_are_usage_errors);
     tc = mproc_tcase(s, "quoting", 120);
     tcase_add_test(tc, quote_words_and_shellquote);
+    tcase_add_test(tc, from_bash_and_from_sh);
     tc = mproc_tcase(s, "coprocess", 60);
     tcase_add_test(tc, perl_only_when_needed_and_reaped);
     tcase_add_test(tc, perl_descriptors_closed_in_jobs);
