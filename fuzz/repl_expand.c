@@ -54,11 +54,6 @@ int perl_eval(const cmd_job *job, const perl_req *req, size_t nreq, tbuf *data, 
     return 0;
 }
 
-bool perl_running(void)
-{
-    return false;
-}
-
 void perl_stop(void)
 {
     for (size_t i = 0; i < ncodes; i++)
