@@ -18,6 +18,18 @@
 
 /* ---- creating ------------------------------------------------------------------ */
 
+_Atomic unsigned mproc__pool_fork_gen;
+
+static void pool_after_fork_child(void)
+{
+    atomic_fetch_add(&mproc__pool_fork_gen, 1);
+}
+
+__attribute__((constructor)) static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
+
 void mproc__pool_unref(mproc_pool *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1)
@@ -25,6 +37,7 @@ void mproc__pool_unref(mproc_pool *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->inflight);
+    free(p->lost_sig);
     free(p->segs);
     free(p);
 }
@@ -49,6 +62,16 @@ static void release_shared(mproc_pool *p)
     mproc__close(p->arena_fd);
     mproc__close(p->cmd_fd);
     p->arena_fd = p->cmd_fd = -1;
+}
+
+/* A time limit in seconds as the ring keeps it: 0 for none. */
+static int64_t timeout_ns(double t)
+{
+    /* A limit past 31 years is no limit (and past 292 would not fit). */
+    if (t <= 0 || t > 1e9)
+        return 0;
+    int64_t ns = (int64_t)(t * 1e9);
+    return ns ? ns : 1;
 }
 
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
@@ -76,12 +99,14 @@ int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts, unsigned n)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->refs, 1);
+    p->gen = atomic_load(&mproc__pool_fork_gen);
     atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
     p->nprocs = n ? n : 1;
     p->inflight = calloc(MPROC__SLOTS, sizeof *p->inflight);
-    if (!p->inflight) {
+    p->lost_sig = calloc(n, sizeof *p->lost_sig);
+    if (!p->inflight || !p->lost_sig) {
         err = -ENOMEM;
         goto out;
     }
@@ -109,10 +134,8 @@ int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts, unsigned n)
     mproc__shared *sh = p->sh;
     sh->nworkers = n;
     sh->maxtasks = o.maxtasksperchild;
-    /* A limit past 31 years is no limit (and past 292 would not fit). */
-    sh->timeout_ns = o.task_timeout > 1e9 ? 0 : (int64_t)(o.task_timeout * 1e9);
-    if (o.task_timeout > 0 && o.task_timeout <= 1e9 && sh->timeout_ns == 0)
-        sh->timeout_ns = 1;
+    sh->timeout_ns = timeout_ns(o.task_timeout);
+    atomic_init(&sh->min_timeout_ns, sh->timeout_ns);
     sh->init = o.initializer;
     sh->initarg = o.initarg;
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
@@ -208,6 +231,15 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->res_len = 0;
     s->res_off = 0;
     s->code = s->detail = s->sig = 0;
+    s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
+    if (s->timeout_ns) {
+        int64_t m = atomic_load(&sh->min_timeout_ns);
+        if (!m || s->timeout_ns < m) {
+            /* The supervisor must look more often from now on. */
+            atomic_store(&sh->min_timeout_ns, s->timeout_ns);
+            send_cmd(p);
+        }
+    }
     if (t->arg_len <= MPROC__INLINE && t->arg_len)
         memcpy(s->data, t->arg, t->arg_len);
     p->inflight[pos % MPROC__SLOTS] = r;
@@ -277,8 +309,18 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
         return err;
     }
     r->arg_len = t->arg_len;
+    if (t->on_ok || t->on_err) {
+        r->on_ok = t->on_ok;
+        r->on_err = t->on_err;
+        r->cookie = t->cookie;
+        r->has_cb = true;
+    }
     pthread_mutex_lock(&p->mu);
-    err = p->sh ? publish(p, r, t) : -EINVAL;
+    err = p->sh ? 0 : -EINVAL;
+    if (!err && r->has_cb)
+        err = mproc__pool_cb_start(p);
+    if (!err)
+        err = publish(p, r, t);
     if (err < 0)
         unstage_arg(p, r);
     pthread_mutex_unlock(&p->mu);
@@ -293,9 +335,26 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
 int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                            mproc_result **out)
 {
-    if (!pool || !fn || !out || (!arg && arg_len))
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len))
         return -EINVAL;
     task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
+    return mproc__pool_submit_task(pool, &t, out);
+}
+
+int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
+                      const mproc_submit_opts *opts, mproc_result **out)
+{
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len) ||
+        (opts && (isnan(opts->timeout) || opts->timeout < 0)))
+        return -EINVAL;
+    task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
+    if (opts) {
+        t.on_ok = opts->on_success;
+        t.on_err = opts->on_error;
+        t.cookie = opts->cookie;
+        t.own_timeout = opts->timeout > 0;
+        t.timeout_ns = timeout_ns(opts->timeout);
+    }
     return mproc__pool_submit_task(pool, &t, out);
 }
 
@@ -312,12 +371,12 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
     if ((err == 0 || err == MPROC_ETASK) && data) {
         void *copy = NULL;
         if (n) {
-            copy = malloc(n);
+            copy = malloc(n + 1);
             if (!copy) {
                 mproc_result_free(r);
                 return -ENOMEM;
             }
-            memcpy(copy, d, n);
+            memcpy(copy, d, n + 1); /* with the NUL that follows */
         }
         *data = copy;
     }
@@ -331,7 +390,7 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
 
 int mproc_pool_close(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     if (pool->state == P_OPEN) {
@@ -366,7 +425,7 @@ static void terminate_locked(mproc_pool *p)
 
 int mproc_pool_terminate(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);
@@ -376,7 +435,7 @@ int mproc_pool_terminate(mproc_pool *pool)
 
 int mproc_pool_join(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     int err = 0;
@@ -399,7 +458,7 @@ int mproc_pool_join(mproc_pool *pool)
             send_cmd(pool);
         mproc__pool_reap_supervisor(pool, true);
         mproc__pool_collect(pool);
-        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : 0);
         pool->joined = true;
     }
     /* Every outcome is known now, and no task can be added (the pool is
@@ -413,7 +472,7 @@ out:
 
 void mproc_pool_free(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);

@@ -84,14 +84,26 @@ typedef struct seg {
     uintptr_t lo, hi;
 } seg;
 
+/* Bumped in every child forked from this process (pool.c): a pool, its
+   results and its maps answer only in the process that made them, whose
+   generation they keep. A child's copy of a pool shares the ring with the
+   owner, so anything it did there would take the owner's tasks and slots. */
+extern _Atomic unsigned mproc__pool_fork_gen;
+static inline bool mproc__pool_here(unsigned gen)
+{
+    return gen == atomic_load_explicit(&mproc__pool_fork_gen, memory_order_relaxed);
+}
+
 struct mproc_pool {
     pthread_mutex_t mu;
+    unsigned gen;            /* mproc__pool_fork_gen of the process that made it */
     pthread_cond_t cv;       /* local_sleepers reached 0; the callback queue */
     _Atomic int refs;
     int state;
     bool joined;
     bool sup_reaped;
     bool lost;               /* the supervisor died from outside */
+    int *lost_sig;           /* then: the signal each worker place died of, 0 unknown */
     mproc__shared *sh;
     size_t sh_size;
     int arena_fd, cmd_fd;
@@ -131,6 +143,10 @@ typedef struct task {
     size_t arg_len;
     uint32_t kind;
     uint64_t item_size, count;
+    mproc_result_cb on_ok, on_err; /* attached before the task is published */
+    void *cookie;
+    bool own_timeout;              /* timeout_ns replaces the pool's task_timeout */
+    int64_t timeout_ns;
 } task;
 
 /* ---- pool.c ---------------------------------------------------------------- */
@@ -159,6 +175,8 @@ void mproc__result_drop(mproc_result *r, bool locked);
    reference. With the pool's mutex held. */
 void mproc__result_settle(mproc_pool *p, mproc_result *r);
 
+/* Starts the callback thread if it is not running. Mutex held. 0 or -EAGAIN. */
+int mproc__pool_cb_start(mproc_pool *p);
 /* Waits (mutex held, released meanwhile) until the callback thread has run
    every queued callback; at once in the callback thread itself. */
 void mproc__pool_wait_callbacks(mproc_pool *p);
@@ -166,6 +184,9 @@ void mproc__pool_wait_callbacks(mproc_pool *p);
 /* ---- pool_collect.c ------------------------------------------------------------ */
 
 void mproc__pool_collect(mproc_pool *p);
+/* Ends every task in flight with code; 0: as after a supervisor killed
+   from outside (a running task MPROC_EWORKER with its worker's signal, a
+   task that never started -EPIPE). */
 void mproc__pool_settle_all(mproc_pool *p, int code);
 void mproc__pool_wake_owners(mproc_pool *p);
 void mproc__pool_reap_supervisor(mproc_pool *p, bool block);

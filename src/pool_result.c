@@ -17,8 +17,8 @@
 static void result_release_locked(mproc_pool *p, mproc_result *r)
 {
     if (r->mapped) {
-        mproc__arena_unmap(r->data, r->len);
-        mproc__arena_release(p->arena_fd, r->off, r->len);
+        mproc__arena_unmap(r->data, mproc__res_span(r->len));
+        mproc__arena_release(p->arena_fd, r->off, mproc__res_span(r->len));
     } else {
         free(r->data);
     }
@@ -94,7 +94,7 @@ void mproc__result_discard(mproc_result *r)
 
 int mproc_result_wait(mproc_result *r, double timeout)
 {
-    if (!r || !mproc__timeout_ok(timeout))
+    if (!r || !mproc__pool_here(r->pool->gen) || !mproc__timeout_ok(timeout))
         return -EINVAL;
     if (atomic_load(&r->ready))
         return 0;
@@ -118,7 +118,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
 
 bool mproc_result_ready(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return false;
     if (atomic_load(&r->ready))
         return true;
@@ -138,7 +138,7 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
         return err;
     if (r->code == 0 || r->code == MPROC_ETASK) {
         if (data)
-            *data = r->data;
+            *data = r->data ? r->data : "";
         if (len)
             *len = r->len;
     }
@@ -147,6 +147,8 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
 
 int mproc_result_code(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     if (r->code == MPROC_ETASK || (r->code == MPROC_EWORKER && r->sig == 0))
@@ -156,6 +158,8 @@ int mproc_result_code(const mproc_result *r)
 
 int mproc_result_signal(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     return r->code == MPROC_EWORKER || r->code == MPROC_ETASKTIMEOUT ? r->sig : 0;
@@ -163,7 +167,7 @@ int mproc_result_signal(const mproc_result *r)
 
 void mproc_result_free(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return;
     atomic_store(&r->user_freed, true);
     mproc__result_drop(r, false);
@@ -176,6 +180,8 @@ int mproc_result_wait_any(mproc_result *const *rs, size_t n, double timeout)
     for (size_t i = 0; i < n; i++)
         if (!rs[i] || rs[i]->pool != rs[0]->pool)
             return -EINVAL;
+    if (!mproc__pool_here(rs[0]->pool->gen))
+        return -EINVAL;
     mproc_pool *p = rs[0]->pool;
     double deadline = mproc__deadline(timeout);
     int found = -ETIMEDOUT;
@@ -236,6 +242,23 @@ static void *cb_main(void *arg)
     return NULL;
 }
 
+int mproc__pool_cb_start(mproc_pool *p)
+{
+    if (p->cb_started || p->cb_stop)
+        return 0;
+    sigset_t old;
+    mproc__block_all(&old);
+    atomic_fetch_add(&p->refs, 1);
+    int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
+    mproc__restore_mask(&old);
+    if (e) {
+        atomic_fetch_sub(&p->refs, 1);
+        return -EAGAIN;
+    }
+    p->cb_started = true;
+    return 0;
+}
+
 void mproc__pool_wait_callbacks(mproc_pool *p)
 {
     /* A callback that joins would wait for itself. */
@@ -248,7 +271,7 @@ void mproc__pool_wait_callbacks(mproc_pool *p)
 int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_result_cb on_error,
                           void *cookie)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return -EINVAL;
     mproc_pool *p = r->pool;
     int err = 0;
@@ -268,19 +291,8 @@ int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_res
             fn(r, cookie);
         return 0;
     }
-    if (!p->cb_started && !p->cb_stop) {
-        sigset_t old;
-        mproc__block_all(&old);
-        atomic_fetch_add(&p->refs, 1);
-        int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
-        mproc__restore_mask(&old);
-        if (e) {
-            atomic_fetch_sub(&p->refs, 1);
-            err = -EAGAIN;
-            goto out;
-        }
-        p->cb_started = true;
-    }
+    if ((err = mproc__pool_cb_start(p)) < 0)
+        goto out;
     r->on_ok = on_success;
     r->on_err = on_error;
     r->cookie = cookie;

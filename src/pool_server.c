@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,27 +55,36 @@ struct mproc_out {
     bool failed; /* an allocation failed: the task's result is -ENOMEM */
 };
 
+/* Room for extra more bytes after the result's len. */
+static int out_reserve(mproc_out *out, size_t extra)
+{
+    if (extra > SIZE_MAX - out->len)
+        return -ENOMEM;
+    size_t need = out->len + extra;
+    if (need <= out->cap)
+        return 0;
+    size_t cap = out->cap ? out->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *b = realloc(out->buf, cap);
+    if (!b) {
+        out->failed = true;
+        return -ENOMEM;
+    }
+    out->buf = b;
+    out->cap = cap;
+    return 0;
+}
+
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
     if (!out || (!data && len))
         return -EINVAL;
     if (len == 0)
         return 0;
-    if (len > SIZE_MAX - out->len)
-        return -ENOMEM;
-    size_t need = out->len + len;
-    if (need > out->cap) {
-        size_t cap = out->cap ? out->cap : 256;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *b = realloc(out->buf, cap);
-        if (!b) {
-            out->failed = true;
-            return -ENOMEM;
-        }
-        out->buf = b;
-        out->cap = cap;
-    }
+    int err = out_reserve(out, len);
+    if (err < 0)
+        return err;
     if (len <= 16) {
         /* A map item's few bytes: cheaper than a call to memcpy. */
         char *d = out->buf + out->len;
@@ -84,7 +94,33 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
     } else {
         memcpy(out->buf + out->len, data, len);
     }
-    out->len = need;
+    out->len += len;
+    return 0;
+}
+
+int mproc_out_printf(mproc_out *out, const char *fmt, ...)
+{
+    if (!out || !fmt)
+        return -EINVAL;
+    va_list ap;
+    /* Formatted straight into the result: where it fits in the room left,
+       once; else again into room made for its exact length. */
+    int err = out_reserve(out, 64);
+    if (err < 0)
+        return err;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= out->cap - out->len) {
+        if ((err = out_reserve(out, (size_t)n + 1)) < 0)
+            return err;
+        va_start(ap, fmt);
+        vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+        va_end(ap);
+    }
+    out->len += (size_t)n;
     return 0;
 }
 
@@ -186,7 +222,7 @@ void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s, size_
         return s->data;
     }
     uint64_t off;
-    int e = mproc__arena_alloc(sh, len, &off);
+    int e = mproc__arena_alloc(sh, mproc__res_span(len), &off);
     if (e < 0) {
         *err = e;
         return NULL;
@@ -195,10 +231,12 @@ void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s, size_
        now the supervisor can give the range back. */
     s->res_off = off;
     s->res_len = len;
-    void *p = mproc__arena_map(arena_fd, off, len, true);
-    if (!p) {
+    char *p = mproc__arena_map(arena_fd, off, mproc__res_span(len), true);
+    if (p) {
+        p[len] = 0;
+    } else {
         *err = mproc__err();
-        mproc__arena_release(arena_fd, off, len);
+        mproc__arena_release(arena_fd, off, mproc__res_span(len));
         s->res_len = 0;
         s->res_off = 0;
     }
@@ -208,14 +246,15 @@ void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s, size_
 void mproc__result_space_done(void *p, mproc__slot *s, size_t len)
 {
     if (p && p != (void *)s->data)
-        mproc__arena_unmap(p, len);
+        mproc__arena_unmap(p, mproc__res_span(len));
 }
 
 /* Runs fn over every item of a chunk. The result (ring.h, CHUNK_*) is
    uint64 count, uint64 uniform, then, unless every item returned 0 and
    wrote the same number of bytes (uniform = CHUNK_UNIFORM | that number),
    int32 codes[count] (padded to 8) and uint64 ends[count]; then the items'
-   bytes end to end: item i is [ends[i-1], ends[i]). The uniform case, the
+   bytes end to end, each followed by a NUL: item i is [ends[i-1], ends[i])
+   with its NUL last (uniform counts the NUL too). The uniform case, the
    usual one for a map, carries the results and nothing else. */
 static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *items)
 {
@@ -241,8 +280,10 @@ static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *i
     bool uniform = true;
     for (uint64_t i = 0; i < n; i++) {
         int rc = fn(items + i * isz, isz, &wk->out);
-        if (wk->out.failed)
+        /* Each item's bytes end with a NUL of their own, as every result. */
+        if (wk->out.failed || out_reserve(&wk->out, 1) < 0)
             return -ENOMEM;
+        wk->out.buf[wk->out.len++] = 0;
         codes[i] = rc;
         ends[i] = wk->out.len;
         uniform = uniform && rc == 0 && ends[i] == (i + 1) * ends[0];
@@ -271,6 +312,7 @@ static void run_task(worker *wk, uint64_t pos)
     mproc__shared *sh = wk->sh;
     mproc__slot *s = mproc__slot_at(sh, pos);
     mproc__wrec *rec = &sh->w[wk->place];
+    atomic_store(&rec->limit_ns, s->timeout_ns);
     atomic_store(&rec->started_ns, now_ns());
     atomic_store(&rec->task_pos, pos + 1);
 
@@ -338,6 +380,10 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
                                   pid_t sup, const sigset_t *mask,
                                   const struct sigaction *chld)
 {
+    /* Our pid is known from our first instruction on, even if the
+       supervisor dies before fork returns there: an owner that is a
+       subreaper then adopts and reaps us by it. */
+    atomic_store(&sh->w[place].pid, getpid());
     /* Our parent is the single-threaded supervisor, so the death signal
        follows the process, not a thread. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -406,7 +452,7 @@ static void fail_running(sup *S, unsigned place, int status)
         if (mproc__word_state(v) != SLOT_RUNNING || mproc__word_owner(v) != place + 1)
             continue;
         if (s->res_len > MPROC__INLINE)
-            mproc__arena_release(S->a->arena_fd, s->res_off, s->res_len);
+            mproc__arena_release(S->a->arena_fd, s->res_off, mproc__res_span(s->res_len));
         int code = MPROC_EWORKER, detail = 0, sig = 0;
         if (S->timed_out[place]) {
             code = MPROC_ETASKTIMEOUT;
@@ -541,7 +587,8 @@ static void check_timeouts(sup *S)
         if (pid <= 0 || !tp || S->timed_out[i])
             continue;
         int64_t st = atomic_load(&sh->w[i].started_ns);
-        if (now - st < sh->timeout_ns)
+        int64_t limit = atomic_load(&sh->w[i].limit_ns);
+        if (!limit || now - st < limit)
             continue;
         /* Claim the kill on this very task: if the worker finished it in
            the meantime (and may have begun the next), the swap fails and
@@ -557,8 +604,9 @@ static void check_timeouts(sup *S)
 static int tick_ms(sup *S)
 {
     int ms = -1;
-    if (S->sh->timeout_ns) {
-        int64_t t = S->sh->timeout_ns / 10 / 1000000;
+    int64_t lim = atomic_load(&S->sh->min_timeout_ns);
+    if (lim) {
+        int64_t t = lim / 10 / 1000000;
         ms = t < 1 ? 1 : t > 20 ? 20 : (int)t;
     }
     if (S->ownerfd < 0 && (ms < 0 || ms > 100))
@@ -648,7 +696,7 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
                     report(&S, 0);
             }
         }
-        if (sh->timeout_ns)
+        if (atomic_load(&sh->min_timeout_ns))
             check_timeouts(&S);
 
         bool broken = atomic_load(&sh->broken);
