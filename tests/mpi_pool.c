@@ -377,6 +377,7 @@ static void payload(mproc_pool *pool, size_t len)
     size_t n;
     REQ(mproc_result_get(r, -1, &p, &n) == 0);
     REQ(n == len + 8);
+    REQ(((const char *)p)[n] == 0); /* a NUL after every result's bytes */
     uint64_t h;
     memcpy(&h, p, 8);
     REQ(h == fnv(buf, len));
