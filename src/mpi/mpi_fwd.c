@@ -204,13 +204,14 @@ static bool dispatch(fwd *f)
 }
 
 /* The window starts at two tasks per worker, enough to hide a round trip
-   when tasks take longer than one; it doubles whenever outcomes find the
-   rank nearly idle while tasks wait in the ring: short tasks then travel in
-   batches large enough to keep it busy, and long ones are never hoarded
-   by one rank while others have nothing to do. */
-static void grow_window(fwd *f, rank_state *rs)
+   when tasks take longer than one; it doubles whenever the rank says its
+   workers were about to run dry (fewer tasks left there than workers)
+   while tasks wait in the ring: short tasks then travel in batches large
+   enough to keep it busy, and long ones are never hoarded by one rank
+   while others have nothing to do. */
+static void grow_window(fwd *f, rank_state *rs, bool starved)
 {
-    if (rs->fixed || rs->inflight >= rs->workers || rs->window >= 4096)
+    if (rs->fixed || !starved || rs->window >= 4096)
         return;
     if (atomic_load(&f->sh->head) >= atomic_load(&f->sh->tail))
         return;
@@ -222,6 +223,9 @@ static void grow_window(fwd *f, rank_state *rs)
 static void take_done(fwd *f, int r, size_t n, bool post)
 {
     const char *p = f->in.p, *end = p + n;
+    int32_t starved = 0;
+    if (n >= sizeof(wdone))
+        memcpy(&starved, p + offsetof(wdone, starved), sizeof starved);
     while (p + sizeof(wdone) <= end) {
         wdone d;
         memcpy(&d, p, sizeof d);
@@ -260,7 +264,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         f->ranks[r].inflight--;
         mproc__task_post(f->sh, d.id, OWNER_EXT, code, d.detail, d.sig);
     }
-    grow_window(f, &f->ranks[r]);
+    grow_window(f, &f->ranks[r], starved != 0);
 }
 
 /* Receives what has come; returns how many BYE were among it. */

@@ -32,6 +32,7 @@ typedef struct hub {
     mproc__buf in, out;     /* the batch received, the outcomes to send */
     mproc_result **big;     /* results whose large bytes follow out */
     size_t nbig, capbig;
+    unsigned workers;
     double beat;            /* rank_timeout mode: the heartbeat interval, else 0 */
     double last_sent;
 } hub;
@@ -105,6 +106,10 @@ static int flush_out(hub *h)
 {
     if (h->out.len == 0)
         return 0;
+    /* Tells rank 0 whether workers here are about to idle: its window for
+       this rank grows then. */
+    int32_t starved = h->npend < h->workers;
+    memcpy(h->out.p + offsetof(wdone, starved), &starved, sizeof starved);
     /* The batch buffer is handed to MPI until its send completes. */
     char *copy = h->out.p;
     int err = mproc__wire_isend(&h->w, 0, TAG_DONE, copy, h->out.len, free, copy);
@@ -182,10 +187,11 @@ static bool harvest(hub *h)
     return any;
 }
 
-void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases,
-                      double rank_timeout)
+void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const uintptr_t *bases,
+                      size_t nbases, double rank_timeout)
 {
     hub h = { .w = { .comm = comm, .split = mproc__mpi_split_env() }, .pool = local,
+              .workers = workers ? workers : 1,
               .bases = bases, .nbases = nbases, .beat = rank_timeout / 4, .last_sent = now() };
     mproc__backoff bo = { 0 };
     mproc__timer_slack();

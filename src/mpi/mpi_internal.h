@@ -49,7 +49,9 @@ typedef struct wtask {
 typedef struct wdone {
     uint64_t id;
     uint64_t res_len;
-    int32_t code, detail, sig, pad;
+    int32_t code, detail, sig;
+    int32_t starved;    /* first record of a DONE: the hub had fewer tasks
+                           left than workers when it sent it */
 } wdone;
 
 /* ---- identity of loaded objects (mpi_ident.c) ---------------------------- */
@@ -164,8 +166,8 @@ int mproc__mpi_exchange(MPI_Comm comm, const mproc__objtab *objs, const mproc__m
                         uintptr_t **bases, size_t *nbases, int **workers);
 
 /* A hub's life after a good start: serve rank 0 until STOP. */
-void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, const uintptr_t *bases, size_t nbases,
-                      double rank_timeout);
+void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const uintptr_t *bases,
+                      size_t nbases, double rank_timeout);
 
 /* Rank 0: start the forwarder thread for pool, which initializes MPI
    (when lib_init), runs the start-up exchange and hands back its verdict;

@@ -164,7 +164,7 @@ static int hub(const mproc_mpi_opts *o, bool lib_init, int *argc, char ***argv,
     size_t nbases = 0;
     int verdict = mproc__mpi_exchange(comm, objs, &me, &bases, &nbases, NULL);
     if (verdict == 0)
-        mproc__hub_serve(comm, local, bases, nbases, o->rank_timeout);
+        mproc__hub_serve(comm, local, (unsigned)me.workers, bases, nbases, o->rank_timeout);
     mproc_pool_free(local);
     free(bases);
     mproc__objtab_free(objs);
