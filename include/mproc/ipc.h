@@ -246,8 +246,12 @@ MPROC_API int mproc_shm_new(mproc_shm **out, size_t size);
  * mproc_shm_unlink, as in Python. The block is complete before its name
  * appears: an attacher never sees a half-made one.
  *
+ * The block's pages are reserved at creation, so a full /dev/shm is an
+ * error here (-ENOSPC), never a SIGBUS at first use.
+ *
  * Returns 0, -EEXIST (the name is taken), -EINVAL (bad name, size 0, NULL
- * out), -EACCES, -ENOMEM, -EMFILE. Nothing is left behind on failure.
+ * out), -EACCES, -ENOSPC (/dev/shm cannot hold it), -ENOMEM, -EMFILE.
+ * Nothing is left behind on failure.
  */
 MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size,
                                const mproc_shm_opts *opts);
@@ -588,7 +592,8 @@ MPROC_OPTS_CHECK_(mproc_queue_opts);
  *
  * On success *out is this process's handle: free it in every process with
  * mproc_queue_free. Returns 0, -EINVAL (NULL out, bad name, bytes over
- * 2^40), -EEXIST (name taken), -ENOMEM, -EMFILE. Nothing is left behind on
+ * 2^40), -EEXIST (name taken), -ENOSPC (named: /dev/shm cannot hold it; its
+ * pages are reserved here), -ENOMEM, -EMFILE. Nothing is left behind on
  * failure.
  */
 MPROC_API int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts);
