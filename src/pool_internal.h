@@ -61,26 +61,32 @@ void mproc__task_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code,
 
 enum { P_OPEN, P_CLOSED, P_TERMINATED };
 
+/* Kept within 120 bytes, glibc's largest fast-bin size on 64-bit
+   machines: freed fast-bin chunks are not merged back into the heap's top,
+   so a pipeline of many results never makes the heap shrink and grow again
+   (a system call and fresh page faults every few hundred tasks). */
 struct mproc_result {
     mproc_pool *pool;      /* fixed; the result holds a reference to it */
     _Atomic int refs;
     _Atomic bool ready;
     _Atomic bool user_freed;
+    bool has_cb;
+    bool in_arena;         /* data is a result extent at off (len bytes and the NUL) */
     int code, detail, sig;
+    int ext;               /* its record in place ext_place (-1: a one-off extent) */
     void *data;
     size_t len;
-    bool in_arena;         /* data is a result extent at off (len bytes and the NUL) */
-    bool unmap;            /* ... beyond the window: a mapping of its own */
-    int ext;               /* its record in place ext_place (-1: a one-off extent) */
-    unsigned ext_place;
     uint64_t off;
     uint64_t arg_off;      /* the argument's extent, while in flight */
     size_t arg_len;
-    bool has_cb;
     mproc_result_cb on_ok, on_err;
     void *cookie;
     mproc_result *cb_next;
+    unsigned ext_place;
+    bool unmap;            /* the extent lies beyond the window: a mapping of its own */
 };
+
+_Static_assert(sizeof(void *) != 8 || sizeof(struct mproc_result) <= 120, "result size");
 
 /* A size class of the owner's extents (pool_arena.c). */
 #define MPROC__EXT_CLASSES 52

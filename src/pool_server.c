@@ -462,7 +462,8 @@ static void run_task(worker *wk, uint64_t pos)
     mproc__shared *sh = wk->sh;
     mproc__slot *s = mproc__slot_at(sh, pos);
     mproc__wrec *rec = &sh->w[wk->place];
-    atomic_store(&rec->limit_ns, s->timeout_ns);
+    /* Seen by the supervisor no later than task_pos, which is stored after. */
+    atomic_store_explicit(&rec->limit_ns, s->timeout_ns, memory_order_relaxed);
     atomic_store(&rec->started_ns, now_ns());
     atomic_store(&rec->task_pos, pos + 1);
 

@@ -73,9 +73,15 @@
  * (mproc_subreaper), the orphaned workers become the owner's children and
  * the pool reaps them: no zombie is left.
  *
- * Resources. A pool holds two descriptors (close-on-exec) and one shared
- * mapping in the owner; when mproc_pool_free (or terminate + join) returns
- * no process of the pool is left, no zombie, and nothing in /dev/shm.
+ * Resources. A pool holds two descriptors (close-on-exec) and two shared
+ * mappings in the owner: its task ring, and a window onto the memory that
+ * carries large arguments and results (address space of up to 64 GiB,
+ * less where the system refuses that; memory only as payloads use it).
+ * That memory is reused from task to task, so payloads travel at memory
+ * speed; what no task has used for a while goes back to the system. When
+ * mproc_pool_free (or terminate + join) returns no process of the pool is
+ * left, no zombie, and nothing in /dev/shm; the window goes with the last
+ * result that points into it.
  */
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
