@@ -375,11 +375,17 @@ END_TEST
 
 START_TEST(without_shell_same_result)
 {
-    /* Plain word lists may skip /bin/sh; what the shell would do must not
+    /* Plain word lists may skip the shell; what the shell would do must not
        change: its echo's options, its "not found" and 127. */
+    setenv("PARALLEL_SHELL", "/bin/sh", 1);
     tool_result r = TOOL("run", "-k", "echo", "-e", "x", ":::", "a", NULL);
     OUT_EQ(r, "-e x a\n");
     tr_free(&r);
+    setenv("PARALLEL_SHELL", "/bin/bash", 1);
+    r = TOOL("run", "-k", "echo", "-e", "x", ":::", "a", NULL);
+    OUT_EQ(r, "x a\n");
+    tr_free(&r);
+    setenv("PARALLEL_SHELL", "/bin/sh", 1);
     r = TOOL("run", "no-such-command-mproc", ":::", "a", NULL);
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "not found"));

@@ -98,7 +98,9 @@ typedef struct mproc_pipe_opts {
     bool one_way; /* false (default): both ends send and receive, as
                      Pipe(duplex=True); true: the first end only receives,
                      the second only sends, as Pipe(duplex=False) */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pipe_opts;
+MPROC_OPTS_CHECK_(mproc_pipe_opts);
 
 /**
  * mproc_pipe_new - make a connected pair of pipe ends.
@@ -212,7 +214,9 @@ typedef struct mproc_shm_opts {
                            mproc_shm_unlink; N > 0: the name is removed as
                            soon as N processes have attached */
     unsigned mode;      /* named blocks: permission bits; 0: 0600 */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_shm_opts;
+MPROC_OPTS_CHECK_(mproc_shm_opts);
 
 /**
  * mproc_shm_new - an anonymous block of size bytes, zero-filled.
@@ -242,8 +246,12 @@ MPROC_API int mproc_shm_new(mproc_shm **out, size_t size);
  * mproc_shm_unlink, as in Python. The block is complete before its name
  * appears: an attacher never sees a half-made one.
  *
+ * The block's pages are reserved at creation, so a full /dev/shm is an
+ * error here (-ENOSPC), never a SIGBUS at first use.
+ *
  * Returns 0, -EEXIST (the name is taken), -EINVAL (bad name, size 0, NULL
- * out), -EACCES, -ENOMEM, -EMFILE. Nothing is left behind on failure.
+ * out), -EACCES, -ENOSPC (/dev/shm cannot hold it), -ENOMEM, -EMFILE.
+ * Nothing is left behind on failure.
  */
 MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size,
                                const mproc_shm_opts *opts);
@@ -564,7 +572,9 @@ typedef struct mproc_queue_opts {
                            and through mproc_queue_fd); else a name as for
                            mproc_shm_create, for mproc_queue_attach */
     unsigned attachers; /* with a name: see mproc_shm_opts.attachers */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_queue_opts;
+MPROC_OPTS_CHECK_(mproc_queue_opts);
 
 /**
  * mproc_queue_new - make a queue in shared memory.
@@ -582,7 +592,8 @@ typedef struct mproc_queue_opts {
  *
  * On success *out is this process's handle: free it in every process with
  * mproc_queue_free. Returns 0, -EINVAL (NULL out, bad name, bytes over
- * 2^40), -EEXIST (name taken), -ENOMEM, -EMFILE. Nothing is left behind on
+ * 2^40), -EEXIST (name taken), -ENOSPC (named: /dev/shm cannot hold it; its
+ * pages are reserved here), -ENOMEM, -EMFILE. Nothing is left behind on
  * failure.
  */
 MPROC_API int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts);
@@ -609,12 +620,15 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  *
  * The message is copied into the ring whole and becomes visible to getters
  * at once; a producer killed during the copy leaves nothing behind. A put
- * that found no room is woken once a sixteenth of the ring is free (as a
- * pipe's writer waits for a whole page), or under maxsize as soon as a
- * message may go, so that a waiting producer and a slow consumer trade
- * messages in batches rather than one at a time.
+ * that found no room is woken once half the ring is free (as a pipe's
+ * writer waits for a whole page; a message larger than that, once it
+ * fits), or under maxsize as soon as a message may go, so that a waiting
+ * producer and a slow consumer trade messages in batches rather than one
+ * at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
- * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL.
+ * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
+ * -EPROTO when the queue's shared memory holds positions no put or get
+ * left there (written over by something other than this library).
  */
 MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout);
 
@@ -626,7 +640,9 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, doub
  * *len is set to its size and it stays first in the queue; -ETIMEDOUT
  * (empty; 0 timeout included, as get_nowait's Empty); -EPIPE when the
  * queue is closed and empty; -EINVAL (NULL q or len, NULL buf with cap >
- * 0, NaN timeout).
+ * 0, NaN timeout); -EPROTO when the queue's shared memory holds a message
+ * or positions no put wrote (written over by something other than this
+ * library): reported, never followed outside the ring.
  */
 MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
                               double timeout);

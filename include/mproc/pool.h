@@ -88,6 +88,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -140,7 +141,9 @@ typedef struct mproc_pool_opts {
     void *initarg;
     unsigned maxtasksperchild;     /* 0: no limit; else a worker is replaced after so many tasks */
     double task_timeout;           /* 0: none; else a task running longer is killed */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pool_opts;
+MPROC_OPTS_CHECK_(mproc_pool_opts);
 
 /**
  * mproc_pool_new - start a pool.
@@ -184,7 +187,9 @@ typedef struct mproc_submit_opts {
     mproc_result_cb on_error;
     void *cookie;
     double timeout;              /* 0: the pool's task_timeout; > 0 this task's own */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_submit_opts;
+MPROC_OPTS_CHECK_(mproc_submit_opts);
 
 /**
  * mproc_pool_submit - apply_async with its callbacks (and an optional

@@ -24,6 +24,11 @@ static void usage(FILE *f)
           f);
 }
 
+void tool_print_version(void)
+{
+    printf("mproc %s\n", mproc_version());
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -35,7 +40,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("mproc %s\n", mproc_version());
+        tool_print_version();
         return 0;
     }
     if (!strcmp(argv[1], "run"))

@@ -33,6 +33,7 @@
  * their combinations need them all.
  */
 #include "out.h"
+#include "repl.h"
 #include "run.h"
 #include "spawn.h"
 #include "tool.h"
@@ -42,8 +43,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,10 +64,10 @@
 
 extern char **environ;
 
-/* How long a job has after SIGTERM before SIGKILL. */
-#define KILL_GRACE 1.0
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
+/* A failure whose message is already printed. */
+#define ERR_REPORTED (-4096)
 
 /* A finished job whose output waits for its turn (-k). */
 typedef struct pending {
@@ -84,9 +85,10 @@ typedef struct slot {
     tbuf out, err;
     size_t received;    /* bytes of stdout, for the joblog */
     double start_mono, start_real;
-    double deadline;    /* --timeout, monotonic; INFINITY when none */
-    double kill_at;     /* SIGKILL after the grace; INFINITY when not due */
+    double kill_at;     /* the next --termseq step; INFINITY when not due */
+    int term_step;      /* the --termseq step due at kill_at */
     bool timed_out;
+    bool requeued;      /* ended by --memfree: runs again later */
     bool cancelled;     /* ended by halt now, an interrupt or EPIPE: output dropped */
     tbuf cmd;
     char *tagstr;       /* "values\t" for --tag */
@@ -118,6 +120,11 @@ typedef struct run {
     bool funcs;         /* the environment holds exported bash functions */
     char *shell;        /* what runs the jobs' command lines */
     jobenv env;
+
+    throttle th;
+    double hold_until;  /* jobs wait to start until then; INFINITY: not held */
+    size_t *requeue;    /* --memfree: jobs to run again */
+    size_t nrequeue, requeue_cap;
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -265,9 +272,14 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
+    tbuf wrapped = { 0 };
     char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
-    if (r->direct_ok && s->cmd.len < sizeof line) {
+    if (r->o.repl.shellquote) {
+        tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
+        cmd_shellquote_wrap(r->tmpl, &wrapped);
+        sh_argv[2] = wrapped.p;
+    } else if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
         /* An exported bash function of that name is what the shell runs. */
@@ -282,35 +294,80 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    return spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    int err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    tbuf_free(&wrapped);
+    return err;
 }
 
-/* Start job s->seq (again, on a retry) in slot index si. */
+/* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
+   when skip() was called; -1 after an error was printed. */
+static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
+{
+    cmd_job job = { .vals = r->vals, .nvals = r->in.nsrc, .seq = seq, .slot = slotno,
+                    .total = r->total, .nslots = r->nslots };
+    return cmd_build(r->tmpl, line, &job);
+}
+
+/* -v: the command before its output; -t: on stderr as it starts. */
+static void announce(run *r, slot *s)
+{
+    if (r->o.verbose_v) {
+        if (r->o.ungroup) {
+            tbuf line = {0};
+            tbuf_add(&line, s->cmd.p, s->cmd.len);
+            tbuf_addc(&line, '\n');
+            if (!r->epipe)
+                note_write(r, out_write(1, NULL, line.p, line.len));
+            tbuf_free(&line);
+        } else {
+            tbuf_add(&s->out, s->cmd.p, s->cmd.len);
+            tbuf_addc(&s->out, '\n');
+        }
+    }
+    if (r->o.verbose_t) {
+        tbuf line = {0};
+        tbuf_add(&line, s->cmd.p, s->cmd.len);
+        tbuf_addc(&line, '\n');
+        (void)out_write(2, NULL, line.p, line.len);
+        tbuf_free(&line);
+    }
+}
+
+/* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
+   skipped instead (skip() in an expression). */
 static int start_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
     sources_job(&r->in, s->seq - 1, r->vals);
-    cmd_build(r->tmpl, &s->cmd, r->vals, s->seq, (int)si + 1);
+    int b = build_cmd(r, &s->cmd, s->seq, si + 1);
+    if (b < 0)
+        return ERR_REPORTED;
+    if (b > 0)
+        return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
         s->tagstr = make_tag(r);
-    if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        err = -errno;
-        goto out;
+    if (!r->o.ungroup) {
+        if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
+            err = -errno;
+            goto out;
+        }
+        if ((err = set_nonblock(p_out[0])) < 0 || (err = set_nonblock(p_err[0])) < 0)
+            goto out;
     }
-    if ((err = set_nonblock(p_out[0])) < 0 || (err = set_nonblock(p_err[0])) < 0)
-        goto out;
     s->out.len = s->err.len = 0;
     s->received = 0;
     s->timed_out = false;
+    s->requeued = false;
     s->kill_at = INFINITY;
     s->start_real = now_real();
     s->start_mono = now_mono();
-    s->deadline = r->o.timeout > 0 ? s->start_mono + r->o.timeout : INFINITY;
+    announce(r, s);
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, si, p_out[1], p_err[1], &pid, &pidfd)) < 0)
+    if ((err = do_spawn(r, s, si, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
+                        &pidfd)) < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -334,23 +391,52 @@ out:
     return err;
 }
 
-/* Fill the free slots with the next jobs. */
+static void finish_skipped(run *r, slot *s);
+
+static void requeue(run *r, size_t seq)
+{
+    if (r->nrequeue == r->requeue_cap) {
+        r->requeue_cap = r->requeue_cap ? r->requeue_cap * 2 : 16;
+        r->requeue = xrealloc(r->requeue, r->requeue_cap * sizeof *r->requeue);
+    }
+    r->requeue[r->nrequeue++] = seq;
+}
+
+/* Fill the free slots with the next jobs, unless the throttle holds them
+   (then hold_until says till when). */
+static bool jobs_waiting(const run *r)
+{
+    return !r->stop && (r->next < r->total || r->nrequeue > 0);
+}
+
 static int fill_slots(run *r)
 {
-    for (long i = 0; i < r->nslots && !r->stop && r->next < r->total; i++) {
+    r->hold_until = INFINITY;
+    for (long i = 0; i < r->nslots && jobs_waiting(r); i++) {
         slot *s = &r->slots[i];
         if (s->busy)
             continue;
-        s->seq = ++r->next;
+        double t = now_mono(), at = throttle_next_start(&r->th, &r->o, t);
+        if (at > t) {
+            r->hold_until = at;
+            return 0;
+        }
+        throttle_started(&r->th, &r->o, t);
+        s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
         s->tries = 0;
         s->cancelled = false;
         free(s->tagstr);
         s->tagstr = NULL;
         int err = start_job(r, i);
+        if (err == 1) {
+            finish_skipped(r, s);
+            i--; /* the slot is free again */
+            continue;
+        }
         if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
-            r->next--;
+            requeue(r, s->seq);
             return 0;
         }
         if (err < 0)
@@ -369,6 +455,15 @@ static void signal_job(slot *s, int sig)
         syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0);
 }
 
+/* Begin ending a job by --termseq: its first signal (or sig, when not 0),
+   then each next one as its time comes (on_deadlines). */
+static void end_job(run *r, slot *s, int sig, double t)
+{
+    signal_job(s, sig ? sig : r->o.term_sig[0]);
+    s->term_step = 1;
+    s->kill_at = t + r->o.term_ms[0] / 1000.0;
+}
+
 static void cancel_all(run *r, int sig)
 {
     double t = now_mono();
@@ -377,9 +472,24 @@ static void cancel_all(run *r, int sig)
         if (!s->busy || s->cancelled)
             continue;
         s->cancelled = true;
-        signal_job(s, sig);
-        s->kill_at = t + KILL_GRACE;
+        end_job(r, s, sig, t);
     }
+}
+
+/* --memfree: the youngest running job goes back to the queue. */
+static void end_youngest(run *r)
+{
+    slot *young = NULL;
+    for (long i = 0; i < r->nslots; i++) {
+        slot *s = &r->slots[i];
+        if (s->busy && !s->cancelled && !s->timed_out && !s->requeued &&
+            (!young || s->seq > young->seq))
+            young = s;
+    }
+    if (!young || r->running < 2)
+        return;
+    young->requeued = true;
+    end_job(r, young, 0, now_mono());
 }
 
 static run_counts counts(const run *r)
@@ -474,13 +584,17 @@ static int reap_job(run *r, long si)
     xclose(&s->wr_out);
     xclose(&s->wr_err);
     xclose(&s->pidfd);
-    if (s->timed_out || s->cancelled)
+    if (s->timed_out || s->cancelled || s->requeued)
         kill(-s->pid, SIGKILL); /* whatever of the group outlived its leader */
     s->busy = false;
     r->running--;
 
     if (s->cancelled)
         return 0;
+    if (s->requeued) {
+        requeue(r, s->seq);
+        return 0;
+    }
     int exitval = 0, sig = 0;
     if (si_.si_code == CLD_EXITED)
         exitval = si_.si_status;
@@ -496,10 +610,12 @@ static int reap_job(run *r, long si)
         return start_job(r, si);
     }
     r->done++;
-    if (failed)
+    if (failed) {
         r->nfail++;
-    else
+    } else {
         r->nsucc++;
+        throttle_runtime(&r->th, runtime);
+    }
 
     if (r->o.keep) {
         pending *p = &r->pend[s->seq - 1];
@@ -535,54 +651,80 @@ static int reap_job(run *r, long si)
     return 0;
 }
 
+/* A job that skip() left out: no process, Exitval -2 in the joblog, and
+   counted as failed, as GNU parallel records it. */
+static void finish_skipped(run *r, slot *s)
+{
+    s->start_real = now_real();
+    s->received = 0;
+    r->done++;
+    r->nfail++;
+    if (r->o.keep) {
+        r->pend[s->seq - 1].done = true;
+        print_ready(r);
+    }
+    joblog_line(r, s, -2, 0, 0.0);
+    check_halt(r, s, -2, 0, true);
+    bar_update(r, false);
+}
+
 /* ---- the loop ------------------------------------------------------------------------- */
+
+/* When the job in s times out: monotonic, INFINITY for never. */
+static double job_deadline(const run *r, const slot *s)
+{
+    if (s->timed_out || s->cancelled || s->requeued)
+        return INFINITY;
+    return s->start_mono + throttle_timeout(&r->th, &r->o);
+}
 
 static void on_deadlines(run *r)
 {
     double t = now_mono();
+    if (throttle_mem_low(&r->th, &r->o, t))
+        end_youngest(r);
     for (long i = 0; i < r->nslots; i++) {
         slot *s = &r->slots[i];
         if (!s->busy)
             continue;
-        if (t >= s->deadline && !s->timed_out) {
+        if (t >= job_deadline(r, s)) {
             s->timed_out = true;
-            s->deadline = INFINITY;
-            s->kill_at = t + KILL_GRACE;
             fprintf(stderr, "mproc: Warning: This job was killed because it timed out:\n"
                             "mproc: Warning: %s\n",
                     s->cmd.p);
-            signal_job(s, SIGTERM);
-        }
-        if (t >= s->kill_at) {
-            s->kill_at = INFINITY;
-            signal_job(s, SIGKILL);
+            end_job(r, s, 0, t);
+        } else if (t >= s->kill_at) {
+            if (s->term_step < r->o.nterm) {
+                signal_job(s, r->o.term_sig[s->term_step]);
+                s->kill_at = t + r->o.term_ms[s->term_step] / 1000.0;
+                s->term_step++;
+            } else {
+                s->kill_at = INFINITY;
+            }
         }
     }
 }
 
 static int poll_timeout(const run *r)
 {
-    double next = INFINITY;
+    double next = r->hold_until;
+    if (r->o.memfree > 0 && r->running > 1)
+        next = fmin(next, r->th.mem_checked + 0.5);
     for (long i = 0; i < r->nslots; i++) {
         const slot *s = &r->slots[i];
         if (!s->busy)
             continue;
-        if (s->deadline < next)
-            next = s->deadline;
-        if (s->kill_at < next)
-            next = s->kill_at;
+        next = fmin(next, fmin(job_deadline(r, s), s->kill_at));
     }
     if (next == INFINITY)
         return -1;
-    /* Rounded up, so that poll never wakes before the deadline (ceil by
-       hand: the tool does not link libm). */
-    double ms = (next - now_mono()) * 1000.0;
+    /* Rounded up, so that poll never wakes before the deadline. */
+    double ms = ceil((next - now_mono()) * 1000.0);
     if (ms <= 0)
         return 0;
     if (ms >= INT_MAX)
         return INT_MAX;
-    int whole = (int)ms;
-    return (double)whole < ms ? whole + 1 : whole;
+    return (int)ms;
 }
 
 static void on_signal(run *r)
@@ -636,7 +778,8 @@ static int loop(run *r)
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
     bar_update(r, false);
-    while (err >= 0 && (r->running > 0 || want_input(r))) {
+    while (err >= 0 && (r->running > 0 || want_input(r) ||
+                        (jobs_waiting(r) && r->hold_until != INFINITY))) {
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
         bool input = want_input(r);
@@ -697,6 +840,8 @@ static int loop(run *r)
             cancel_all(r, SIGTERM);
         }
         on_deadlines(r);
+        if (err >= 0 && r->hold_until <= now_mono())
+            err = fill_slots(r);
     }
     return err;
 }
@@ -754,9 +899,17 @@ static int dry_run(run *r)
 {
     tbuf line = {0};
     int rc = 0;
+    size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
         sources_job(&r->in, i, r->vals);
-        cmd_build(r->tmpl, &line, r->vals, i + 1, (int)(i % (size_t)r->nslots) + 1);
+        /* A skipped job is printed all the same, and counts as failed, as
+           GNU parallel does. */
+        int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
+        if (b < 0) {
+            rc = TOOL_EXIT_USAGE;
+            break;
+        }
+        skipped += (size_t)b;
         tbuf_addc(&line, '\n');
         char *tag = r->o.tag ? make_tag(r) : NULL;
         int err = out_write(1, tag, line.p, line.len);
@@ -766,6 +919,8 @@ static int dry_run(run *r)
             break;
         }
     }
+    if (rc == 0)
+        rc = skipped > 100 ? 101 : (int)skipped;
     tbuf_free(&line);
     return rc;
 }
@@ -774,9 +929,7 @@ int tool_run(int argc, char **argv)
 {
     run r;
     memset(&r, 0, sizeof r);
-    r.o.jobs = -1;
-    r.o.retries = 1;
-    r.o.halt_pct = -1;
+    run_opts_init(&r.o);
     r.devnull = r.sigfd = -1;
     int rc = 0;
     sigset_t orig_mask, block;
@@ -797,18 +950,15 @@ int tool_run(int argc, char **argv)
         rc = run_usage_error("missing command");
         goto out;
     }
-    tbuf joined = {0};
-    for (int k = cmd_start; k < i; k++) {
-        if (k > cmd_start)
-            tbuf_addc(&joined, ' ');
-        tbuf_adds(&joined, argv[k]);
-    }
-    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0) {
-        tbuf_free(&joined);
+    r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
+    if (!r.tmpl) {
+        rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    r.tmpl = cmd_parse(tbuf_cstr(&joined), r.in.nsrc);
-    tbuf_free(&joined);
+    /* total_jobs() needs every value before the first job. */
+    r.o.whole_input = cmd_wants_total(r.tmpl);
+    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0)
+        goto out;
     r.total = sources_count(&r.in);
     r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
 
@@ -896,10 +1046,18 @@ int tool_run(int argc, char **argv)
     r.direct_ok = pwd_is_cwd();
     r.funcs = shell_exports_functions();
     r.bar = r.o.bar && isatty(2);
+    throttle_init(&r.th, &r.o);
+    r.hold_until = INFINITY;
+    /* --nice: as GNU parallel sets it in each job; here once, for mproc
+       and so for every job it starts. A failure (lowering it without the
+       privilege) is ignored, as GNU parallel ignores it. */
+    if (r.o.nice != 0)
+        (void)setpriority(PRIO_PROCESS, 0, r.o.nice);
     r.t0 = now_mono();
     int err = loop(&r);
     if (err < 0) {
-        fprintf(stderr, "mproc run: %s\n", strerror(-err));
+        if (err != ERR_REPORTED)
+            fprintf(stderr, "mproc run: %s\n", strerror(-err));
         /* End whatever runs, then leave. */
         cancel_all(&r, SIGKILL);
         for (long k = 0; k < r.nslots; k++) {
@@ -933,6 +1091,8 @@ out:
     joblog_close(r.joblog);
     xclose(&r.sigfd);
     xclose(&r.devnull);
+    /* The perl coprocess, if any, ends before we may leave by a signal. */
+    cmd_finish();
     int die_by = r.interrupted;
     if (pipe_set)
         sigaction(SIGPIPE, &sa_pipe_old, NULL);
@@ -969,7 +1129,9 @@ out:
     free(r.vals);
     free(r.pfd);
     free(r.pidx);
+    free(r.requeue);
     cmd_free(r.tmpl);
+    repl_opts_free(&r.o.repl);
     jobenv_free(&r.env);
     free(r.shell);
     return rc;

@@ -9,6 +9,8 @@
  *   policy.c   exit status and halt decisions, pure (no process, no I/O)
  *   joblog.c   the joblog, in GNU parallel's format
  *   sources.c  the input sources after the command and their combinations
+ *   throttle.c when the next job may start; --timeout N%'s median
+ *   sysinfo.c  CPU topology, load and free memory
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
  *   run.c      the slot table and the one poll loop
@@ -22,15 +24,28 @@
 #ifndef MPROC_TOOL_RUN_H
 #define MPROC_TOOL_RUN_H
 
-#include "tool.h"
+#include "repl.h"
 
 #include <stdio.h>
 
 enum { HALT_NEVER, HALT_SOON, HALT_NOW };
 
+#define TERMSEQ_MAX 16
+
 typedef struct run_opts {
     /* ---- jobs and control */
-    long jobs;          /* -j as given, resolved later; -1 unset */
+    long jobs;          /* -j resolved; -1 unset */
+    const char *jobs_s; /* -j as given, resolved after all options */
+    bool use_cores, use_sockets;
+    double delay;       /* --delay: seconds between job starts */
+    double timeout_pct; /* --timeout N%: N/100 of the median, else 0 */
+    int term_sig[TERMSEQ_MAX], term_ms[TERMSEQ_MAX], nterm; /* --termseq */
+    double memfree;     /* --memfree bytes, 0 none */
+    const char *load;   /* --load as given */
+    int nice;           /* --nice */
+    bool ungroup;       /* -u */
+    bool verbose_t;     /* -t: commands to stderr */
+    int verbose_v;      /* -v: commands before their output */
     bool keep, dry, bar, linebuf, tag;
     double timeout;     /* 0: none */
     long retries;       /* tries in all, >= 1 */
@@ -42,6 +57,10 @@ typedef struct run_opts {
 
     /* ---- inputs */
     bool null;          /* -0 */
+    bool whole_input;   /* read every value before the first job */
+
+    /* ---- replacement strings (repl.h) */
+    repl_opts repl;
 } run_opts;
 
 /* Defaults: every field as if no option were given. */
@@ -64,11 +83,55 @@ int run_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A whole decimal long. */
 bool parse_long(const char *s, long *out);
 /* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
-bool parse_jobs(const char *s, long *out);
+bool parse_jobs(const char *s, long cpus, long *out);
 /* --halt: never, 0 1 2, now|soon,fail|success=N|X%. */
 bool parse_halt(run_opts *o, const char *s);
 /* A positive number of seconds, at most 1e9. */
 bool parse_seconds(const char *s, double *out);
+/* A duration: seconds, or numbers with d h m s units (1h30m). */
+bool parse_duration(const char *s, double *out);
+/* A size with GNU parallel's prefixes (K M G = 1024^n, k m g = 1000^n). */
+bool parse_size(const char *s, double *out);
+/* --load MAX: N, +N, -N, N% of cpus. */
+bool parse_load(const char *s, long cpus, double *out);
+/* --termseq SIG,MS,SIG,MS... into o. */
+bool parse_termseq(run_opts *o, const char *s);
+
+/* ---- sysinfo.c ------------------------------------------------------------ */
+
+/* CPU threads, cores and sockets, as GNU parallel counts them. */
+void cpu_topology(long *threads, long *cores, long *sockets);
+/* The CPUs -j counts: threads, or cores or sockets when asked. */
+long run_cpus(const run_opts *o);
+/* Threads running or waiting for a disk now; -1 when unknown. */
+long load_now(void);
+/* Free memory in bytes as GNU parallel sums it; -1 when unknown. */
+double mem_free(void);
+
+/* ---- throttle.c ------------------------------------------------------------ */
+
+#define REMEDIAN_W 999
+
+typedef struct throttle {
+    double next_start;                  /* --delay */
+    double load_max, load_checked;      /* --load */
+    long load_seen;
+    double mem_checked, mem_seen;       /* --memfree */
+    double rem[3][REMEDIAN_W];          /* --timeout N%: the remedian */
+    size_t rem_n[3], rem_i;
+    double remedian;
+} throttle;
+
+void throttle_init(throttle *t, const run_opts *o);
+/* The earliest time (monotonic) the next job may start; now when it may. */
+double throttle_next_start(throttle *t, const run_opts *o, double now);
+void throttle_started(throttle *t, const run_opts *o, double now);
+/* --memfree: whether memory is so low that the youngest job is to end. */
+bool throttle_mem_low(throttle *t, const run_opts *o, double now);
+/* A job succeeded after runtime seconds (--timeout N%). */
+void throttle_runtime(throttle *t, double runtime);
+/* How long a job may run now; INFINITY without --timeout. */
+double throttle_timeout(const throttle *t, const run_opts *o);
 
 /* ---- policy.c ------------------------------------------------------------- */
 

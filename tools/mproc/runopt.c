@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -56,10 +57,12 @@ struct optdef {
     opt_fn fn;           /* the handler, or NULL for a flag */
     ptrdiff_t flag;      /* a flag: offsetof the bool it sets; -1 none */
     const char *refuse;  /* not supported: why */
+    ptrdiff_t str;       /* h_str: offsetof the const char * it sets */
 };
 
 #define FLAG(field) .flag = offsetof(run_opts, field)
 #define REFUSED(why) .flag = -1, .refuse = (why)
+#define STR(field) .flag = -1, .str = offsetof(run_opts, field)
 
 static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
 static const char R_RETIRED[] = "retired in GNU parallel";
@@ -67,11 +70,103 @@ static const char R_NOSUP[] = "not supported by mproc";
 
 static int h_help(run_opts *o, const char *val, const optdef *d);
 
+/* A handler's return for "done, exit 0" (--help, --version ...). */
+#define STOP_OK 1000
+
 static int h_jobs(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
-    if (!parse_jobs(val, &o->jobs))
-        return run_usage_error("-j: not a number of jobs: '%s'", val);
+    o->jobs_s = val; /* resolved once --use-cores-instead-of-threads is known */
+    return 0;
+}
+
+static int h_version(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    tool_print_version();
+    return STOP_OK;
+}
+
+/* The GNU parallel release whose interface mproc run follows: what
+   --min-version compares with. */
+#define GNU_INTERFACE_VERSION 20221122L
+
+static int h_min_version(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)d;
+    long v;
+    if (!parse_long(val, &v))
+        return run_usage_error("--min-version: not a version number: '%s'", val);
+    printf("%ld\n", GNU_INTERFACE_VERSION);
+    return v > GNU_INTERFACE_VERSION ? TOOL_EXIT_USAGE : STOP_OK;
+}
+
+static int h_stop(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    return STOP_OK;
+}
+
+static int h_number_of(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val;
+    long t, c, s;
+    cpu_topology(&t, &c, &s);
+    /* --number-of-cpus is GNU parallel's old name for the cores. */
+    printf("%ld\n", !strncmp(d->names, "number-of-threads", 17)   ? t
+                    : !strncmp(d->names, "number-of-sockets", 17) ? s
+                                                                   : c);
+    return STOP_OK;
+}
+
+static int h_delay(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_duration(val, &o->delay))
+        return run_usage_error("--delay: not a duration: '%s'", val);
+    return 0;
+}
+
+static int h_termseq(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_termseq(o, val))
+        return run_usage_error("--termseq: expected SIGNAL,MS,SIGNAL,MS...: '%s'", val);
+    return 0;
+}
+
+static int h_memfree(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_size(val, &o->memfree))
+        return run_usage_error("--memfree: not a size: '%s'", val);
+    return 0;
+}
+
+static int h_load(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    double v;
+    if (!parse_load(val, 1, &v))
+        return run_usage_error("--load: not a load: '%s'", val);
+    o->load = val;
+    return 0;
+}
+
+static int h_nice(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    long v;
+    if (!parse_long(val, &v) || v < -20 || v > 19)
+        return run_usage_error("--nice: not a niceness (-20 to 19): '%s'", val);
+    o->nice = (int)v;
+    return 0;
+}
+
+static int h_verbose_v(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val, (void)d;
+    o->verbose_v++;
     return 0;
 }
 
@@ -91,8 +186,20 @@ static int h_ignore(run_opts *o, const char *val, const optdef *d)
 static int h_timeout(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
-    if (!parse_seconds(val, &o->timeout))
+    size_t n = strlen(val);
+    if (n > 1 && val[n - 1] == '%') {
+        /* N% of the median runtime of the jobs that succeeded. */
+        char *end;
+        double pct = strtod(val, &end);
+        if (end != val + n - 1 || !(pct > 0))
+            return run_usage_error("--timeout: not a percentage: '%s'", val);
+        o->timeout_pct = pct / 100;
+        o->timeout = 0;
+        return 0;
+    }
+    if (!parse_duration(val, &o->timeout) || !(o->timeout > 0))
         return run_usage_error("--timeout: not a number of seconds: '%s'", val);
+    o->timeout_pct = 0;
     return 0;
 }
 
@@ -118,6 +225,30 @@ static int h_joblog(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
     o->joblog = val;
+    return 0;
+}
+
+/* A string option: the value (or "" for an optional one not given) into
+   the const char * at d->str. */
+static int h_str(run_opts *o, const char *val, const optdef *d)
+{
+    assert(d->str > 0);
+    *(const char **)((char *)o + d->str) = val ? val : "";
+    return 0;
+}
+
+static int h_rpl(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    o->repl.rpl = xrealloc(o->repl.rpl, (o->repl.nrpl + 1) * sizeof *o->repl.rpl);
+    o->repl.rpl[o->repl.nrpl++] = val;
+    return 0;
+}
+
+static int h_shellquote(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val, (void)d;
+    o->repl.shellquote++;
     return 0;
 }
 
@@ -151,20 +282,30 @@ static const optdef table[] = {
     { "max-chars|maxchars", 's', ARG_REQ, REFUSED(R_NOSUP) },
     { "show-limits|showlimits", 0, ARG_NONE, REFUSED(R_NOSUP) },
 
-    /* ---- replacement strings (cmd.c and repl*.c) */
-    { NULL, 'I', ARG_REQ, REFUSED(R_NOSUP) },
-    { "replace", 'i', ARG_OPT, REFUSED(R_NOSUP) },
-    { "extensionreplace|er", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "basenamereplace|bnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "dirnamereplace|dnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "basenameextensionreplace|bner", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "seqreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "slotreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "plus", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "rpl", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "parens", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "quote", 'q', ARG_NONE, REFUSED(R_NOSUP) },
-    { "shell-quote|shellquote|shell_quote", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    /* ---- replacement strings (repl.c, cmd.c, perl.c) */
+    { NULL, 'I', ARG_REQ, G_REPL, "STR", "STR instead of {}", h_str, STR(repl.I) },
+    { "replace", 'i', ARG_OPT, G_REPL, "[STR]", "STR (default {}) instead of {}", h_str,
+      STR(repl.i) },
+    { "extensionreplace|er", 0, ARG_REQ, G_REPL, "STR", "STR instead of {.}", h_str,
+      STR(repl.er) },
+    { "basenamereplace|bnr", 0, ARG_REQ, G_REPL, "STR", "STR instead of {/}", h_str,
+      STR(repl.bnr) },
+    { "dirnamereplace|dnr", 0, ARG_REQ, G_REPL, "STR", "STR instead of {//}", h_str,
+      STR(repl.dnr) },
+    { "basenameextensionreplace|bner", 0, ARG_REQ, G_REPL, "STR", "STR instead of {/.}",
+      h_str, STR(repl.bner) },
+    { "seqreplace", 0, ARG_REQ, G_REPL, "STR", "STR instead of {#}", h_str, STR(repl.seqr) },
+    { "slotreplace", 0, ARG_REQ, G_REPL, "STR", "STR instead of {%}", h_str, STR(repl.slotr) },
+    { "plus", 0, ARG_NONE, G_REPL, NULL, "also {..} {+/} {##} {:-str} {%str} {/a/b} ... (GNU's)",
+      FLAG(repl.plus) },
+    { "rpl", 0, ARG_REQ, G_REPL, "'TAG PERL'", "define TAG as the perl code PERL over $_",
+      h_rpl, .flag = -1 },
+    { "parens", 0, ARG_REQ, G_REPL, "LR", "LR's halves instead of {= and =}", h_str,
+      STR(repl.parens) },
+    { "quote", 'q', ARG_NONE, G_REPL, NULL, "quote the command's words, not the values",
+      FLAG(repl.quote) },
+    { "shell-quote|shellquote|shell_quote", 0, ARG_NONE, G_REPL, NULL,
+      "print each command line shell-quoted instead of running it", h_shellquote, .flag = -1 },
 
     /* ---- output */
     { "keep-order|keeporder", 'k', ARG_NONE, G_OUTPUT, NULL, "print outputs in input order",
@@ -178,10 +319,13 @@ static const optdef table[] = {
     { "dry-run|dryrun|dr", 0, ARG_NONE, G_OUTPUT, NULL, "print the commands, run nothing",
       FLAG(dry) },
     { "bar", 0, ARG_NONE, G_OUTPUT, NULL, "progress bar on stderr (on a terminal)", FLAG(bar) },
-    { "ungroup", 'u', ARG_NONE, REFUSED(R_NOSUP) },
+    { "ungroup", 'u', ARG_NONE, G_OUTPUT, NULL, "pass output straight through, as it comes",
+      FLAG(ungroup) },
     { "tag-string|tagstring", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { NULL, 'v', ARG_NONE, REFUSED(R_NOSUP) },
-    { "verbose", 't', ARG_NONE, REFUSED(R_NOSUP) },
+    { NULL, 'v', ARG_NONE, G_OUTPUT, NULL, "print each command before its output",
+      .fn = h_verbose_v, .flag = -1 },
+    { "verbose", 't', ARG_NONE, G_OUTPUT, NULL, "print each command on stderr as it starts",
+      FLAG(verbose_t) },
     { "results|result|res", 0, ARG_REQ, REFUSED(R_NOSUP) },
     { "output-as-files|outputasfiles|files", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "tmpdir|tempdir", 0, ARG_REQ, REFUSED(R_NOSUP) },
@@ -196,32 +340,46 @@ static const optdef table[] = {
     /* ---- jobs and control */
     { "jobs", 'j', ARG_REQ, G_CONTROL, "N", "N jobs at a time (default: the CPU count; 0: all)",
       .fn = h_jobs, .flag = -1 },
-    { "timeout", 0, ARG_REQ, G_CONTROL, "SECS", "end a job and its process group after SECS",
+    { "timeout", 0, ARG_REQ, G_CONTROL, "SECS|N%",
+      "end a job after SECS, or N% of the median runtime",
       .fn = h_timeout, .flag = -1 },
     { "retries", 0, ARG_REQ, G_CONTROL, "N", "run a failed job up to N times in all",
       .fn = h_retries, .flag = -1 },
     { "halt|halt-on-error|haltonerror", 0, ARG_REQ, G_CONTROL, "WHEN,fail=N|success=N",
-      "stop when N jobs failed or succeeded; WHEN is now or soon", .fn = h_halt, .flag = -1 },
+      "stop when N (or N%) jobs failed or succeeded; WHEN now or soon; or never", .fn = h_halt,
+      .flag = -1 },
     { "joblog|jl", 0, ARG_REQ, G_CONTROL, "FILE", "log each finished job, in GNU parallel's format",
       .fn = h_joblog, .flag = -1 },
     { "will-cite|willcite|nn|nonotice|no-notice", 0, ARG_NONE, G_CONTROL, NULL,
       "accepted: mproc never asks for a citation", .fn = h_ignore, .flag = -1 },
-    { "max-procs|maxprocs", 'P', ARG_REQ, REFUSED(R_NOSUP) },
+    { "max-procs|maxprocs", 'P', ARG_REQ, G_CONTROL, "N", "the same as -j", .fn = h_jobs, .flag = -1 },
     { "resume", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "resume-failed|resumefailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "retry-failed|retryfailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "delay", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "term-seq|termseq", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "memfree", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "load", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "nice", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "use-cores-instead-of-threads|usecoresinsteadofthreads", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "use-sockets-instead-of-threads|usesocketsinsteadofthreads", 0, ARG_NONE,
-      REFUSED(R_NOSUP) },
-    { "env", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "min-version|minversion", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "citation|bibtex", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "gnu", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "delay", 0, ARG_REQ, G_CONTROL, "SECS", "start jobs at least SECS apart (units d h m s)",
+      .fn = h_delay, .flag = -1 },
+    { "termseq|term-seq", 0, ARG_REQ, G_CONTROL, "SIG,MS,...",
+      "how a job is ended (default TERM,200,TERM,100,TERM,50,KILL,25)", .fn = h_termseq,
+      .flag = -1 },
+    { "memfree", 0, ARG_REQ, G_CONTROL, "SIZE",
+      "start a job only with SIZE free; end the youngest below half", .fn = h_memfree,
+      .flag = -1 },
+    { "load", 0, ARG_REQ, G_CONTROL, "MAX", "start a job only while the load is below MAX",
+      .fn = h_load, .flag = -1 },
+    { "nice", 0, ARG_REQ, G_CONTROL, "N", "run the jobs (and mproc) at niceness N", .fn = h_nice,
+      .flag = -1 },
+    { "use-cores-instead-of-threads|usecoresinsteadofthreads", 0, ARG_NONE, G_CONTROL, NULL,
+      "-j counts CPU cores", FLAG(use_cores) },
+    { "use-sockets-instead-of-threads|usesocketsinsteadofthreads", 0, ARG_NONE, G_CONTROL,
+      NULL, "-j counts CPU sockets", FLAG(use_sockets) },
+    { "env", 0, ARG_REQ, G_CONTROL, "VAR", "accepted: local jobs inherit the environment",
+      .fn = h_ignore, .flag = -1 },
+    { "min-version|minversion", 0, ARG_REQ, G_INFO, "V",
+      "exit 255 unless GNU parallel V's interface is covered", .fn = h_min_version, .flag = -1 },
+    { "citation|bibtex", 0, ARG_NONE, G_INFO, NULL, "accepted: mproc never asks for a citation",
+      .fn = h_stop, .flag = -1 },
+    { "gnu", 0, ARG_NONE, G_CONTROL, NULL, "accepted: mproc behaves as GNU parallel",
+      .fn = h_ignore, .flag = -1 },
 
     /* ---- reading stdin in blocks */
     { "pipe|spreadstdin", 0, ARG_NONE, REFUSED(R_NOSUP) },
@@ -245,11 +403,15 @@ static const optdef table[] = {
 
     /* ---- information */
     { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = h_help, .flag = -1 },
-    { "version", 'V', ARG_NONE, REFUSED(R_NOSUP) },
-    { "number-of-cpus|numberofcpus", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "number-of-cores|numberofcores", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "number-of-threads|numberofthreads", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "number-of-sockets|numberofsockets", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "version", 'V', ARG_NONE, G_INFO, NULL, "print mproc's version", .fn = h_version, .flag = -1 },
+    { "number-of-cpus|numberofcpus", 0, ARG_NONE, G_INFO, NULL, "print the CPU cores (old name)",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-cores|numberofcores", 0, ARG_NONE, G_INFO, NULL, "print the CPU cores",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-threads|numberofthreads", 0, ARG_NONE, G_INFO, NULL, "print the CPU threads",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-sockets|numberofsockets", 0, ARG_NONE, G_INFO, NULL, "print the CPU sockets",
+      .fn = h_number_of, .flag = -1 },
 
     /* ---- remote execution: refused in this release */
     { "sshlogin", 'S', ARG_REQ, REFUSED(R_REMOTE) },
@@ -340,6 +502,13 @@ void run_opts_init(run_opts *o)
     o->jobs = -1;
     o->retries = 1;
     o->halt_pct = -1;
+    /* GNU parallel's default: TERM,200,TERM,100,TERM,50,KILL,25. */
+    static const int sig[] = { SIGTERM, SIGTERM, SIGTERM, SIGKILL }, ms[] = { 200, 100, 50, 25 };
+    for (int i = 0; i < 4; i++) {
+        o->term_sig[i] = sig[i];
+        o->term_ms[i] = ms[i];
+    }
+    o->nterm = 4;
 }
 
 int run_usage_error(const char *fmt, ...)
@@ -414,7 +583,7 @@ static int h_help(run_opts *o, const char *val, const optdef *d)
           "Exit status: 0 all succeeded; 1-100 the number failed; 101 more than 100\n"
           "failed; 255 a usage error. See mproc(1).\n",
           f);
-    return 0;
+    return STOP_OK;
 }
 
 /* ---- parsing -------------------------------------------------------------- */
@@ -497,6 +666,25 @@ static int long_error(const getopt_tables *t, const char *word)
     return rc;
 }
 
+/* The option a "--" word abbreviates when every long name it is a prefix
+   of belongs to that one option (aliases): glibc's getopt_long takes such
+   a word, musl's counts the aliases and calls it ambiguous. Its index plus
+   LONG_BASE, or -1. */
+static int long_unique(const getopt_tables *t, const char *word)
+{
+    const char *name = word + 2;
+    size_t l = strcspn(name, "=");
+    int found = -1;
+    for (const struct option *p = t->longs; p->name; p++) {
+        if (strncmp(p->name, name, l))
+            continue;
+        if (found >= 0 && p->val != found)
+            return -1;
+        found = p->val;
+    }
+    return found;
+}
+
 static bool looks_numeric(const char *s)
 {
     char *end;
@@ -533,6 +721,25 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         if (c == -1)
             break;
         const char *word = argv[optind - 1];
+        int k;
+        if (c == '?' && optopt == 0 && !strncmp(word, "--", 2) && (k = long_unique(&t, word)) >= 0) {
+            /* musl: take the abbreviation as glibc does. */
+            const char *eq = strchr(word, '=');
+            int arg = table[k - LONG_BASE].arg;
+            optarg = eq ? (char *)eq + 1 : NULL;
+            c = k;
+            if (eq && arg == ARG_NONE) {
+                c = '?';
+                optopt = k;
+            } else if (!eq && arg == ARG_REQ) {
+                if (optind < argc) {
+                    optarg = argv[optind++];
+                } else {
+                    c = ':';
+                    optopt = k;
+                }
+            }
+        }
         if (c == '?' || c == ':') {
             int which = optopt;
             const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
@@ -559,8 +766,15 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         if (!val && optind < argc && argv[optind][0] != '-' &&
             (d->arg == ARG_OPT || (d->arg == ARG_OPT_NUM && looks_numeric(argv[optind]))))
             val = argv[optind++];
-        if ((*rc = apply(o, d, val)) != 0 || d->fn == h_help)
+        if ((*rc = apply(o, d, val)) != 0) {
+            if (*rc == STOP_OK)
+                *rc = 0;
             goto out;
+        }
+    }
+    if (o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
+        *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
+        goto out;
     }
     ret = optind;
 out:

@@ -4,9 +4,8 @@
  * them. */
 #include "run.h"
 
-#include "mproc.h"
-
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +20,9 @@ bool parse_long(const char *s, long *out)
     return true;
 }
 
-bool parse_jobs(const char *s, long *out)
+bool parse_jobs(const char *s, long cpus, long *out)
 {
-    long cpus = mproc_cpu_count(), v;
+    long v;
     size_t len = strlen(s);
     if (len > 1 && s[len - 1] == '%') {
         char tmp[32];
@@ -107,5 +106,142 @@ bool parse_seconds(const char *s, double *out)
     if (end == s || *end || !(t > 0) || t > 1e9)
         return false;
     *out = t;
+    return true;
+}
+
+bool parse_duration(const char *s, double *out)
+{
+    /* A number of seconds, or numbers each followed by d, h, m or s
+       (1h30m, 2.5m), as GNU parallel's multiply_time_units. */
+    double total = 0;
+    const char *p = s;
+    if (!*p)
+        return false;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0))
+            return false;
+        p = end;
+        double unit = 1;
+        switch (*p) {
+        case 'd': case 'D': unit = 86400; p++; break;
+        case 'h': case 'H': unit = 3600; p++; break;
+        case 'm': case 'M': unit = 60; p++; break;
+        case 's': case 'S': unit = 1; p++; break;
+        case '\0': break;
+        default: return false;
+        }
+        total += v * unit;
+    }
+    if (!(total >= 0) || total > 1e9)
+        return false;
+    *out = total;
+    return true;
+}
+
+bool parse_size(const char *s, double *out)
+{
+    /* As GNU parallel's multiply_binary_prefix: K M G T P E (and Ki, ki,
+       Mi ...) are powers of 1024; k m g t p e powers of 1000. */
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0))
+        return false;
+    if (*end) {
+        static const char units[] = "kmgtpe";
+        char lc = *end >= 'A' && *end <= 'Z' ? (char)(*end - 'A' + 'a') : *end;
+        const char *u = strchr(units, lc);
+        if (!u || !*u)
+            return false;
+        bool binary = *end != lc || end[1] == 'i' || end[1] == 'I';
+        for (const char *k = units; k <= u; k++)
+            v *= binary ? 1024 : 1000;
+        end += 1 + (end[1] == 'i' || end[1] == 'I');
+        if (*end)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int signal_number(const char *name, size_t n)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = { { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "ILL", SIGILL },
+                 { "ABRT", SIGABRT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
+                 { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+                 { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP } };
+    if (n > 3 && !strncmp(name, "SIG", 3)) {
+        name += 3;
+        n -= 3;
+    }
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (strlen(sigs[i].name) == n && !strncmp(sigs[i].name, name, n))
+            return sigs[i].sig;
+    char buf[16];
+    long v;
+    if (n < sizeof buf) {
+        memcpy(buf, name, n);
+        buf[n] = '\0';
+        if (parse_long(buf, &v) && v > 0 && v < 65)
+            return (int)v;
+    }
+    return 0;
+}
+
+bool parse_termseq(run_opts *o, const char *s)
+{
+    /* SIG,MS,SIG,MS,...: each signal then that many milliseconds. */
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        if (n == TERMSEQ_MAX)
+            return false;
+        size_t l = strcspn(p, ",");
+        int sig = signal_number(p, l);
+        if (!sig)
+            return false;
+        p += l;
+        long ms = 0;
+        if (*p == ',') {
+            p++;
+            char buf[32];
+            l = strcspn(p, ",");
+            if (l == 0 || l >= sizeof buf)
+                return false;
+            memcpy(buf, p, l);
+            buf[l] = '\0';
+            if (!parse_long(buf, &ms) || ms < 0)
+                return false;
+            p += l;
+            p += *p == ',';
+        }
+        o->term_sig[n] = sig;
+        o->term_ms[n] = (int)ms;
+        n++;
+    }
+    if (n == 0)
+        return false;
+    o->nterm = n;
+    return true;
+}
+
+bool parse_load(const char *s, long cpus, double *out)
+{
+    /* +N and -N (CPUs plus or minus N), N% (of the CPUs), or a number. */
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0 || s[0] == '-'))
+        return false;
+    if (*end == '%' && !end[1] && s[0] != '+' && s[0] != '-')
+        v = (double)cpus * v / 100;
+    else if (*end)
+        return false;
+    else if (s[0] == '+' || s[0] == '-')
+        v = (double)cpus + v;
+    *out = v;
     return true;
 }
