@@ -666,6 +666,25 @@ static int long_error(const getopt_tables *t, const char *word)
     return rc;
 }
 
+/* The option a "--" word abbreviates when every long name it is a prefix
+   of belongs to that one option (aliases): glibc's getopt_long takes such
+   a word, musl's counts the aliases and calls it ambiguous. Its index plus
+   LONG_BASE, or -1. */
+static int long_unique(const getopt_tables *t, const char *word)
+{
+    const char *name = word + 2;
+    size_t l = strcspn(name, "=");
+    int found = -1;
+    for (const struct option *p = t->longs; p->name; p++) {
+        if (strncmp(p->name, name, l))
+            continue;
+        if (found >= 0 && p->val != found)
+            return -1;
+        found = p->val;
+    }
+    return found;
+}
+
 static bool looks_numeric(const char *s)
 {
     char *end;
@@ -702,6 +721,25 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         if (c == -1)
             break;
         const char *word = argv[optind - 1];
+        int k;
+        if (c == '?' && optopt == 0 && !strncmp(word, "--", 2) && (k = long_unique(&t, word)) >= 0) {
+            /* musl: take the abbreviation as glibc does. */
+            const char *eq = strchr(word, '=');
+            int arg = table[k - LONG_BASE].arg;
+            optarg = eq ? (char *)eq + 1 : NULL;
+            c = k;
+            if (eq && arg == ARG_NONE) {
+                c = '?';
+                optopt = k;
+            } else if (!eq && arg == ARG_REQ) {
+                if (optind < argc) {
+                    optarg = argv[optind++];
+                } else {
+                    c = ':';
+                    optopt = k;
+                }
+            }
+        }
         if (c == '?' || c == ':') {
             int which = optopt;
             const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
