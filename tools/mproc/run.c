@@ -224,7 +224,7 @@ static bool parse_long(const char *s, long *out)
 }
 
 /* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
-static bool parse_jobs(const char *s, long *out)
+bool parse_jobs(const char *s, long *out)
 {
     long cpus = mproc_cpu_count(), v;
     size_t len = strlen(s);
@@ -1170,6 +1170,8 @@ int tool_run(int argc, char **argv)
     /* First of all: reading a closed stdin must find it empty (GNU parallel
        runs no job and exits 0), not fail. */
     ensure_std_fds();
+    if (sem_wanted(argc, argv))
+        return tool_sem(argc, argv);
     int i = parse_opts(&r.o, argc, argv, &rc);
     if (i < 0)
         goto out;

@@ -10,6 +10,7 @@
  *   out.c     grouped, line-buffered and tagged output; the progress bar
  *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
  *   tree.c    `mproc tree`
+ *   sem.c     `mproc sem`, `sem`, `mproc run --semaphore`
  *   tbuf.c    a growable byte buffer and EINTR-safe writes
  */
 #ifndef MPROC_TOOL_H
@@ -103,5 +104,18 @@ size_t cmd_plain_argv(char *line, char **argv, size_t cap);
 
 int tool_run(int argc, char **argv);
 int tool_tree(int argc, char **argv);
+
+/* -j's value as GNU parallel reads it: N, +N and -N (the CPUs plus or minus
+   N, at least 1), N% (of the CPUs, at least 1). False when it is none. */
+bool parse_jobs(const char *s, long *out);
+
+/* ---- sem.c ---------------------------------------------------------------- */
+
+/* `mproc sem` and `sem`: argv[0] is the command's name. */
+int tool_sem(int argc, char **argv);
+/* Whether the options of an `mproc run` command line (before its command)
+   ask for the semaphore (--semaphore, or an option only the semaphore has,
+   as GNU parallel decides). */
+bool sem_wanted(int argc, char **argv);
 
 #endif
