@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 static char name_[64];
@@ -165,6 +166,32 @@ static int wait_then_signal(void *arg)
     return 0;
 }
 
+/* Whether the kernel has futex_waitv (Linux 5.16), by a call it refuses. */
+static bool have_waitv(void)
+{
+    return syscall(449, NULL, 0, 0, NULL, 0) < 0 && errno != ENOSYS;
+}
+
+/* Wait (polling /proc, up to 10 s) until pid sleeps in system call nr. */
+static bool sleeps_in(pid_t pid, long nr)
+{
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    for (int i = 0; i < 5000; i++) {
+        FILE *f = fopen(path, "re");
+        long got = -1;
+        if (f) {
+            if (fgets(buf, sizeof buf, f))
+                got = strtol(buf, NULL, 10);
+            fclose(f);
+        }
+        if (got == nr)
+            return true;
+        mproc_test_nap();
+    }
+    return false;
+}
+
 START_TEST(killed_holders_give_units_back_in_a_loop)
 {
     mproc_shm *blk;
@@ -177,8 +204,12 @@ START_TEST(killed_holders_give_units_back_in_a_loop)
         ck_assert(mproc_test_gate_wait(&sh->gate, 10));
         ck_assert_int_eq(mproc_rsem_value(s), 0);
         ck_assert_int_eq(mproc_rsem_acquire(s, 0), -ETIMEDOUT);
-        /* A waiter already asleep is woken by the holder's death. */
+        /* A waiter already asleep is woken by the holder's death: it
+           sleeps in futex_waitv with no slice, so only the death can wake
+           it before its 60 s. */
         pid_t w = ipc_spawn(wait_then_signal, sh);
+        if (have_waitv())
+            ck_assert(sleeps_in(w, 449));
         ipc_kill(a);
         ck_assert(mproc_test_gate_wait(&sh->gate, 30));
         ck_assert_int_eq(ipc_reap(w), 0);
