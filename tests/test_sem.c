@@ -5,6 +5,7 @@
  * left in /dev/shm. */
 #include "test_run_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 
 /* A scratch HOME (GNU's sem keeps its locks there) holding bin/sem, a link
@@ -41,7 +42,7 @@ static void scratch_make(scratch *s)
 static tool_result script(const scratch *s, bool gnu, const char *body)
 {
     char *full = NULL;
-    ck_assert_int_ge(asprintf(&full, "cd '%s' && rm -f fifo fifo2 && mkfifo fifo && %s", s->dir, body),
+    ck_assert_int_ge(asprintf(&full, "cd '%s' && { [ -p fifo ] || mkfifo fifo; } && { [ -p fifo2 ] || mkfifo fifo2; } && %s", s->dir, body),
                      0);
     ck_assert_int_eq(setenv("PATH", gnu ? s->path_gnu : s->path_mproc, 1), 0);
     ck_assert_int_eq(setenv("RUN", gnu ? "parallel --will-cite --semaphore"
@@ -110,7 +111,7 @@ START_TEST(same_as_gnu_sem)
                 "echo go > fifo; sem --id to --wait; echo $?");
     /* -j2: two run at once, a third waits. */
     same_as_gnu(&s, "j2",
-                "mkfifo fifo2; sem -j2 --id j2 'read x < fifo'; sem -j 2 --id j2 'read x < fifo2';"
+                "sem -j2 --id j2 'read x < fifo'; sem -j 2 --id j2 'read x < fifo2';"
                 "sem -j2 --id j2 --st -1 --fg 'echo three'; echo $?; echo go > fifo;"
                 "sem -j2 --id j2 --st -30 --fg 'echo four'; echo $?; echo go > fifo2;"
                 "sem --id j2 --wait; echo $?");
@@ -176,6 +177,53 @@ START_TEST(killed_holder_gives_its_unit_back)
 }
 END_TEST
 
+/* Whether some process's arguments hold needle. */
+static bool some_process_runs(const char *needle)
+{
+    DIR *d = opendir("/proc");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    bool found = false;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        found = n > 0 && memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+    }
+    closedir(d);
+    return found;
+}
+
+/* A caller killed while it waits for a unit takes its command with it, as
+   GNU's, whose caller forks only once it has the unit. */
+START_TEST(killed_caller_runs_nothing)
+{
+    scratch s;
+    scratch_make(&s);
+    /* The command's words are put together by the shell, so that only
+       the sem processes carry them whole. */
+    tool_result r = script(&s, false,
+                           "sem --id c 'read x < fifo' >/dev/null 2>&1; C=\"echo r\"\"an > ran\";"
+                           "sem --id c \"$C\" >/dev/null 2>&1 & kill -9 $!; wait");
+    tr_free(&r);
+    bool gone = false;
+    for (int i = 0; i < 5000 && !(gone = !some_process_runs("echo ran > ran")); i++)
+        mproc_test_nap();
+    ck_assert_msg(gone, "the killed caller's waiter lives on");
+    r = script(&s, false, "echo go > fifo; sem --id c --wait; test -e ran; echo $?");
+    ck_assert_str_eq(r.out, "1\n");
+    ck_assert(!sem_name_exists("c"));
+    tr_free(&r);
+    tmpdir_remove(s.dir);
+}
+END_TEST
+
 START_TEST(ids_and_errors)
 {
     scratch s;
@@ -225,5 +273,6 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "sem", 120);
     tcase_add_test(tc, timeout_messages);
     tcase_add_test(tc, killed_holder_gives_its_unit_back);
+    tcase_add_test(tc, killed_caller_runs_nothing);
     tcase_add_test(tc, ids_and_errors);
 }

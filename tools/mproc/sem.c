@@ -307,12 +307,26 @@ static int take_unit(const sem_opts *o, const char *name, mproc_rsem **s)
     return 255;
 }
 
-/* Hold a unit while cmd runs; the command's status, or take_unit's. */
-static int hold_and_run(const sem_opts *o, const char *name, const char *cmd, int tell)
+/* Hold a unit while cmd runs; the command's status, or take_unit's. In
+   the background, tell is the pipe to the foreground process fore, which
+   waits for us until we have the unit. */
+static int hold_and_run(const sem_opts *o, const char *name, const char *cmd, int tell,
+                        pid_t fore)
 {
     mproc_rsem *s = NULL;
+    /* A caller killed while we wait for a unit cancels us, as killing
+       GNU's sem before it forks does. */
+    if (tell >= 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != fore))
+        return 255;
     int t = take_unit(o, name, &s);
+    bool held = t == 0;
     if (tell >= 0) {
+        /* From here on the command is ours to finish, caller or not; the
+           death signal goes before we say so, or the caller's exit could
+           kill us. */
+        prctl(PR_SET_PDEATHSIG, 0);
+        if (getppid() != fore)
+            t = 255;
         char said = t <= 1 ? SAID_TAKEN : SAID_GAVE_UP;
         if (t <= 2)
             (void)write_all(tell, &said, 1);
@@ -321,7 +335,7 @@ static int hold_and_run(const sem_opts *o, const char *name, const char *cmd, in
     int rc = t == 2 ? 1 : t;
     if (t <= 1)
         rc = run_command(o, cmd);
-    if (t == 0)
+    if (held)
         mproc_rsem_release(s);
     mproc_rsem_close(s);
     return rc;
@@ -337,6 +351,7 @@ static int run_background(const sem_opts *o, const char *name, const char *cmd)
         return 255;
     }
     fflush(NULL);
+    pid_t fore = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "%s: cannot fork: %s\n", o->prog, strerror(errno));
@@ -348,7 +363,7 @@ static int run_background(const sem_opts *o, const char *name, const char *cmd)
         /* The tool is single-threaded: the child may go on as a program. */
         close(p[0]);
         fflush(NULL);
-        _exit(hold_and_run(o, name, cmd, p[1]));
+        _exit(hold_and_run(o, name, cmd, p[1], fore));
     }
     close(p[1]);
     char said = 0;
@@ -444,7 +459,7 @@ int tool_sem(int argc, char **argv)
         tbuf_adds(&cmd, argv[k]);
     }
     const char *line = cmd.len ? tbuf_cstr(&cmd) : "";
-    rc = o.fg ? hold_and_run(&o, name, line, -1) : run_background(&o, name, line);
+    rc = o.fg ? hold_and_run(&o, name, line, -1, 0) : run_background(&o, name, line);
     tbuf_free(&cmd);
     return rc;
 }
