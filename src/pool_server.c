@@ -21,12 +21,13 @@
  * the supervisor killed it for running too long) before it forks the
  * replacement, so a task is never lost and never run twice.
  */
-#include "ring.h"
+#include "pool_internal.h"
 
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,27 +55,36 @@ struct mproc_out {
     bool failed; /* an allocation failed: the task's result is -ENOMEM */
 };
 
+/* Room for extra more bytes after the result's len. */
+static int out_reserve(mproc_out *out, size_t extra)
+{
+    if (extra > SIZE_MAX - out->len)
+        return -ENOMEM;
+    size_t need = out->len + extra;
+    if (need <= out->cap)
+        return 0;
+    size_t cap = out->cap ? out->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    char *b = realloc(out->buf, cap);
+    if (!b) {
+        out->failed = true;
+        return -ENOMEM;
+    }
+    out->buf = b;
+    out->cap = cap;
+    return 0;
+}
+
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
     if (!out || (!data && len))
         return -EINVAL;
     if (len == 0)
         return 0;
-    if (len > SIZE_MAX - out->len)
-        return -ENOMEM;
-    size_t need = out->len + len;
-    if (need > out->cap) {
-        size_t cap = out->cap ? out->cap : 256;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *b = realloc(out->buf, cap);
-        if (!b) {
-            out->failed = true;
-            return -ENOMEM;
-        }
-        out->buf = b;
-        out->cap = cap;
-    }
+    int err = out_reserve(out, len);
+    if (err < 0)
+        return err;
     if (len <= 16) {
         /* A map item's few bytes: cheaper than a call to memcpy. */
         char *d = out->buf + out->len;
@@ -84,7 +94,33 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
     } else {
         memcpy(out->buf + out->len, data, len);
     }
-    out->len = need;
+    out->len += len;
+    return 0;
+}
+
+int mproc_out_printf(mproc_out *out, const char *fmt, ...)
+{
+    if (!out || !fmt)
+        return -EINVAL;
+    va_list ap;
+    /* Formatted straight into the result: where it fits in the room left,
+       once; else again into room made for its exact length. */
+    int err = out_reserve(out, 64);
+    if (err < 0)
+        return err;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= out->cap - out->len) {
+        if ((err = out_reserve(out, (size_t)n + 1)) < 0)
+            return err;
+        va_start(ap, fmt);
+        vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+        va_end(ap);
+    }
+    out->len += (size_t)n;
     return 0;
 }
 
@@ -122,30 +158,11 @@ static uint64_t claim(worker *wk)
     for (;;) {
         if (atomic_load(&sh->broken) || atomic_load(&sh->stop) == STOP_TERMINATE)
             break;
-        uint64_t h = atomic_load(&sh->head);
-        uint64_t t = atomic_load(&sh->tail);
-        if (h < t) {
-            mproc__slot *s = mproc__slot_at(sh, h);
-            uint64_t v = atomic_load(&s->word);
-            if (v == mproc__word(h, 0, SLOT_READY)) {
-                /* The claim and the record of who claimed are one swap. */
-                if (atomic_compare_exchange_strong(&s->word, &v,
-                                                   mproc__word(h, wk->me, SLOT_RUNNING))) {
-                    uint64_t hh = h;
-                    atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-                    got = h;
-                    break;
-                }
-            } else if (mproc__word_pos(v) >= h) {
-                /* Claimed by someone who has not moved the head yet (or
-                   died before it could): move it for them. */
-                uint64_t hh = h;
-                atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-            } else {
-                mproc__cpu_relax();
-            }
+        int c = mproc__task_claim(sh, wk->me, &got);
+        if (c > 0)
+            break;
+        if (c < 0)
             continue;
-        }
         if (atomic_load(&sh->stop) == STOP_CLOSE)
             break;
         if (!spinning) {
@@ -205,7 +222,7 @@ static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
         return s->data;
     }
     uint64_t off;
-    int e = mproc__arena_alloc(wk->sh, len, &off);
+    int e = mproc__arena_alloc(wk->sh, mproc__res_span(len), &off);
     if (e < 0) {
         *err = e;
         return NULL;
@@ -214,10 +231,12 @@ static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
        now the supervisor can give the range back. */
     s->res_off = off;
     s->res_len = len;
-    void *p = mproc__arena_map(wk->arena_fd, off, len, true);
-    if (!p) {
+    char *p = mproc__arena_map(wk->arena_fd, off, mproc__res_span(len), true);
+    if (p) {
+        p[len] = 0;
+    } else {
         *err = mproc__err();
-        mproc__arena_release(wk->arena_fd, off, len);
+        mproc__arena_release(wk->arena_fd, off, mproc__res_span(len));
         s->res_len = 0;
         s->res_off = 0;
     }
@@ -227,14 +246,15 @@ static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
 static void result_done(void *p, mproc__slot *s, size_t len)
 {
     if (p && p != (void *)s->data)
-        mproc__arena_unmap(p, len);
+        mproc__arena_unmap(p, mproc__res_span(len));
 }
 
 /* Runs fn over every item of a chunk. The result (ring.h, CHUNK_*) is
    uint64 count, uint64 uniform, then, unless every item returned 0 and
    wrote the same number of bytes (uniform = CHUNK_UNIFORM | that number),
    int32 codes[count] (padded to 8) and uint64 ends[count]; then the items'
-   bytes end to end: item i is [ends[i-1], ends[i]). The uniform case, the
+   bytes end to end, each followed by a NUL: item i is [ends[i-1], ends[i])
+   with its NUL last (uniform counts the NUL too). The uniform case, the
    usual one for a map, carries the results and nothing else. */
 static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *items)
 {
@@ -260,8 +280,10 @@ static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *i
     bool uniform = true;
     for (uint64_t i = 0; i < n; i++) {
         int rc = fn(items + i * isz, isz, &wk->out);
-        if (wk->out.failed)
+        /* Each item's bytes end with a NUL of their own, as every result. */
+        if (wk->out.failed || out_reserve(&wk->out, 1) < 0)
             return -ENOMEM;
+        wk->out.buf[wk->out.len++] = 0;
         codes[i] = rc;
         ends[i] = wk->out.len;
         uniform = uniform && rc == 0 && ends[i] == (i + 1) * ends[0];
@@ -290,6 +312,7 @@ static void run_task(worker *wk, uint64_t pos)
     mproc__shared *sh = wk->sh;
     mproc__slot *s = mproc__slot_at(sh, pos);
     mproc__wrec *rec = &sh->w[wk->place];
+    atomic_store(&rec->limit_ns, s->timeout_ns);
     atomic_store(&rec->started_ns, now_ns());
     atomic_store(&rec->task_pos, pos + 1);
 
@@ -343,9 +366,6 @@ publish:
         wk->out.buf = NULL;
         wk->out.cap = 0;
     }
-    s->code = code;
-    s->detail = detail;
-    s->sig = 0;
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
         /* The supervisor has claimed this task as timed out and its
@@ -353,14 +373,17 @@ publish:
         for (;;)
             pause();
     }
-    atomic_store(&s->word, mproc__word(pos, wk->me, SLOT_DONE));
-    mproc__done_publish(sh);
+    mproc__task_post(sh, pos, wk->me, code, detail, 0);
 }
 
 static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd, unsigned place,
                                   pid_t sup, const sigset_t *mask,
                                   const struct sigaction *chld)
 {
+    /* Our pid is known from our first instruction on, even if the
+       supervisor dies before fork returns there: an owner that is a
+       subreaper then adopts and reaps us by it. */
+    atomic_store(&sh->w[place].pid, getpid());
     /* Our parent is the single-threaded supervisor, so the death signal
        follows the process, not a thread. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -413,13 +436,9 @@ typedef struct sup {
 static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, unsigned owner,
                             int code, int detail, int sig)
 {
-    s->code = code;
-    s->detail = detail;
-    s->sig = sig;
     s->res_len = 0;
     s->res_off = 0;
-    atomic_store(&s->word, mproc__word(pos, owner, SLOT_DONE));
-    mproc__done_publish(sh);
+    mproc__task_post(sh, pos, owner, code, detail, sig);
 }
 
 /* Settle the task a dead worker was running, if any. */
@@ -433,7 +452,7 @@ static void fail_running(sup *S, unsigned place, int status)
         if (mproc__word_state(v) != SLOT_RUNNING || mproc__word_owner(v) != place + 1)
             continue;
         if (s->res_len > MPROC__INLINE)
-            mproc__arena_release(S->a->arena_fd, s->res_off, s->res_len);
+            mproc__arena_release(S->a->arena_fd, s->res_off, mproc__res_span(s->res_len));
         int code = MPROC_EWORKER, detail = 0, sig = 0;
         if (S->timed_out[place]) {
             code = MPROC_ETASKTIMEOUT;
@@ -457,10 +476,8 @@ static void fail_ready(sup *S)
     uint64_t t = atomic_load(&sh->tail);
     uint64_t h = atomic_load(&sh->head);
     for (uint64_t pos = h; pos < t; pos++) {
-        mproc__slot *s = mproc__slot_at(sh, pos);
-        uint64_t v = mproc__word(pos, 0, SLOT_READY);
-        if (atomic_compare_exchange_strong(&s->word, &v, mproc__word(pos, OWNER_SUP, SLOT_RUNNING)))
-            publish_outcome(sh, s, pos, OWNER_SUP, MPROC_EINIT, 0, 0);
+        if (mproc__task_take(sh, pos, OWNER_SUP))
+            publish_outcome(sh, mproc__slot_at(sh, pos), pos, OWNER_SUP, MPROC_EINIT, 0, 0);
     }
 }
 
@@ -570,7 +587,8 @@ static void check_timeouts(sup *S)
         if (pid <= 0 || !tp || S->timed_out[i])
             continue;
         int64_t st = atomic_load(&sh->w[i].started_ns);
-        if (now - st < sh->timeout_ns)
+        int64_t limit = atomic_load(&sh->w[i].limit_ns);
+        if (!limit || now - st < limit)
             continue;
         /* Claim the kill on this very task: if the worker finished it in
            the meantime (and may have begun the next), the swap fails and
@@ -586,8 +604,9 @@ static void check_timeouts(sup *S)
 static int tick_ms(sup *S)
 {
     int ms = -1;
-    if (S->sh->timeout_ns) {
-        int64_t t = S->sh->timeout_ns / 10 / 1000000;
+    int64_t lim = atomic_load(&S->sh->min_timeout_ns);
+    if (lim) {
+        int64_t t = lim / 10 / 1000000;
         ms = t < 1 ? 1 : t > 20 ? 20 : (int)t;
     }
     if (S->ownerfd < 0 && (ms < 0 || ms > 100))
@@ -674,7 +693,7 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
                     report(&S, 0);
             }
         }
-        if (sh->timeout_ns)
+        if (atomic_load(&sh->min_timeout_ns))
             check_timeouts(&S);
 
         bool broken = atomic_load(&sh->broken);

@@ -77,7 +77,8 @@ typedef struct mproc__slot {
     int32_t detail;     /* the task's return value, or the worker's exit status */
     int32_t sig;        /* the signal that ended the worker */
     uint32_t kind;
-    uint8_t pad[96 - 80];
+    int64_t timeout_ns; /* this task's limit; 0: none */
+    uint8_t pad[96 - 88];
     uint8_t data[MPROC__INLINE];
 } mproc__slot;
 
@@ -92,6 +93,7 @@ typedef struct __attribute__((aligned(64))) mproc__wrec {
     _Atomic uint64_t task_pos;   /* position + 1 of the task it runs; 0 idle;
                                     MPROC__KILL_BIT added: being killed */
     _Atomic int64_t started_ns;  /* CLOCK_MONOTONIC when that task started */
+    _Atomic int64_t limit_ns;    /* that task's time limit; 0: none */
     _Atomic uint32_t futex;      /* the worker sleeps here; bumped to wake it */
 } mproc__wrec;
 
@@ -112,7 +114,10 @@ typedef struct mproc__shared {
     /* Fixed at creation. */
     uint32_t nworkers;
     uint32_t maxtasks;
-    int64_t timeout_ns; /* 0: none */
+    int64_t timeout_ns; /* the pool's task_timeout; 0: none */
+    /* The shortest limit of any task submitted, so the supervisor knows how
+       often to look; the owner lowers it (and says so on cmd_fd). */
+    _Atomic int64_t min_timeout_ns;
     int (*init)(void *);
     void *initarg;
     uint64_t slots_off;
@@ -144,6 +149,9 @@ void mproc__arena_unmap(void *p, size_t len);
 /* Give a range's memory back to the system. */
 void mproc__arena_release(int fd, uint64_t off, size_t len);
 size_t mproc__page_round(size_t len);
+/* A large result's arena range: its bytes, then the NUL that the owner
+   finds after every result. */
+static inline size_t mproc__res_span(uint64_t len) { return (size_t)len + 1; }
 
 /* ---- the supervisor ----------------------------------------------------------- */
 

@@ -189,4 +189,129 @@ static inline size_t count_char(const char *s, char c)
     return n;
 }
 
+/* ---- against GNU parallel ---------------------------------------------------- */
+
+static inline bool have_parallel(void)
+{
+    return access("/usr/bin/parallel", X_OK) == 0;
+}
+
+/* s with each line's "mproc run: ", "mproc: " or "parallel: " taken out, in
+   place. */
+static inline char *strip_tool_names(char *s)
+{
+    static const char *const names[] = { "mproc run: ", "mproc: ", "parallel: " };
+    char *w = s;
+    for (char *r = s; *r;) {
+        for (size_t k = 0; k < 3; k++)
+            if (!strncmp(r, names[k], strlen(names[k]))) {
+                r += strlen(names[k]);
+                break;
+            }
+        while (*r && *r != '\n')
+            *w++ = *r++;
+        if (*r)
+            *w++ = *r++;
+    }
+    *w = '\0';
+    return s;
+}
+
+/* What to compare besides stdout and the exit status. */
+enum { GNU_STDERR = 1, GNU_STATUS_ONLY = 2 };
+
+/* Run the same command line (args, NULL-terminated, after "run" and after
+   "parallel --will-cite") through both with stdin in, and compare stdout
+   and the exit status, and stderr with GNU_STDERR once each tool's name is
+   taken out ("mproc run: " and "parallel: " become ""). The shell that
+   runs them is sh unless set otherwise in the environment. */
+static inline void gnu_compare_flags(const char *in, char **args, int flags)
+{
+    char *m[64] = { "mproc", "run" }, *p[64] = { "parallel", "--will-cite" };
+    int n = 0;
+    for (; args[n]; n++) {
+        ck_assert_int_lt(n, 60);
+        m[n + 2] = args[n];
+        p[n + 2] = args[n];
+    }
+    m[n + 2] = p[n + 2] = NULL;
+    size_t len = in ? strlen(in) : 0;
+    tool_result a = tr_exec(MPROC_TOOL, m, in ? in : "", len);
+    tool_result b = tr_exec("/usr/bin/parallel", p, in ? in : "", len);
+    ck_assert_msg((flags & GNU_STATUS_ONLY) || !strcmp(a.out, b.out), "mproc printed '%s', GNU parallel '%s' (%s %s ...)",
+                  a.out, b.out, args[0], args[0] ? args[1] : "");
+    ck_assert_msg(a.status == b.status, "mproc exited %d, GNU parallel %d (%s %s ...)", a.status,
+                  b.status, args[0], args[0] ? args[1] : "");
+    if (flags & GNU_STDERR)
+        ck_assert_msg(!strcmp(strip_tool_names(a.err), strip_tool_names(b.err)), "mproc said '%s', GNU parallel '%s' (%s ...)", a.err,
+                      b.err, args[0]);
+    tr_free(&a);
+    tr_free(&b);
+}
+
+static inline void same_as_parallel(const char *in, char **args)
+{
+    gnu_compare_flags(in, args, 0);
+}
+
+/* Run script with the shell sh ("sh", "bash"), once with each @P@ in it
+   made the path of mproc plus " run", once made "parallel --will-cite";
+   compare stdout and status, and stderr with GNU_STDERR. */
+static inline char *script_for(const char *script, const char *tool)
+{
+    size_t n = strlen(script) + 1, tl = strlen(tool);
+    for (const char *p = script; (p = strstr(p, "@P@")); p += 3)
+        n += tl;
+    char *out = malloc(n), *w = out;
+    ck_assert_ptr_nonnull(out);
+    for (const char *p = script; *p;) {
+        if (!strncmp(p, "@P@", 3)) {
+            memcpy(w, tool, tl);
+            w += tl;
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+static inline void gnu_script_flags(const char *sh, const char *script, int flags)
+{
+    char *m = script_for(script, MPROC_TOOL " run");
+    char *p = script_for(script, "parallel --will-cite");
+    char *am[] = { (char *)sh, "-c", m, NULL }, *ap[] = { (char *)sh, "-c", p, NULL };
+    char path[64];
+    snprintf(path, sizeof path, "/bin/%s", sh);
+    tool_result a = tr_exec(path, am, "", 0);
+    tool_result b = tr_exec(path, ap, "", 0);
+    ck_assert_msg((flags & GNU_STATUS_ONLY) || !strcmp(a.out, b.out),
+                  "%s: mproc printed '%s', GNU parallel '%s' (%s)", sh, a.out, b.out, script);
+    ck_assert_msg(a.status == b.status, "%s: mproc exited %d, GNU parallel %d (%s)", sh,
+                  a.status, b.status, script);
+    if (flags & GNU_STDERR)
+        ck_assert_msg(!strcmp(strip_tool_names(a.err), strip_tool_names(b.err)),
+                      "%s: mproc said '%s', GNU parallel '%s' (%s)", sh, a.err, b.err, script);
+    tr_free(&a);
+    tr_free(&b);
+    free(m);
+    free(p);
+}
+
+/* The same script from bash and from sh. */
+static inline void gnu_script_both(const char *script, int flags)
+{
+    gnu_script_flags("bash", script, flags);
+    gnu_script_flags("sh", script, flags);
+}
+
+/* GNU_SAME(stdin, args...): the same stdout and status as GNU parallel. */
+#define GNU_SAME(in, ...) same_as_parallel((in), (char *[]){ __VA_ARGS__, NULL })
+/* A usage error in both: GNU parallel prints its usage on stdout, mproc
+   nothing, so only the status is compared. */
+#define GNU_SAME_STATUS(in, ...)                                                   \
+    gnu_compare_flags((in), (char *[]){ __VA_ARGS__, NULL }, GNU_STATUS_ONLY)
+#define GNU_SAME_ERR(in, ...) gnu_compare_flags((in), (char *[]){ __VA_ARGS__, NULL }, GNU_STDERR)
+
 #endif

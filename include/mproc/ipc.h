@@ -101,7 +101,9 @@ typedef struct mproc_pipe_opts {
     bool one_way; /* false (default): both ends send and receive, as
                      Pipe(duplex=True); true: the first end only receives,
                      the second only sends, as Pipe(duplex=False) */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pipe_opts;
+MPROC_OPTS_CHECK_(mproc_pipe_opts);
 
 /**
  * mproc_pipe_new - make a connected pair of pipe ends.
@@ -215,7 +217,9 @@ typedef struct mproc_shm_opts {
                            mproc_shm_unlink; N > 0: the name is removed as
                            soon as N processes have attached */
     unsigned mode;      /* named blocks: permission bits; 0: 0600 */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_shm_opts;
+MPROC_OPTS_CHECK_(mproc_shm_opts);
 
 /**
  * mproc_shm_new - an anonymous block of size bytes, zero-filled.
@@ -670,7 +674,9 @@ typedef struct mproc_queue_opts {
                            and through mproc_queue_fd); else a name as for
                            mproc_shm_create, for mproc_queue_attach */
     unsigned attachers; /* with a name: see mproc_shm_opts.attachers */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_queue_opts;
+MPROC_OPTS_CHECK_(mproc_queue_opts);
 
 /**
  * mproc_queue_new - make a queue in shared memory.
@@ -720,7 +726,9 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  * message may go, so that a waiting producer and a slow consumer trade
  * messages in batches rather than one at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
- * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL.
+ * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
+ * -EPROTO when the queue's shared memory holds positions no put or get
+ * left there (written over by something other than this library).
  */
 MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout);
 
@@ -732,7 +740,9 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, doub
  * *len is set to its size and it stays first in the queue; -ETIMEDOUT
  * (empty; 0 timeout included, as get_nowait's Empty); -EPIPE when the
  * queue is closed and empty; -EINVAL (NULL q or len, NULL buf with cap >
- * 0, NaN timeout).
+ * 0, NaN timeout); -EPROTO when the queue's shared memory holds a message
+ * or positions no put wrote (written over by something other than this
+ * library): reported, never followed outside the ring.
  */
 MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
                               double timeout);

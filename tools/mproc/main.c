@@ -25,6 +25,11 @@ static void usage(FILE *f)
           f);
 }
 
+void tool_print_version(void)
+{
+    printf("mproc %s\n", mproc_version());
+}
+
 int main(int argc, char **argv)
 {
     /* Invoked through a link named sem, the tool is GNU's sem. */
@@ -40,7 +45,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("mproc %d.%d.%d\n", MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR, MPROC_VERSION_PATCH);
+        tool_print_version();
         return 0;
     }
     if (!strcmp(argv[1], "run"))

@@ -15,9 +15,9 @@
  * sanitizers), so a large parent costs nothing to copy, in its own process
  * group, with the caller's signal mask and the dispositions the tool
  * changed reset; stdin is /dev/null, stdout and stderr are pipes. A line
- * of plain words is executed without /bin/sh (cmd_plain_argv says when
+ * of plain words is executed without the shell (cmd_plain_argv says when
  * that changes nothing; PWD must name the working directory, as dash would
- * make it), the rest by /bin/sh -c. Ending a
+ * make it), the rest by the shell GNU parallel would choose (shell.c), with -c. Ending a
  * job (timeout, --halt now, an interrupt) signals the whole group, so the
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
@@ -33,6 +33,7 @@
  * their combinations need them all.
  */
 #include "out.h"
+#include "run.h"
 #include "spawn.h"
 #include "tool.h"
 
@@ -41,8 +42,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,25 +63,8 @@
 
 extern char **environ;
 
-/* How long a job has after SIGTERM before SIGKILL. */
-#define KILL_GRACE 1.0
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
-
-enum { HALT_NEVER, HALT_SOON, HALT_NOW };
-
-typedef struct opts {
-    long jobs;          /* -j as given, resolved later; -1 unset */
-    const char *jobs_s;
-    bool keep, null, tag, dry, bar, linebuf;
-    double timeout;     /* 0: none */
-    long retries;       /* tries in all, >= 1 */
-    int halt_when;      /* HALT_* */
-    bool halt_success;  /* success=N rather than fail=N */
-    long halt_n;        /* N, or -1 with halt_pct */
-    double halt_pct;    /* fail=X%: X, else -1 */
-    const char *joblog;
-} opts;
 
 /* A finished job whose output waits for its turn (-k). */
 typedef struct pending {
@@ -98,18 +82,18 @@ typedef struct slot {
     tbuf out, err;
     size_t received;    /* bytes of stdout, for the joblog */
     double start_mono, start_real;
-    double deadline;    /* --timeout, monotonic; INFINITY when none */
-    double kill_at;     /* SIGKILL after the grace; INFINITY when not due */
+    double kill_at;     /* the next --termseq step; INFINITY when not due */
+    int term_step;      /* the --termseq step due at kill_at */
     bool timed_out;
+    bool requeued;      /* ended by --memfree: runs again later */
     bool cancelled;     /* ended by halt now, an interrupt or EPIPE: output dropped */
     tbuf cmd;
     char *tagstr;       /* "values\t" for --tag */
 } slot;
 
 typedef struct run {
-    opts o;
-    source *src;
-    size_t nsrc;
+    run_opts o;
+    sources in;
     size_t total;       /* jobs in all */
     size_t next;        /* next job to start, 0-based */
     size_t done;        /* finished (for the bar) */
@@ -119,10 +103,6 @@ typedef struct run {
     size_t running;
     cmd_tmpl *tmpl;
     char **vals;        /* scratch: a job's values */
-
-    bool streaming;     /* values come from stdin as the jobs run */
-    bool eof;           /* streaming: stdin has ended */
-    tbuf partial;       /* streaming: the unfinished last record */
 
     pending *pend;      /* -k: by seq - 1 */
     size_t pend_cap;
@@ -134,6 +114,14 @@ typedef struct run {
     sigset_t orig_mask; /* the mask we were given: the jobs' */
     bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
     bool direct_ok;     /* plain word lists may run without the shell */
+    bool funcs;         /* the environment holds exported bash functions */
+    char *shell;        /* what runs the jobs' command lines */
+    jobenv env;
+
+    throttle th;
+    double hold_until;  /* jobs wait to start until then; INFINITY: not held */
+    size_t *requeue;    /* --memfree: jobs to run again */
+    size_t nrequeue, requeue_cap;
 
     bool stop;          /* start no more jobs */
     bool halted;
@@ -172,352 +160,10 @@ static void xclose(int *fd)
     *fd = -1;
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("mproc run: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    return TOOL_EXIT_USAGE;
-}
-
-static void run_usage(FILE *f)
-{
-    fputs("usage: mproc run [OPTIONS] COMMAND [ARG...] ::: VALUE... [::: VALUE...]\n"
-          "       mproc run [OPTIONS] COMMAND [ARG...] :::: FILE [:::: FILE]\n"
-          "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
-          "\n"
-          "Run COMMAND once per input (every combination of several sources), in\n"
-          "parallel, by /bin/sh -c with each value shell-quoted. Replacement strings:\n"
-          "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
-          "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
-          "of source N. Without any, \" {}\" is appended.\n"
-          "\n"
-          "  -j, --jobs N        N jobs at a time (default: the CPU count; 0: all)\n"
-          "  -k, --keep-order    print outputs in input order\n"
-          "  -0, --null          stdin and :::: values are separated by NUL\n"
-          "      --tag           prefix output lines with the values and a tab\n"
-          "      --line-buffer   pass output lines through as they come\n"
-          "      --timeout SECS  end a job and its process group after SECS\n"
-          "      --retries N     run a failed job up to N times in all\n"
-          "      --halt WHEN,fail=N|success=N   WHEN is now or soon\n"
-          "      --joblog FILE   log each finished job, in GNU parallel's format\n"
-          "      --dry-run       print the commands, run nothing\n"
-          "      --bar           progress bar on stderr (on a terminal)\n"
-          "  -h, --help          this text\n"
-          "\n"
-          "Exit status: 0 all succeeded; 1-100 the number failed; 101 more than 100\n"
-          "failed; 255 a usage error. See mproc(1).\n",
-          f);
-}
-
-/* ---- options ------------------------------------------------------------------ */
-
-static bool parse_long(const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
-bool parse_jobs(const char *s, long *out)
-{
-    long cpus = mproc_cpu_count(), v;
-    size_t len = strlen(s);
-    if (len > 1 && s[len - 1] == '%') {
-        char tmp[32];
-        if (len >= sizeof tmp)
-            return false;
-        memcpy(tmp, s, len - 1);
-        tmp[len - 1] = '\0';
-        if (!parse_long(tmp, &v) || v < 0)
-            return false;
-        *out = cpus * v / 100 > 0 ? cpus * v / 100 : 1;
-        return true;
-    }
-    if (!parse_long(s, &v))
-        return false;
-    if (s[0] == '+')
-        v = cpus + v;
-    else if (s[0] == '-')
-        v = cpus + v > 0 ? cpus + v : 1;
-    if (v < 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_halt(opts *o, const char *s)
-{
-    long v;
-    /* The old numeric forms: 0 never, 1 soon,fail=1, 2 now,fail=1. */
-    if (parse_long(s, &v)) {
-        if (v < 0 || v > 2)
-            return false;
-        o->halt_when = v == 0 ? HALT_NEVER : v == 1 ? HALT_SOON : HALT_NOW;
-        o->halt_n = 1;
-        return true;
-    }
-    if (!strcmp(s, "never")) {
-        o->halt_when = HALT_NEVER;
-        return true;
-    }
-    const char *comma = strchr(s, ',');
-    if (!comma)
-        return false;
-    size_t wl = (size_t)(comma - s);
-    if (wl == 3 && !strncmp(s, "now", 3))
-        o->halt_when = HALT_NOW;
-    else if (wl == 4 && !strncmp(s, "soon", 4))
-        o->halt_when = HALT_SOON;
-    else
-        return false;
-    const char *what = comma + 1, *num;
-    if (!strncmp(what, "fail=", 5)) {
-        o->halt_success = false;
-        num = what + 5;
-    } else if (!strncmp(what, "success=", 8)) {
-        o->halt_success = true;
-        num = what + 8;
-    } else {
-        return false;
-    }
-    size_t nl = strlen(num);
-    if (nl > 1 && num[nl - 1] == '%') {
-        char *end;
-        double pct = strtod(num, &end);
-        if (end != num + nl - 1 || !(pct > 0 && pct <= 100))
-            return false;
-        o->halt_pct = pct;
-        o->halt_n = -1;
-        return true;
-    }
-    if (!parse_long(num, &v) || v < 1)
-        return false;
-    o->halt_n = v;
-    o->halt_pct = -1;
-    return true;
-}
-
-/* Options come before the command; the first word that is not an option
-   starts it. Returns the index of the command's first word, or -1 after a
-   usage error was printed (*rc set). */
-static int parse_opts(opts *o, int argc, char **argv, int *rc)
-{
-    int i = 1;
-    for (; i < argc; i++) {
-        char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1])
-            break;
-        if (!strcmp(a, ":::") || !strcmp(a, "::::"))
-            break;
-        /* --name=value and --name value; -jN and -j N. */
-        char name[32];
-        const char *val = NULL;
-        if (a[1] == '-') {
-            const char *eq = strchr(a, '=');
-            size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-            if (nl >= sizeof name) {
-                *rc = usage_error("unknown option '%s'", a);
-                return -1;
-            }
-            memcpy(name, a, nl);
-            name[nl] = '\0';
-            if (eq)
-                val = eq + 1;
-        } else {
-            name[0] = '-';
-            name[1] = a[1];
-            name[2] = '\0';
-            if (a[2]) {
-                if (a[1] == 'j') {
-                    val = a + 2;
-                } else {
-                    /* Bundled flags: -k0. */
-                    for (const char *p = a + 1; *p; p++)
-                        if (*p != 'k' && *p != '0') {
-                            *rc = usage_error("unknown option '%s'", a);
-                            return -1;
-                        }
-                    o->keep |= strchr(a + 1, 'k') != NULL;
-                    o->null |= strchr(a + 1, '0') != NULL;
-                    continue;
-                }
-            }
-        }
-        static const char *const with_value[] = { "-j", "--jobs", "--timeout", "--retries",
-                                                  "--halt", "--joblog", NULL };
-        bool needs = false;
-        for (size_t k = 0; with_value[k]; k++)
-            needs |= !strcmp(name, with_value[k]);
-        if (needs && !val) {
-            if (i + 1 >= argc) {
-                *rc = usage_error("option '%s' needs a value", name);
-                return -1;
-            }
-            val = argv[++i];
-        } else if (!needs && val) {
-            *rc = usage_error("option '%s' takes no value", name);
-            return -1;
-        }
-
-        if (!strcmp(name, "-j") || !strcmp(name, "--jobs")) {
-            if (!parse_jobs(val, &o->jobs)) {
-                *rc = usage_error("-j: not a number of jobs: '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(name, "-k") || !strcmp(name, "--keep-order")) {
-            o->keep = true;
-        } else if (!strcmp(name, "-0") || !strcmp(name, "--null")) {
-            o->null = true;
-        } else if (!strcmp(name, "--tag")) {
-            o->tag = true;
-        } else if (!strcmp(name, "--line-buffer") || !strcmp(name, "--lb")) {
-            o->linebuf = true;
-        } else if (!strcmp(name, "--group")) {
-            o->linebuf = false;
-        } else if (!strcmp(name, "--dry-run")) {
-            o->dry = true;
-        } else if (!strcmp(name, "--bar")) {
-            o->bar = true;
-        } else if (!strcmp(name, "--will-cite")) {
-            /* Accepted so that GNU parallel command lines work unchanged. */
-        } else if (!strcmp(name, "--timeout")) {
-            char *end;
-            double t = strtod(val, &end);
-            if (end == val || *end || !(t > 0) || t > 1e9) {
-                *rc = usage_error("--timeout: not a number of seconds: '%s'", val);
-                return -1;
-            }
-            o->timeout = t;
-        } else if (!strcmp(name, "--retries")) {
-            if (!parse_long(val, &o->retries) || o->retries < 0) {
-                *rc = usage_error("--retries: not a number: '%s'", val);
-                return -1;
-            }
-            if (o->retries == 0)
-                o->retries = 1;
-        } else if (!strcmp(name, "--halt")) {
-            if (!parse_halt(o, val)) {
-                *rc = usage_error("--halt: expected now|soon,fail=N|success=N, got '%s'", val);
-                return -1;
-            }
-        } else if (!strcmp(name, "--joblog")) {
-            o->joblog = val;
-        } else if (!strcmp(name, "-h") || !strcmp(name, "--help")) {
-            run_usage(stdout);
-            *rc = 0;
-            return -1;
-        } else {
-            *rc = usage_error("unknown option '%s'", a);
-            return -1;
-        }
-    }
-    return i;
-}
-
-/* ---- inputs ------------------------------------------------------------------- */
-
-static bool is_marker(const char *a)
-{
-    return !strcmp(a, ":::") || !strcmp(a, "::::");
-}
-
-/* Read the sources after the command: ::: values, :::: files (each file a
-   source; - is stdin), or stdin alone when there are none. */
-static int read_sources(run *r, int argc, char **argv, int i, int *rc)
-{
-    char sep = r->o.null ? '\0' : '\n';
-    if (i >= argc) {
-        r->src = xmalloc(sizeof *r->src);
-        memset(r->src, 0, sizeof *r->src);
-        r->nsrc = 1;
-        /* Values from stdin alone are read as the jobs run, so that jobs
-           start before the input ends (tail -f | mproc run ...). -j 0 and
-           --dry-run need them all first. */
-        if (r->o.jobs != 0 && !r->o.dry) {
-            r->streaming = true;
-            return 0;
-        }
-        int err = source_read_fd(&r->src[0], 0, sep);
-        if (err < 0) {
-            *rc = usage_error("cannot read stdin: %s", strerror(-err));
-            return -1;
-        }
-        return 0;
-    }
-    r->src = xmalloc((size_t)argc * sizeof *r->src);
-    memset(r->src, 0, (size_t)argc * sizeof *r->src);
-    while (i < argc) {
-        bool files = !strcmp(argv[i], "::::");
-        i++;
-        if (!files) {
-            source *s = &r->src[r->nsrc++];
-            for (; i < argc && !is_marker(argv[i]); i++)
-                source_push(s, argv[i]);
-            continue;
-        }
-        for (; i < argc && !is_marker(argv[i]); i++) {
-            source *s = &r->src[r->nsrc++];
-            int fd = !strcmp(argv[i], "-") ? 0 : open(argv[i], O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                *rc = usage_error("cannot open input file '%s'", argv[i]);
-                return -1;
-            }
-            int err = source_read_fd(s, fd, sep);
-            if (fd > 0)
-                close(fd);
-            if (err < 0) {
-                *rc = usage_error("cannot read input file '%s'", argv[i]);
-                return -1;
-            }
-        }
-    }
-    if (r->nsrc == 0) {
-        /* ":::: " with no file: nothing to combine. */
-        r->nsrc = 1;
-    }
-    return 0;
-}
-
-/* Every combination of the sources, the last varying fastest. Among
-   several sources an empty one holds one empty value, as in GNU parallel
-   (echo ::: a ::: runs "echo a ''"); a single empty source runs nothing. */
-static size_t count_jobs(run *r)
-{
-    size_t total = 1;
-    for (size_t k = 0; k < r->nsrc; k++) {
-        if (r->src[k].n == 0 && r->nsrc > 1)
-            source_push(&r->src[k], "");
-        if (r->src[k].n == 0)
-            return 0;
-        if (total > SIZE_MAX / r->src[k].n)
-            return SIZE_MAX;
-        total *= r->src[k].n;
-    }
-    return total;
-}
-
-static void job_values(const run *r, size_t idx, char **vals)
-{
-    for (size_t k = r->nsrc; k-- > 0;) {
-        vals[k] = r->src[k].v[idx % r->src[k].n];
-        idx /= r->src[k].n;
-    }
-}
-
 static char *make_tag(const run *r)
 {
     tbuf t = {0};
-    for (size_t k = 0; k < r->nsrc; k++) {
+    for (size_t k = 0; k < r->in.nsrc; k++) {
         if (k)
             tbuf_addc(&t, ' ');
         tbuf_adds(&t, r->vals[k]);
@@ -598,16 +244,10 @@ static bool streams(const run *r, const slot *s)
 
 static void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime)
 {
-    if (!r->joblog)
-        return;
-    fprintf(r->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", s->seq, s->start_real,
-            runtime, s->received, exitval, sig);
-    /* One line per job: a newline in the command is written as a NUL byte,
-       as GNU parallel does. */
-    for (size_t k = 0; k < s->cmd.len; k++)
-        putc(s->cmd.p[k] == '\n' ? '\0' : s->cmd.p[k], r->joblog);
-    putc('\n', r->joblog);
-    fflush(r->joblog);
+    joblog_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
+                       .received = s->received, .exitval = exitval, .sig = sig,
+                       .cmd = s->cmd.p, .cmdlen = s->cmd.len };
+    joblog_write(r->joblog, &rec);
 }
 
 /* ---- starting jobs ----------------------------------------------------------------- */
@@ -625,24 +265,53 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
-static int do_spawn(run *r, slot *s, int out_w, int err_w, pid_t *pid, int *pidfd)
+static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, int *pidfd)
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
-    char *sh_argv[] = { "/bin/sh", "-c", s->cmd.p, NULL };
+    char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
     if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
+        /* An exported bash function of that name is what the shell runs. */
+        if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
+            plain = false;
     }
     spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
-                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe };
+                        .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
+                        .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
     if (plain) {
         const char *path = spawn_resolve(argv[0]);
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    return spawn_job(&plan, "/bin/sh", sh_argv, pid, pidfd);
+    return spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+}
+
+/* -v: the command before its output; -t: on stderr as it starts. */
+static void announce(run *r, slot *s)
+{
+    if (r->o.verbose_v) {
+        if (r->o.ungroup) {
+            tbuf line = {0};
+            tbuf_add(&line, s->cmd.p, s->cmd.len);
+            tbuf_addc(&line, '\n');
+            if (!r->epipe)
+                note_write(r, out_write(1, NULL, line.p, line.len));
+            tbuf_free(&line);
+        } else {
+            tbuf_add(&s->out, s->cmd.p, s->cmd.len);
+            tbuf_addc(&s->out, '\n');
+        }
+    }
+    if (r->o.verbose_t) {
+        tbuf line = {0};
+        tbuf_add(&line, s->cmd.p, s->cmd.len);
+        tbuf_addc(&line, '\n');
+        (void)out_write(2, NULL, line.p, line.len);
+        tbuf_free(&line);
+    }
 }
 
 /* Start job s->seq (again, on a retry) in slot index si. */
@@ -651,26 +320,30 @@ static int start_job(run *r, long si)
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
-    job_values(r, s->seq - 1, r->vals);
+    sources_job(&r->in, s->seq - 1, r->vals);
     cmd_build(r->tmpl, &s->cmd, r->vals, s->seq, (int)si + 1);
     if (r->o.tag && !s->tagstr)
         s->tagstr = make_tag(r);
-    if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
-        err = -errno;
-        goto out;
+    if (!r->o.ungroup) {
+        if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
+            err = -errno;
+            goto out;
+        }
+        if ((err = set_nonblock(p_out[0])) < 0 || (err = set_nonblock(p_err[0])) < 0)
+            goto out;
     }
-    if ((err = set_nonblock(p_out[0])) < 0 || (err = set_nonblock(p_err[0])) < 0)
-        goto out;
     s->out.len = s->err.len = 0;
     s->received = 0;
     s->timed_out = false;
+    s->requeued = false;
     s->kill_at = INFINITY;
     s->start_real = now_real();
     s->start_mono = now_mono();
-    s->deadline = r->o.timeout > 0 ? s->start_mono + r->o.timeout : INFINITY;
+    announce(r, s);
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, p_out[1], p_err[1], &pid, &pidfd)) < 0)
+    if ((err = do_spawn(r, s, si, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
+                        &pidfd)) < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -694,14 +367,36 @@ out:
     return err;
 }
 
-/* Fill the free slots with the next jobs. */
+static void requeue(run *r, size_t seq)
+{
+    if (r->nrequeue == r->requeue_cap) {
+        r->requeue_cap = r->requeue_cap ? r->requeue_cap * 2 : 16;
+        r->requeue = xrealloc(r->requeue, r->requeue_cap * sizeof *r->requeue);
+    }
+    r->requeue[r->nrequeue++] = seq;
+}
+
+/* Fill the free slots with the next jobs, unless the throttle holds them
+   (then hold_until says till when). */
+static bool jobs_waiting(const run *r)
+{
+    return !r->stop && (r->next < r->total || r->nrequeue > 0);
+}
+
 static int fill_slots(run *r)
 {
-    for (long i = 0; i < r->nslots && !r->stop && r->next < r->total; i++) {
+    r->hold_until = INFINITY;
+    for (long i = 0; i < r->nslots && jobs_waiting(r); i++) {
         slot *s = &r->slots[i];
         if (s->busy)
             continue;
-        s->seq = ++r->next;
+        double t = now_mono(), at = throttle_next_start(&r->th, &r->o, t);
+        if (at > t) {
+            r->hold_until = at;
+            return 0;
+        }
+        throttle_started(&r->th, &r->o, t);
+        s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
         s->tries = 0;
         s->cancelled = false;
         free(s->tagstr);
@@ -710,7 +405,7 @@ static int fill_slots(run *r)
         if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
-            r->next--;
+            requeue(r, s->seq);
             return 0;
         }
         if (err < 0)
@@ -729,6 +424,15 @@ static void signal_job(slot *s, int sig)
         syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0);
 }
 
+/* Begin ending a job by --termseq: its first signal (or sig, when not 0),
+   then each next one as its time comes (on_deadlines). */
+static void end_job(run *r, slot *s, int sig, double t)
+{
+    signal_job(s, sig ? sig : r->o.term_sig[0]);
+    s->term_step = 1;
+    s->kill_at = t + r->o.term_ms[0] / 1000.0;
+}
+
 static void cancel_all(run *r, int sig)
 {
     double t = now_mono();
@@ -737,36 +441,37 @@ static void cancel_all(run *r, int sig)
         if (!s->busy || s->cancelled)
             continue;
         s->cancelled = true;
-        signal_job(s, sig);
-        s->kill_at = t + KILL_GRACE;
+        end_job(r, s, sig, t);
     }
 }
 
-/* The exit status when no halt decides it: with fail=X% GNU parallel's
-   percentage of all the jobs that failed, rounded up; else the number
-   failed. */
-static int fail_status(const run *r)
+/* --memfree: the youngest running job goes back to the queue. */
+static void end_youngest(run *r)
 {
-    if (r->o.halt_when != HALT_NEVER && !r->o.halt_success && r->o.halt_pct > 0 &&
-        r->total > 0 && r->total != SIZE_MAX)
-        return (int)((r->nfail * 100 + r->total - 1) / r->total);
-    return r->nfail > 100 ? 101 : (int)r->nfail;
+    slot *young = NULL;
+    for (long i = 0; i < r->nslots; i++) {
+        slot *s = &r->slots[i];
+        if (s->busy && !s->cancelled && !s->timed_out && !s->requeued &&
+            (!young || s->seq > young->seq))
+            young = s;
+    }
+    if (!young || r->running < 2)
+        return;
+    young->requeued = true;
+    end_job(r, young, 0, now_mono());
+}
+
+static run_counts counts(const run *r)
+{
+    return (run_counts){ .total = r->total, .nfail = r->nfail, .nsucc = r->nsucc };
 }
 
 static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
     r->halted = true;
     r->stop = true;
-    if (failed) {
-        /* fail=1 leaves with the job's own status; a timed-out job's
-           Exitval is -1, which GNU parallel's exit makes 255. */
-        if (r->o.halt_n == 1)
-            r->halt_status = s->timed_out ? 255 : exitval > 0 ? exitval : sig > 0 ? 128 + sig : 1;
-        else
-            r->halt_status = fail_status(r);
-    } else {
-        r->halt_status = 0;
-    }
+    run_counts c = counts(r);
+    r->halt_status = policy_halt_status(&r->o, &c, failed, s->timed_out, exitval, sig);
     if (r->o.halt_when == HALT_NOW) {
         cancel_all(r, SIGTERM);
     } else if (r->running > 0) {
@@ -777,21 +482,13 @@ static void trigger_halt(run *r, const slot *s, int exitval, int sig, bool faile
 
 static void check_halt(run *r, const slot *s, int exitval, int sig, bool failed)
 {
-    if (r->o.halt_when == HALT_NEVER || failed == r->o.halt_success)
+    if (!policy_halt_counts(&r->o, failed))
         return;
     /* Every job of the kind the policy counts is named, not only the one
        that halts, as GNU parallel does. */
     fprintf(stderr, "mproc: This job %s:\n%s\n", failed ? "failed" : "succeeded", s->cmd.p);
-    if (r->halted)
-        return;
-    size_t n = failed ? r->nfail : r->nsucc;
-    bool hit;
-    /* X% of all the jobs, as GNU parallel counts: not of those done so far. */
-    if (r->o.halt_pct > 0)
-        hit = (double)n * 100.0 >= r->o.halt_pct * (double)r->total;
-    else
-        hit = n >= (size_t)r->o.halt_n;
-    if (hit)
+    run_counts c = counts(r);
+    if (!r->halted && policy_halt_hit(&r->o, &c, failed))
         trigger_halt(r, s, exitval, sig, failed);
 }
 
@@ -856,13 +553,17 @@ static int reap_job(run *r, long si)
     xclose(&s->wr_out);
     xclose(&s->wr_err);
     xclose(&s->pidfd);
-    if (s->timed_out || s->cancelled)
+    if (s->timed_out || s->cancelled || s->requeued)
         kill(-s->pid, SIGKILL); /* whatever of the group outlived its leader */
     s->busy = false;
     r->running--;
 
     if (s->cancelled)
         return 0;
+    if (s->requeued) {
+        requeue(r, s->seq);
+        return 0;
+    }
     int exitval = 0, sig = 0;
     if (si_.si_code == CLD_EXITED)
         exitval = si_.si_status;
@@ -878,10 +579,12 @@ static int reap_job(run *r, long si)
         return start_job(r, si);
     }
     r->done++;
-    if (failed)
+    if (failed) {
         r->nfail++;
-    else
+    } else {
         r->nsucc++;
+        throttle_runtime(&r->th, runtime);
+    }
 
     if (r->o.keep) {
         pending *p = &r->pend[s->seq - 1];
@@ -919,52 +622,61 @@ static int reap_job(run *r, long si)
 
 /* ---- the loop ------------------------------------------------------------------------- */
 
+/* When the job in s times out: monotonic, INFINITY for never. */
+static double job_deadline(const run *r, const slot *s)
+{
+    if (s->timed_out || s->cancelled || s->requeued)
+        return INFINITY;
+    return s->start_mono + throttle_timeout(&r->th, &r->o);
+}
+
 static void on_deadlines(run *r)
 {
     double t = now_mono();
+    if (throttle_mem_low(&r->th, &r->o, t))
+        end_youngest(r);
     for (long i = 0; i < r->nslots; i++) {
         slot *s = &r->slots[i];
         if (!s->busy)
             continue;
-        if (t >= s->deadline && !s->timed_out) {
+        if (t >= job_deadline(r, s)) {
             s->timed_out = true;
-            s->deadline = INFINITY;
-            s->kill_at = t + KILL_GRACE;
             fprintf(stderr, "mproc: Warning: This job was killed because it timed out:\n"
                             "mproc: Warning: %s\n",
                     s->cmd.p);
-            signal_job(s, SIGTERM);
-        }
-        if (t >= s->kill_at) {
-            s->kill_at = INFINITY;
-            signal_job(s, SIGKILL);
+            end_job(r, s, 0, t);
+        } else if (t >= s->kill_at) {
+            if (s->term_step < r->o.nterm) {
+                signal_job(s, r->o.term_sig[s->term_step]);
+                s->kill_at = t + r->o.term_ms[s->term_step] / 1000.0;
+                s->term_step++;
+            } else {
+                s->kill_at = INFINITY;
+            }
         }
     }
 }
 
 static int poll_timeout(const run *r)
 {
-    double next = INFINITY;
+    double next = r->hold_until;
+    if (r->o.memfree > 0 && r->running > 1)
+        next = fmin(next, r->th.mem_checked + 0.5);
     for (long i = 0; i < r->nslots; i++) {
         const slot *s = &r->slots[i];
         if (!s->busy)
             continue;
-        if (s->deadline < next)
-            next = s->deadline;
-        if (s->kill_at < next)
-            next = s->kill_at;
+        next = fmin(next, fmin(job_deadline(r, s), s->kill_at));
     }
     if (next == INFINITY)
         return -1;
-    /* Rounded up, so that poll never wakes before the deadline (ceil by
-       hand: the tool does not link libm). */
-    double ms = (next - now_mono()) * 1000.0;
+    /* Rounded up, so that poll never wakes before the deadline. */
+    double ms = ceil((next - now_mono()) * 1000.0);
     if (ms <= 0)
         return 0;
     if (ms >= INT_MAX)
         return INT_MAX;
-    int whole = (int)ms;
-    return (double)whole < ms ? whole + 1 : whole;
+    return (int)ms;
 }
 
 static void on_signal(run *r)
@@ -996,19 +708,18 @@ static void on_input(run *r)
     if (n <= 0) {
         if (n < 0)
             fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(errno));
-        source_feed_end(&r->src[0], &r->partial);
-        r->eof = true;
+        sources_feed(&r->in, &r->o, buf, 0);
     } else {
-        source_feed(&r->src[0], &r->partial, buf, (size_t)n, r->o.null ? '\0' : '\n');
+        sources_feed(&r->in, &r->o, buf, (size_t)n);
     }
-    r->total = r->src[0].n;
+    r->total = r->in.src[0].n;
     pend_grow(r);
 }
 
 /* Whether to wait for more input: only while a slot is free for it. */
 static bool want_input(const run *r)
 {
-    return r->streaming && !r->eof && !r->stop && r->next >= r->total &&
+    return r->in.streaming && !r->in.eof && !r->stop && r->next >= r->total &&
            r->running < (size_t)r->nslots;
 }
 
@@ -1019,7 +730,8 @@ static int loop(run *r)
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
     bar_update(r, false);
-    while (err >= 0 && (r->running > 0 || want_input(r))) {
+    while (err >= 0 && (r->running > 0 || want_input(r) ||
+                        (jobs_waiting(r) && r->hold_until != INFINITY))) {
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
         bool input = want_input(r);
@@ -1080,6 +792,8 @@ static int loop(run *r)
             cancel_all(r, SIGTERM);
         }
         on_deadlines(r);
+        if (err >= 0 && r->hold_until <= now_mono())
+            err = fill_slots(r);
     }
     return err;
 }
@@ -1138,7 +852,7 @@ static int dry_run(run *r)
     tbuf line = {0};
     int rc = 0;
     for (size_t i = 0; i < r->total; i++) {
-        job_values(r, i, r->vals);
+        sources_job(&r->in, i, r->vals);
         cmd_build(r->tmpl, &line, r->vals, i + 1, (int)(i % (size_t)r->nslots) + 1);
         tbuf_addc(&line, '\n');
         char *tag = r->o.tag ? make_tag(r) : NULL;
@@ -1157,9 +871,7 @@ int tool_run(int argc, char **argv)
 {
     run r;
     memset(&r, 0, sizeof r);
-    r.o.jobs = -1;
-    r.o.retries = 1;
-    r.o.halt_pct = -1;
+    run_opts_init(&r.o);
     r.devnull = r.sigfd = -1;
     int rc = 0;
     sigset_t orig_mask, block;
@@ -1170,16 +882,16 @@ int tool_run(int argc, char **argv)
     /* First of all: reading a closed stdin must find it empty (GNU parallel
        runs no job and exits 0), not fail. */
     ensure_std_fds();
-    if (sem_wanted(argc, argv))
-        return tool_sem(argc, argv);
-    int i = parse_opts(&r.o, argc, argv, &rc);
+    int i = run_parse_opts(&r.o, argc, argv, &rc);
     if (i < 0)
         goto out;
+    if (r.o.semaphore)
+        return tool_sem(argc, argv);
     int cmd_start = i;
-    while (i < argc && !is_marker(argv[i]))
+    while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;
     if (i == cmd_start) {
-        rc = usage_error("%s", "missing command");
+        rc = run_usage_error("missing command");
         goto out;
     }
     tbuf joined = {0};
@@ -1188,43 +900,44 @@ int tool_run(int argc, char **argv)
             tbuf_addc(&joined, ' ');
         tbuf_adds(&joined, argv[k]);
     }
-    if (read_sources(&r, argc, argv, i, &rc) < 0) {
+    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0) {
         tbuf_free(&joined);
         goto out;
     }
-    r.tmpl = cmd_parse(tbuf_cstr(&joined), r.nsrc);
+    r.tmpl = cmd_parse(tbuf_cstr(&joined), r.in.nsrc);
     tbuf_free(&joined);
-    r.total = count_jobs(&r);
-    r.vals = xmalloc((r.nsrc + 1) * sizeof *r.vals);
+    r.total = sources_count(&r.in);
+    r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
-    if (!r.streaming && (j == 0 || (size_t)j > r.total))
+    if (!r.in.streaming && (j == 0 || (size_t)j > r.total))
         j = r.total > 0 && r.total < LONG_MAX ? (long)r.total : 1;
     if (j < 1)
         j = 1;
     r.nslots = j;
 
     if (r.o.joblog) {
-        /* As in GNU parallel: - is stdout; +FILE appends, with no header. */
-        bool append = r.o.joblog[0] == '+';
-        if (!strcmp(r.o.joblog, "-"))
-            r.joblog = stdout;
-        else
-            r.joblog = fopen(r.o.joblog + append, append ? "ae" : "we");
+        r.joblog = joblog_open(r.o.joblog);
         if (!r.joblog) {
-            rc = usage_error("cannot write the joblog '%s'", r.o.joblog + append);
+            rc = run_usage_error("cannot write the joblog '%s': %s",
+                                 r.o.joblog + (r.o.joblog[0] == '+'), strerror(errno));
             goto out;
         }
-        if (!append)
-            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                  r.joblog);
-        fflush(r.joblog);
+    }
+    r.shell = shell_choose();
+    if (!shell_usable(r.shell)) {
+        rc = run_usage_error("Shell '%s' not found.", r.shell);
+        goto out;
+    }
+    {
+        const char *tmp = getenv("TMPDIR");
+        jobenv_init(&r.env, r.shell, tmp && *tmp ? tmp : "/tmp");
     }
     if (r.o.dry) {
         rc = dry_run(&r);
         goto out;
     }
-    if (r.total == 0 && !r.streaming)
+    if (r.total == 0 && !r.in.streaming)
         goto out;
 
     r.nslots = fit_slots(r.nslots);
@@ -1239,7 +952,7 @@ int tool_run(int argc, char **argv)
     }
     r.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (r.devnull < 0) {
-        rc = usage_error("cannot open /dev/null: %s", strerror(errno));
+        rc = run_usage_error("cannot open /dev/null: %s", strerror(errno));
         goto out;
     }
 
@@ -1259,7 +972,7 @@ int tool_run(int argc, char **argv)
     masked = true;
     r.sigfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
     if (r.sigfd < 0) {
-        rc = usage_error("signalfd: %s", strerror(errno));
+        rc = run_usage_error("signalfd: %s", strerror(errno));
         goto out;
     }
 
@@ -1278,7 +991,15 @@ int tool_run(int argc, char **argv)
     chld_set = true;
 
     r.direct_ok = pwd_is_cwd();
+    r.funcs = shell_exports_functions();
     r.bar = r.o.bar && isatty(2);
+    throttle_init(&r.th, &r.o);
+    r.hold_until = INFINITY;
+    /* --nice: as GNU parallel sets it in each job; here once, for mproc
+       and so for every job it starts. A failure (lowering it without the
+       privilege) is ignored, as GNU parallel ignores it. */
+    if (r.o.nice != 0)
+        (void)setpriority(PRIO_PROCESS, 0, r.o.nice);
     r.t0 = now_mono();
     int err = loop(&r);
     if (err < 0) {
@@ -1309,16 +1030,11 @@ int tool_run(int argc, char **argv)
                 print_whole(&r, NULL, &r.pend[k - 1].out, &r.pend[k - 1].err);
     }
     bar_update(&r, true);
-    if (r.halted)
-        rc = r.halt_status;
-    else
-        rc = fail_status(&r);
+    run_counts c = counts(&r);
+    rc = r.halted ? r.halt_status : policy_fail_status(&r.o, &c);
 
 out:
-    if (r.joblog == stdout)
-        fflush(stdout);
-    else if (r.joblog)
-        fclose(r.joblog);
+    joblog_close(r.joblog);
     xclose(&r.sigfd);
     xclose(&r.devnull);
     int die_by = r.interrupted;
@@ -1353,13 +1069,13 @@ out:
         }
         free(r.pend);
     }
-    for (size_t k = 0; k < r.nsrc && r.src; k++)
-        source_free(&r.src[k]);
-    free(r.src);
+    sources_free(&r.in);
     free(r.vals);
     free(r.pfd);
     free(r.pidx);
+    free(r.requeue);
     cmd_free(r.tmpl);
-    tbuf_free(&r.partial);
+    jobenv_free(&r.env);
+    free(r.shell);
     return rc;
 }

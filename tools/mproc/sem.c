@@ -15,7 +15,7 @@
  * command's stdout and stderr go to two memfds, copied out whole at its
  * end, stdout first.
  */
-#include "tool.h"
+#include "run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +137,14 @@ static bool sem_name(const char *id, char *buf, size_t cap)
     return true;
 }
 
+/* The CPUs -j counts, as GNU's sem: threads. */
+static long cpu_threads(void)
+{
+    long t, c, s;
+    cpu_topology(&t, &c, &s);
+    return t;
+}
+
 /* Options come before the command, as GNU's; -1 after a usage error or
    --help (*rc set), else the index of the command's first word. */
 static int sem_parse(sem_opts *o, int argc, char **argv, int *rc)
@@ -172,7 +180,7 @@ static int sem_parse(sem_opts *o, int argc, char **argv, int *rc)
             break;
         case 'j':
         case 'P':
-            if (!parse_jobs(optarg, &o->jobs)) {
+            if (!parse_jobs(optarg, cpu_threads(), &o->jobs)) {
                 *rc = sem_error(o, "-j: not a number of jobs:", optarg);
                 return -1;
             }
@@ -404,32 +412,6 @@ static int wait_idle(const sem_opts *o, const char *name)
 }
 
 /* ---- entry points ------------------------------------------------------------ */
-
-bool sem_wanted(int argc, char **argv)
-{
-    static const char *const sem_only[] = { "--semaphore", "--fg", "--bg", "--wait", "--id",
-                                            "--semaphorename", "--semaphore-name",
-                                            "--semaphore-timeout", "--semaphoretimeout",
-                                            "--st", NULL };
-    static const char *const with_value[] = { "-j", "--jobs", "-P", "--max-procs",
-                                              "--timeout", "--retries", "--halt", "--joblog",
-                                              "--id", "--semaphorename", "--semaphore-name",
-                                              "--semaphore-timeout", "--semaphoretimeout",
-                                              "--st", NULL };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !a[1] || !strcmp(a, "--"))
-            return false;
-        size_t n = strcspn(a, "=");
-        for (size_t k = 0; sem_only[k]; k++)
-            if (strlen(sem_only[k]) == n && !strncmp(a, sem_only[k], n))
-                return true;
-        for (size_t k = 0; with_value[k]; k++)
-            if (!strcmp(a, with_value[k]))
-                i++;
-    }
-    return false;
-}
 
 int tool_sem(int argc, char **argv)
 {

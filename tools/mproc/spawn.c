@@ -65,7 +65,7 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
     if (!(err = posix_spawn_file_actions_adddup2(&fa, plan->fd0, 0)) &&
         !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd1, 1)) &&
         !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd2, 2)))
-        err = posix_spawn(&c, path, &fa, &attr, argv, environ);
+        err = posix_spawn(&c, path, &fa, &attr, argv, plan->envp ? plan->envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (err)
@@ -122,7 +122,7 @@ static int child_main(void *arg)
         goto fail;
     if (sigprocmask(SIG_SETMASK, p->mask, NULL) < 0)
         goto fail;
-    execve(a->path, a->argv, environ);
+    execve(a->path, a->argv, p->envp ? p->envp : environ);
 fail:
     a->err = errno ? errno : EIO;
     _exit(127);
@@ -176,15 +176,19 @@ const char *spawn_resolve(const char *name)
     free(cached_name);
     free(cached_path);
     cached_name = xstrdup(name);
-    cached_path = NULL;
-    if (strchr(name, '/')) {
-        cached_path = xstrdup(name);
-        return cached_path;
-    }
+    cached_path = spawn_search(name);
+    return cached_path;
+}
+
+char *spawn_search(const char *name)
+{
+    if (strchr(name, '/'))
+        return xstrdup(name);
     const char *path = getenv("PATH");
     if (!path)
         path = "/usr/local/bin:/usr/bin:/bin";
     tbuf b = {0};
+    char *found = NULL;
     for (const char *p = path;; p++) {
         const char *end = strchr(p, ':');
         size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -197,7 +201,7 @@ const char *spawn_resolve(const char *name)
         tbuf_adds(&b, name);
         struct stat st;
         if (stat(b.p, &st) == 0 && S_ISREG(st.st_mode) && access(b.p, X_OK) == 0) {
-            cached_path = xstrdup(b.p);
+            found = xstrdup(b.p);
             break;
         }
         if (!end)
@@ -205,5 +209,5 @@ const char *spawn_resolve(const char *name)
         p = end;
     }
     tbuf_free(&b);
-    return cached_path;
+    return found;
 }

@@ -16,6 +16,7 @@ typedef struct spawn_plan {
     int fd0, fd1, fd2;      /* made the child's 0, 1, 2 (close-on-exec cleared) */
     const sigset_t *mask;   /* the child's signal mask at exec */
     bool reset_sigpipe;     /* SIGPIPE back to SIG_DFL (the tool ignores it) */
+    char *const *envp;      /* the job's environment; NULL: environ */
 } spawn_plan;
 
 /*
@@ -44,5 +45,8 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
    execvp would; NULL when none. The result is cached for the next call with
    the same name. */
 const char *spawn_resolve(const char *name);
+
+/* The same search, uncached: a new string, or NULL. */
+char *spawn_search(const char *name);
 
 #endif

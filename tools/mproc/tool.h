@@ -4,7 +4,9 @@
  *
  * The tool is built on the public API of libmproc only. Its modules:
  *   main.c    dispatch to the commands, --help
- *   run.c     `mproc run`: options, the job table and the one poll loop
+ *   run.c     `mproc run`: the job table and the one poll loop; its other
+ *             parts (options, value parsers, policy, joblog, sources) are
+ *             listed in run.h
  *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
  *   cmd.c     replacement strings, shell quoting, the final command line
  *   out.c     grouped, line-buffered and tagged output; the progress bar
@@ -103,19 +105,14 @@ size_t cmd_plain_argv(char *line, char **argv, size_t cap);
 /* ---- tree.c / run.c -------------------------------------------------------- */
 
 int tool_run(int argc, char **argv);
+/* Print "mproc VERSION" on stdout (main.c). */
+void tool_print_version(void);
 int tool_tree(int argc, char **argv);
-
-/* -j's value as GNU parallel reads it: N, +N and -N (the CPUs plus or minus
-   N, at least 1), N% (of the CPUs, at least 1). False when it is none. */
-bool parse_jobs(const char *s, long *out);
 
 /* ---- sem.c ---------------------------------------------------------------- */
 
-/* `mproc sem` and `sem`: argv[0] is the command's name. */
+/* `mproc sem`, `sem` and `mproc run --semaphore`: argv[0] is the
+   command's name. */
 int tool_sem(int argc, char **argv);
-/* Whether the options of an `mproc run` command line (before its command)
-   ask for the semaphore (--semaphore, or an option only the semaphore has,
-   as GNU parallel decides). */
-bool sem_wanted(int argc, char **argv);
 
 #endif

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* run.h: what the parts of `mproc run` share: its options, their value
+ * parsers, the exit-status and halt policy, the joblog and the sources.
+ *
+ * The parts, one concern each:
+ *   runopt.c   the option table (getopt_long), --help generated from it
+ *   runval.c   value parsers: -j, --halt, numbers, durations
+ *   policy.c   exit status and halt decisions, pure (no process, no I/O)
+ *   joblog.c   the joblog, in GNU parallel's format
+ *   sources.c  the input sources after the command and their combinations
+ *   throttle.c when the next job may start; --timeout N%'s median
+ *   sysinfo.c  CPU topology, load and free memory
+ *   shell.c    which shell runs the jobs, as GNU parallel chooses it
+ *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
+ *   run.c      the slot table and the one poll loop
+ *
+ * ADDING AN OPTION: a field in run_opts (in the section of its concern), a
+ * line in runopt.c's table (in its group) and, when it takes more than a
+ * flag, a handler there or in the file of its concern. --help, the
+ * abbreviations and the refusal of what is not supported all follow from
+ * the table.
+ */
+#ifndef MPROC_TOOL_RUN_H
+#define MPROC_TOOL_RUN_H
+
+#include "tool.h"
+
+#include <stdio.h>
+
+enum { HALT_NEVER, HALT_SOON, HALT_NOW };
+
+#define TERMSEQ_MAX 16
+
+typedef struct run_opts {
+    /* ---- jobs and control */
+    long jobs;          /* -j resolved; -1 unset */
+    const char *jobs_s; /* -j as given, resolved after all options */
+    bool use_cores, use_sockets;
+    double delay;       /* --delay: seconds between job starts */
+    double timeout_pct; /* --timeout N%: N/100 of the median, else 0 */
+    int term_sig[TERMSEQ_MAX], term_ms[TERMSEQ_MAX], nterm; /* --termseq */
+    double memfree;     /* --memfree bytes, 0 none */
+    const char *load;   /* --load as given */
+    int nice;           /* --nice */
+    bool ungroup;       /* -u */
+    bool verbose_t;     /* -t: commands to stderr */
+    int verbose_v;      /* -v: commands before their output */
+    bool keep, dry, bar, linebuf, tag;
+    double timeout;     /* 0: none */
+    long retries;       /* tries in all, >= 1 */
+    int halt_when;      /* HALT_* */
+    bool halt_success;  /* success=N rather than fail=N */
+    long halt_n;        /* N, or -1 with halt_pct */
+    double halt_pct;    /* fail=X%: X, else -1 */
+    const char *joblog;
+
+    /* ---- inputs */
+    bool null;          /* -0 */
+
+    /* ---- semaphore */
+    bool semaphore;     /* --semaphore or an option only it has: mproc sem */
+} run_opts;
+
+/* Defaults: every field as if no option were given. */
+void run_opts_init(run_opts *o);
+
+/* ---- runopt.c ------------------------------------------------------------ */
+
+/* Parse the options before the command (the first word that is not an
+   option starts it, as GNU parallel's require_order). Returns the index of
+   the command's first word in argv, or -1 with *rc the tool's exit status
+   after a usage error was printed, or after --help and the like did their
+   work. */
+int run_parse_opts(run_opts *o, int argc, char **argv, int *rc);
+
+/* Print a usage error "mproc run: ..." and return TOOL_EXIT_USAGE. */
+int run_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- runval.c ------------------------------------------------------------- */
+
+/* A whole decimal long. */
+bool parse_long(const char *s, long *out);
+/* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
+bool parse_jobs(const char *s, long cpus, long *out);
+/* --halt: never, 0 1 2, now|soon,fail|success=N|X%. */
+bool parse_halt(run_opts *o, const char *s);
+/* A positive number of seconds, at most 1e9. */
+bool parse_seconds(const char *s, double *out);
+/* A duration: seconds, or numbers with d h m s units (1h30m). */
+bool parse_duration(const char *s, double *out);
+/* A size with GNU parallel's prefixes (K M G = 1024^n, k m g = 1000^n). */
+bool parse_size(const char *s, double *out);
+/* --load MAX: N, +N, -N, N% of cpus. */
+bool parse_load(const char *s, long cpus, double *out);
+/* --termseq SIG,MS,SIG,MS... into o. */
+bool parse_termseq(run_opts *o, const char *s);
+
+/* ---- sysinfo.c ------------------------------------------------------------ */
+
+/* CPU threads, cores and sockets, as GNU parallel counts them. */
+void cpu_topology(long *threads, long *cores, long *sockets);
+/* The CPUs -j counts: threads, or cores or sockets when asked. */
+long run_cpus(const run_opts *o);
+/* Threads running or waiting for a disk now; -1 when unknown. */
+long load_now(void);
+/* Free memory in bytes as GNU parallel sums it; -1 when unknown. */
+double mem_free(void);
+
+/* ---- throttle.c ------------------------------------------------------------ */
+
+#define REMEDIAN_W 999
+
+typedef struct throttle {
+    double next_start;                  /* --delay */
+    double load_max, load_checked;      /* --load */
+    long load_seen;
+    double mem_checked, mem_seen;       /* --memfree */
+    double rem[3][REMEDIAN_W];          /* --timeout N%: the remedian */
+    size_t rem_n[3], rem_i;
+    double remedian;
+} throttle;
+
+void throttle_init(throttle *t, const run_opts *o);
+/* The earliest time (monotonic) the next job may start; now when it may. */
+double throttle_next_start(throttle *t, const run_opts *o, double now);
+void throttle_started(throttle *t, const run_opts *o, double now);
+/* --memfree: whether memory is so low that the youngest job is to end. */
+bool throttle_mem_low(throttle *t, const run_opts *o, double now);
+/* A job succeeded after runtime seconds (--timeout N%). */
+void throttle_runtime(throttle *t, double runtime);
+/* How long a job may run now; INFINITY without --timeout. */
+double throttle_timeout(const throttle *t, const run_opts *o);
+
+/* ---- policy.c ------------------------------------------------------------- */
+
+/* What the exit status and halting depend on, counted by the loop. */
+typedef struct run_counts {
+    size_t total;       /* jobs in all; SIZE_MAX when not yet known */
+    size_t nfail, nsucc;
+} run_counts;
+
+/* The exit status when no halt decides it: with fail=X% GNU parallel's
+   percentage of all the jobs that failed, rounded up; else the number
+   failed, 101 past 100. */
+int policy_fail_status(const run_opts *o, const run_counts *c);
+
+/* Whether a finished job (failed or not) is one the halt policy counts. */
+bool policy_halt_counts(const run_opts *o, bool failed);
+
+/* Whether, with the counts after that job, the run halts. */
+bool policy_halt_hit(const run_opts *o, const run_counts *c, bool failed);
+
+/* The exit status of a halted run, given the job that halted it. */
+int policy_halt_status(const run_opts *o, const run_counts *c, bool failed, bool timed_out,
+                       int exitval, int sig);
+
+/* ---- joblog.c -------------------------------------------------------------- */
+
+/* Open the joblog named by path: - is stdout, +FILE appends with no header;
+   else the file is created with GNU parallel's header line. NULL with errno
+   set on failure. */
+FILE *joblog_open(const char *path);
+void joblog_close(FILE *f);
+
+typedef struct joblog_rec {
+    size_t seq;
+    double start_real, runtime;
+    size_t received;
+    int exitval, sig;
+    const char *cmd;
+    size_t cmdlen;
+} joblog_rec;
+
+void joblog_write(FILE *f, const joblog_rec *rec);
+
+/* ---- sources.c --------------------------------------------------------------- */
+
+typedef struct sources {
+    source *src;
+    size_t nsrc;
+    bool streaming;     /* values come from stdin as the jobs run */
+    bool eof;           /* streaming: stdin has ended */
+    tbuf partial;       /* streaming: the unfinished last record */
+} sources;
+
+/* Whether a word separates sources (:::, ::::). */
+bool sources_is_marker(const run_opts *o, const char *a);
+
+/* Read the sources from argv[i] on: ::: values, :::: files (each file a
+   source; - is stdin), or stdin alone when there are none, which is read
+   as the jobs run (streaming) unless -j 0 or --dry-run need it whole.
+   Returns 0, or -1 after printing why (*rc the exit status). */
+int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, int *rc);
+
+/* The number of jobs: every combination of the sources. Among several
+   sources an empty one becomes one empty value, as in GNU parallel. */
+size_t sources_count(sources *s);
+
+/* The values of job idx (0-based), one per source, the last varying
+   fastest. */
+void sources_job(const sources *s, size_t idx, char **vals);
+
+/* Streaming: feed what was read from stdin, or its end (n == 0). */
+void sources_feed(sources *s, const run_opts *o, const char *data, size_t n);
+
+void sources_free(sources *s);
+
+/* ---- shell.c ------------------------------------------------------------------ */
+
+/* The shell for the jobs: $PARALLEL_SHELL, else the nearest ancestor that
+   is a known shell (sh, bash, dash, zsh, ksh, fish, csh ...), else $SHELL,
+   else /bin/sh. A new string. */
+char *shell_choose(void);
+/* Whether sh names a program that can run (a path, or a name in PATH). */
+bool shell_usable(const char *sh);
+/* Whether the environment holds bash functions (export -f), and whether
+   the first len bytes of word name one. */
+bool shell_exports_functions(void);
+bool shell_is_function(const char *word, size_t len);
+
+/* ---- jobenv.c ------------------------------------------------------------------ */
+
+typedef struct jobenv {
+    char **envp;
+    char seq[40], slot[40];
+    char *owned[3];
+} jobenv;
+
+void jobenv_init(jobenv *e, const char *shell, const char *tmpdir);
+/* The environment for job seq in slot: valid until the next call. */
+char *const *jobenv_set(jobenv *e, size_t seq, int slot);
+void jobenv_free(jobenv *e);
+
+#endif

@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* runopt.c: mproc run's option table, parsed by getopt_long, and the --help
+ * generated from it.
+ *
+ * DESIGN. Every option GNU parallel 20221122 has is in the table, so that
+ * abbreviations (--kee for --keep-order) are unique or ambiguous exactly
+ * where they are in GNU parallel; those mproc does not support carry the
+ * reason they are refused. An entry names its long forms (aliases after
+ * '|', the first one shown), its short letter, whether it takes a value,
+ * and either the bool field it sets or its handler. Parsing stops at the
+ * first word that is not an option ('+' in the optstring), so the command's
+ * own options are left alone, as GNU parallel's require_order. Values that
+ * GNU parallel takes optionally (-e[EOF], -i[STR], -l[N]) are, as in Perl's
+ * Getopt::Long, the next word when it does not look like an option.
+ */
+#include "run.h"
+
+#include <assert.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ARG_NONE, ARG_REQ, ARG_OPT, ARG_OPT_NUM };
+
+/* --help's sections, in order. */
+enum { G_NONE, G_INPUT, G_MULTI, G_REPL, G_OUTPUT, G_CONTROL, G_PIPE, G_SEM, G_INFO, G_COUNT };
+
+static const char *const group_title[G_COUNT] = {
+    [G_INPUT] = "Inputs",
+    [G_MULTI] = "Several values per job",
+    [G_REPL] = "Replacement strings",
+    [G_OUTPUT] = "Output",
+    [G_CONTROL] = "Jobs and control",
+    [G_PIPE] = "Reading stdin in blocks",
+    [G_SEM] = "Semaphore",
+    [G_INFO] = "Information",
+};
+
+typedef struct optdef optdef;
+
+/* A handler: val is the option's value (NULL when it takes none or was
+   given none); returns 0, or the tool's exit status to stop with (after
+   printing why, or doing what the option asks, as --help). */
+typedef int (*opt_fn)(run_opts *o, const char *val, const optdef *d);
+
+struct optdef {
+    const char *names;   /* long forms, '|'-separated; NULL: short only */
+    char shrt;           /* short letter, or 0 */
+    char arg;            /* ARG_* */
+    char group;          /* G_*; G_NONE: not in --help */
+    const char *meta;    /* the value's name in --help */
+    const char *help;    /* one line for --help */
+    opt_fn fn;           /* the handler, or NULL for a flag */
+    ptrdiff_t flag;      /* a flag: offsetof the bool it sets; -1 none */
+    const char *refuse;  /* not supported: why */
+};
+
+#define FLAG(field) .flag = offsetof(run_opts, field)
+#define REFUSED(why) .flag = -1, .refuse = (why)
+
+static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
+static const char R_RETIRED[] = "retired in GNU parallel";
+static const char R_NOSUP[] = "not supported by mproc";
+
+static int h_help(run_opts *o, const char *val, const optdef *d);
+
+/* A handler's return for "done, exit 0" (--help, --version ...). */
+#define STOP_OK 1000
+
+static int h_jobs(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    o->jobs_s = val; /* resolved once --use-cores-instead-of-threads is known */
+    return 0;
+}
+
+static int h_version(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    tool_print_version();
+    return STOP_OK;
+}
+
+/* The GNU parallel release whose interface mproc run follows: what
+   --min-version compares with. */
+#define GNU_INTERFACE_VERSION 20221122L
+
+static int h_min_version(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)d;
+    long v;
+    if (!parse_long(val, &v))
+        return run_usage_error("--min-version: not a version number: '%s'", val);
+    printf("%ld\n", GNU_INTERFACE_VERSION);
+    return v > GNU_INTERFACE_VERSION ? TOOL_EXIT_USAGE : STOP_OK;
+}
+
+static int h_stop(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    return STOP_OK;
+}
+
+static int h_number_of(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val;
+    long t, c, s;
+    cpu_topology(&t, &c, &s);
+    /* --number-of-cpus is GNU parallel's old name for the cores. */
+    printf("%ld\n", !strncmp(d->names, "number-of-threads", 17)   ? t
+                    : !strncmp(d->names, "number-of-sockets", 17) ? s
+                                                                   : c);
+    return STOP_OK;
+}
+
+static int h_delay(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_duration(val, &o->delay))
+        return run_usage_error("--delay: not a duration: '%s'", val);
+    return 0;
+}
+
+static int h_termseq(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_termseq(o, val))
+        return run_usage_error("--termseq: expected SIGNAL,MS,SIGNAL,MS...: '%s'", val);
+    return 0;
+}
+
+static int h_memfree(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_size(val, &o->memfree))
+        return run_usage_error("--memfree: not a size: '%s'", val);
+    return 0;
+}
+
+static int h_load(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    double v;
+    if (!parse_load(val, 1, &v))
+        return run_usage_error("--load: not a load: '%s'", val);
+    o->load = val;
+    return 0;
+}
+
+static int h_nice(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    long v;
+    if (!parse_long(val, &v) || v < -20 || v > 19)
+        return run_usage_error("--nice: not a niceness (-20 to 19): '%s'", val);
+    o->nice = (int)v;
+    return 0;
+}
+
+static int h_verbose_v(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val, (void)d;
+    o->verbose_v++;
+    return 0;
+}
+
+static int h_group(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val, (void)d;
+    o->linebuf = false;
+    return 0;
+}
+
+static int h_ignore(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    return 0;
+}
+
+static int h_timeout(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    size_t n = strlen(val);
+    if (n > 1 && val[n - 1] == '%') {
+        /* N% of the median runtime of the jobs that succeeded. */
+        char *end;
+        double pct = strtod(val, &end);
+        if (end != val + n - 1 || !(pct > 0))
+            return run_usage_error("--timeout: not a percentage: '%s'", val);
+        o->timeout_pct = pct / 100;
+        o->timeout = 0;
+        return 0;
+    }
+    if (!parse_duration(val, &o->timeout) || !(o->timeout > 0))
+        return run_usage_error("--timeout: not a number of seconds: '%s'", val);
+    o->timeout_pct = 0;
+    return 0;
+}
+
+static int h_retries(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_long(val, &o->retries) || o->retries < 0)
+        return run_usage_error("--retries: not a number: '%s'", val);
+    if (o->retries == 0)
+        o->retries = 1;
+    return 0;
+}
+
+static int h_halt(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    if (!parse_halt(o, val))
+        return run_usage_error("--halt: expected now|soon,fail=N|success=N, got '%s'", val);
+    return 0;
+}
+
+static int h_joblog(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    o->joblog = val;
+    return 0;
+}
+
+/* The table. Within a group, in the order --help shows them. */
+static const optdef table[] = {
+    /* ---- inputs */
+    { "null", '0', ARG_NONE, G_INPUT, NULL, "stdin and :::: values are separated by NUL",
+      FLAG(null) },
+    { "arg-file|argfile", 'a', ARG_REQ, REFUSED(R_NOSUP) },
+    { "arg-sep|argsep", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "arg-file-sep|argfilesep", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "link|xapply", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "delimiter", 'd', ARG_REQ, REFUSED(R_NOSUP) },
+    { NULL, 'E', ARG_REQ, REFUSED(R_NOSUP) },
+    { "eof", 'e', ARG_OPT, REFUSED(R_NOSUP) },
+    { "trim", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "no-run-if-empty|norunifempty", 'r', ARG_NONE, REFUSED(R_NOSUP) },
+    { "shuf", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "col-sep|colsep", 'C', ARG_REQ, REFUSED(R_NOSUP) },
+    { "header", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "profile", 'J', ARG_REQ, REFUSED(R_NOSUP) },
+
+    /* ---- several values per job */
+    { "max-args|maxargs", 'n', ARG_REQ, REFUSED(R_NOSUP) },
+    { "max-replace-args|maxreplaceargs", 'N', ARG_REQ, REFUSED(R_NOSUP) },
+    { NULL, 'X', ARG_NONE, REFUSED(R_NOSUP) },
+    { NULL, 'm', ARG_NONE, REFUSED(R_NOSUP) },
+    { "xargs", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { NULL, 'L', ARG_REQ, REFUSED(R_NOSUP) },
+    { "max-lines|maxlines", 'l', ARG_OPT_NUM, REFUSED(R_NOSUP) },
+    { "max-chars|maxchars", 's', ARG_REQ, REFUSED(R_NOSUP) },
+    { "show-limits|showlimits", 0, ARG_NONE, REFUSED(R_NOSUP) },
+
+    /* ---- replacement strings (cmd.c and repl*.c) */
+    { NULL, 'I', ARG_REQ, REFUSED(R_NOSUP) },
+    { "replace", 'i', ARG_OPT, REFUSED(R_NOSUP) },
+    { "extensionreplace|er", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "basenamereplace|bnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "dirnamereplace|dnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "basenameextensionreplace|bner", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "seqreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "slotreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "plus", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "rpl", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "parens", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "quote", 'q', ARG_NONE, REFUSED(R_NOSUP) },
+    { "shell-quote|shellquote|shell_quote", 0, ARG_NONE, REFUSED(R_NOSUP) },
+
+    /* ---- output */
+    { "keep-order|keeporder", 'k', ARG_NONE, G_OUTPUT, NULL, "print outputs in input order",
+      FLAG(keep) },
+    { "tag", 0, ARG_NONE, G_OUTPUT, NULL, "prefix output lines with the values and a tab",
+      FLAG(tag) },
+    { "line-buffer|line-buffered|linebuffer|linebuffered|lb", 0, ARG_NONE, G_OUTPUT, NULL,
+      "pass output lines through as they come", FLAG(linebuf) },
+    { "group", 0, ARG_NONE, G_OUTPUT, NULL, "print each job's output whole (the default)",
+      .fn = h_group, .flag = -1 },
+    { "dry-run|dryrun|dr", 0, ARG_NONE, G_OUTPUT, NULL, "print the commands, run nothing",
+      FLAG(dry) },
+    { "bar", 0, ARG_NONE, G_OUTPUT, NULL, "progress bar on stderr (on a terminal)", FLAG(bar) },
+    { "ungroup", 'u', ARG_NONE, G_OUTPUT, NULL, "pass output straight through, as it comes",
+      FLAG(ungroup) },
+    { "tag-string|tagstring", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { NULL, 'v', ARG_NONE, G_OUTPUT, NULL, "print each command before its output",
+      .fn = h_verbose_v, .flag = -1 },
+    { "verbose", 't', ARG_NONE, G_OUTPUT, NULL, "print each command on stderr as it starts",
+      FLAG(verbose_t) },
+    { "results|result|res", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "output-as-files|outputasfiles|files", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "tmpdir|tempdir", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "compress", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "use-compress-program|compress-program|usecompressprogram|compressprogram", 0, ARG_REQ,
+      REFUSED(R_NOSUP) },
+    { "use-decompress-program|decompress-program|usedecompressprogram|decompressprogram", 0,
+      ARG_REQ, REFUSED(R_NOSUP) },
+    { "eta", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "progress", 0, ARG_NONE, REFUSED(R_NOSUP) },
+
+    /* ---- jobs and control */
+    { "jobs", 'j', ARG_REQ, G_CONTROL, "N", "N jobs at a time (default: the CPU count; 0: all)",
+      .fn = h_jobs, .flag = -1 },
+    { "timeout", 0, ARG_REQ, G_CONTROL, "SECS|N%",
+      "end a job after SECS, or N% of the median runtime",
+      .fn = h_timeout, .flag = -1 },
+    { "retries", 0, ARG_REQ, G_CONTROL, "N", "run a failed job up to N times in all",
+      .fn = h_retries, .flag = -1 },
+    { "halt|halt-on-error|haltonerror", 0, ARG_REQ, G_CONTROL, "WHEN,fail=N|success=N",
+      "stop when N (or N%) jobs failed or succeeded; WHEN now or soon; or never", .fn = h_halt,
+      .flag = -1 },
+    { "joblog|jl", 0, ARG_REQ, G_CONTROL, "FILE", "log each finished job, in GNU parallel's format",
+      .fn = h_joblog, .flag = -1 },
+    { "will-cite|willcite|nn|nonotice|no-notice", 0, ARG_NONE, G_CONTROL, NULL,
+      "accepted: mproc never asks for a citation", .fn = h_ignore, .flag = -1 },
+    { "max-procs|maxprocs", 'P', ARG_REQ, G_CONTROL, "N", "the same as -j", .fn = h_jobs, .flag = -1 },
+    { "resume", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "resume-failed|resumefailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "retry-failed|retryfailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "delay", 0, ARG_REQ, G_CONTROL, "SECS", "start jobs at least SECS apart (units d h m s)",
+      .fn = h_delay, .flag = -1 },
+    { "termseq|term-seq", 0, ARG_REQ, G_CONTROL, "SIG,MS,...",
+      "how a job is ended (default TERM,200,TERM,100,TERM,50,KILL,25)", .fn = h_termseq,
+      .flag = -1 },
+    { "memfree", 0, ARG_REQ, G_CONTROL, "SIZE",
+      "start a job only with SIZE free; end the youngest below half", .fn = h_memfree,
+      .flag = -1 },
+    { "load", 0, ARG_REQ, G_CONTROL, "MAX", "start a job only while the load is below MAX",
+      .fn = h_load, .flag = -1 },
+    { "nice", 0, ARG_REQ, G_CONTROL, "N", "run the jobs (and mproc) at niceness N", .fn = h_nice,
+      .flag = -1 },
+    { "use-cores-instead-of-threads|usecoresinsteadofthreads", 0, ARG_NONE, G_CONTROL, NULL,
+      "-j counts CPU cores", FLAG(use_cores) },
+    { "use-sockets-instead-of-threads|usesocketsinsteadofthreads", 0, ARG_NONE, G_CONTROL,
+      NULL, "-j counts CPU sockets", FLAG(use_sockets) },
+    { "env", 0, ARG_REQ, G_CONTROL, "VAR", "accepted: local jobs inherit the environment",
+      .fn = h_ignore, .flag = -1 },
+    { "min-version|minversion", 0, ARG_REQ, G_INFO, "V",
+      "exit 255 unless GNU parallel V's interface is covered", .fn = h_min_version, .flag = -1 },
+    { "citation|bibtex", 0, ARG_NONE, G_INFO, NULL, "accepted: mproc never asks for a citation",
+      .fn = h_stop, .flag = -1 },
+    { "gnu", 0, ARG_NONE, G_CONTROL, NULL, "accepted: mproc behaves as GNU parallel",
+      .fn = h_ignore, .flag = -1 },
+
+    /* ---- reading stdin in blocks */
+    { "pipe|spreadstdin", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "block-size|blocksize|block", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "recstart", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "recend", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "regexp|regex", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "remove-rec-sep|removerecsep|rrs", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "round-robin|roundrobin|round", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "cat", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "fifo", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "pipe-part|pipepart", 0, ARG_NONE, REFUSED(R_NOSUP) },
+
+    /* ---- semaphore: any of these makes the command line mproc sem's, as
+       GNU parallel's parse_semaphore decides; sem.c reads them again */
+    { "semaphore", 0, ARG_NONE, G_SEM, NULL, "work as GNU's sem (mproc sem --help)",
+      FLAG(semaphore) },
+    { "semaphore-timeout|semaphoretimeout|st", 0, ARG_REQ, G_SEM, "SECS",
+      "wait SECS for a unit, then run anyway (< 0: give up)", FLAG(semaphore) },
+    { "semaphore-name|semaphorename|id", 0, ARG_REQ, G_SEM, "NAME", "the semaphore's name",
+      FLAG(semaphore) },
+    { "fg", 0, ARG_NONE, G_SEM, NULL, "run the command in the foreground", FLAG(semaphore) },
+    { "bg", 0, ARG_NONE, G_SEM, NULL, "run the command in the background (the default)",
+      FLAG(semaphore) },
+    { "wait", 0, ARG_NONE, G_SEM, NULL, "wait until no command of the id runs",
+      FLAG(semaphore) },
+
+    /* ---- information */
+    { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = h_help, .flag = -1 },
+    { "version", 'V', ARG_NONE, G_INFO, NULL, "print mproc's version", .fn = h_version, .flag = -1 },
+    { "number-of-cpus|numberofcpus", 0, ARG_NONE, G_INFO, NULL, "print the CPU cores (old name)",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-cores|numberofcores", 0, ARG_NONE, G_INFO, NULL, "print the CPU cores",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-threads|numberofthreads", 0, ARG_NONE, G_INFO, NULL, "print the CPU threads",
+      .fn = h_number_of, .flag = -1 },
+    { "number-of-sockets|numberofsockets", 0, ARG_NONE, G_INFO, NULL, "print the CPU sockets",
+      .fn = h_number_of, .flag = -1 },
+
+    /* ---- remote execution: refused in this release */
+    { "sshlogin", 'S', ARG_REQ, REFUSED(R_REMOTE) },
+    { "sshloginfile|slf", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "controlmaster", 'M', ARG_NONE, REFUSED(R_REMOTE) },
+    { "ssh", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "ssh-delay|sshdelay", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "transfer-file|transferfile|transfer-files|transferfiles|tf", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "return", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "trc", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "transfer", 0, ARG_NONE, REFUSED(R_REMOTE) },
+    { "cleanup", 0, ARG_NONE, REFUSED(R_REMOTE) },
+    { "basefile|bf", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "onall", 0, ARG_NONE, REFUSED(R_REMOTE) },
+    { "nonall", 0, ARG_NONE, REFUSED(R_REMOTE) },
+    { "filter-hosts|filterhosts|filter-host", 0, ARG_NONE, REFUSED(R_REMOTE) },
+    { "work-dir|workdir|wd", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "rsync-opts|rsyncopts", 0, ARG_REQ, REFUSED(R_REMOTE) },
+    { "hgrp|hostgrp|hostgroup|hostgroups", 0, ARG_NONE, REFUSED(R_REMOTE) },
+
+    /* ---- retired in GNU parallel */
+    { NULL, 'g', ARG_NONE, REFUSED(R_RETIRED) },
+    { NULL, 'U', ARG_REQ, REFUSED(R_RETIRED) },
+    { NULL, 'B', ARG_REQ, REFUSED(R_RETIRED) },
+    { NULL, 'W', ARG_REQ, REFUSED(R_RETIRED) },
+    { NULL, 'T', ARG_NONE, REFUSED(R_RETIRED) },
+    { NULL, 'H', ARG_REQ, REFUSED(R_RETIRED) },
+    { NULL, 'Y', ARG_NONE, REFUSED(R_RETIRED) },
+    { "sql", 0, ARG_REQ, REFUSED(R_RETIRED) },
+    { "ctrl-c|ctrlc", 0, ARG_NONE, REFUSED(R_RETIRED) },
+    { "no-ctrl-c|no-ctrlc|noctrlc", 0, ARG_NONE, REFUSED(R_RETIRED) },
+    { "tollef", 0, ARG_NONE, REFUSED(R_RETIRED) },
+
+    /* ---- the rest of GNU parallel's options */
+    { "debug", 'D', ARG_REQ, REFUSED(R_NOSUP) },
+    { "sql-master|sqlmaster", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "sql-worker|sqlworker", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "sql-and-worker|sqlandworker", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "silent", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "no-keep-order|nokeeporder|nok|no-k", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "latest-line|latestline|ll", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "tmux", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "tmux-pane|tmuxpane", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "ctag", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "ctag-string|ctagstring", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "color|colour", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "color-failed|colour-failed|colorfailed|colourfailed|color-fail|colour-fail|colorfail|"
+      "colourfail|cf", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "template|tmpl", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "open-tty", 'o', ARG_NONE, REFUSED(R_NOSUP) },
+    { "tty", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "total-jobs|totaljobs|total", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "recordenv|record-env", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "session", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "plain", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "linkinputsource|xapplyinputsource", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "limit", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "memsuspend", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "process-slot-var|processslotvar", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "csv", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "interactive", 'p', ARG_NONE, REFUSED(R_NOSUP) },
+    { "exit", 'x', ARG_NONE, REFUSED(R_NOSUP) },
+    { "max-line-length-allowed|maxlinelengthallowed", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "use-cpus-instead-of-cores|usecpusinsteadofcores", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "shebang|hashbang", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "_pipe-means-argfiles", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "skip-first-line|skipfirstline", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "bug", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "block-timeout|blocktimeout|bt", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "tee", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "shard", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "bin", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "group-by|groupby", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "embed", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "filter", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "_parset", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "shell-completion|shellcompletion", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "_test", 0, ARG_REQ, REFUSED(R_NOSUP) },
+};
+
+#define NTABLE (sizeof table / sizeof table[0])
+/* getopt_long's value for a long option: this plus its index in table. */
+#define LONG_BASE 256
+
+void run_opts_init(run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->jobs = -1;
+    o->retries = 1;
+    o->halt_pct = -1;
+    /* GNU parallel's default: TERM,200,TERM,100,TERM,50,KILL,25. */
+    static const int sig[] = { SIGTERM, SIGTERM, SIGTERM, SIGKILL }, ms[] = { 200, 100, 50, 25 };
+    for (int i = 0; i < 4; i++) {
+        o->term_sig[i] = sig[i];
+        o->term_ms[i] = ms[i];
+    }
+    o->nterm = 4;
+}
+
+int run_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mproc run: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return TOOL_EXIT_USAGE;
+}
+
+/* The first long name of d as "--name", or "-c". */
+static void opt_name(char *buf, size_t n, const optdef *d)
+{
+    if (d->names) {
+        size_t l = strcspn(d->names, "|");
+        snprintf(buf, n, "--%.*s", (int)l, d->names);
+    } else {
+        snprintf(buf, n, "-%c", d->shrt);
+    }
+}
+
+/* ---- --help --------------------------------------------------------------- */
+
+static void help_line(FILE *f, const optdef *d)
+{
+    char left[64];
+    size_t l = d->names ? strcspn(d->names, "|") : 0;
+    int n;
+    if (d->shrt && d->names)
+        n = snprintf(left, sizeof left, "-%c, --%.*s", d->shrt, (int)l, d->names);
+    else if (d->shrt)
+        n = snprintf(left, sizeof left, "-%c", d->shrt);
+    else
+        n = snprintf(left, sizeof left, "    --%.*s", (int)l, d->names);
+    if (d->meta && n > 0 && (size_t)n < sizeof left)
+        snprintf(left + n, sizeof left - (size_t)n, " %s", d->meta);
+    if (strlen(left) > 20)
+        fprintf(f, "  %s\n  %20s  %s\n", left, "", d->help);
+    else
+        fprintf(f, "  %-20s  %s\n", left, d->help);
+}
+
+static int h_help(run_opts *o, const char *val, const optdef *d)
+{
+    (void)o, (void)val, (void)d;
+    FILE *f = stdout;
+    fputs("usage: mproc run [OPTIONS] COMMAND [ARG...] ::: VALUE... [::: VALUE...]\n"
+          "       mproc run [OPTIONS] COMMAND [ARG...] :::: FILE [:::: FILE]\n"
+          "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
+          "\n"
+          "Run COMMAND once per input (every combination of several sources), in\n"
+          "parallel, by /bin/sh -c with each value shell-quoted. Replacement strings:\n"
+          "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
+          "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
+          "of source N. Without any, \" {}\" is appended.\n",
+          f);
+    for (int g = 1; g < G_COUNT; g++) {
+        bool title = false;
+        for (size_t i = 0; i < NTABLE; i++) {
+            if (table[i].group != g || !table[i].help)
+                continue;
+            if (!title)
+                fprintf(f, "\n%s:\n", group_title[g]);
+            title = true;
+            help_line(f, &table[i]);
+        }
+    }
+    fputs("\n"
+          "Exit status: 0 all succeeded; 1-100 the number failed; 101 more than 100\n"
+          "failed; 255 a usage error. See mproc(1).\n",
+          f);
+    return STOP_OK;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
+/* getopt_long's tables, built from ours. */
+typedef struct getopt_tables {
+    struct option *longs;
+    char shorts[3 + 3 * NTABLE + 1];
+    short by_letter[128];
+} getopt_tables;
+
+static void tables_build(getopt_tables *t)
+{
+    size_t nlong = 0;
+    for (size_t i = 0; i < NTABLE; i++)
+        for (const char *p = table[i].names; p && *p; p += strcspn(p, "|"), p += *p == '|')
+            nlong++;
+    t->longs = xmalloc((nlong + 1) * sizeof *t->longs);
+    memset(t->by_letter, -1, sizeof t->by_letter);
+    /* '+': stop at the first non-option; ':': report a missing value as ':'. */
+    size_t ns = 0, nl = 0;
+    t->shorts[ns++] = '+';
+    t->shorts[ns++] = ':';
+    for (size_t i = 0; i < NTABLE; i++) {
+        const optdef *d = &table[i];
+        int has = d->arg == ARG_REQ ? required_argument
+                  : d->arg == ARG_NONE ? no_argument : optional_argument;
+        for (const char *p = d->names; p && *p;) {
+            size_t l = strcspn(p, "|");
+            char *name = xmalloc(l + 1);
+            memcpy(name, p, l);
+            name[l] = '\0';
+            t->longs[nl++] = (struct option){ name, has, NULL, LONG_BASE + (int)i };
+            p += l;
+            p += *p == '|';
+        }
+        if (d->shrt) {
+            t->shorts[ns++] = d->shrt;
+            if (d->arg != ARG_NONE)
+                t->shorts[ns++] = ':';
+            if (d->arg == ARG_OPT || d->arg == ARG_OPT_NUM)
+                t->shorts[ns++] = ':';
+            t->by_letter[(unsigned char)d->shrt] = (short)i;
+        }
+    }
+    t->shorts[ns] = '\0';
+    t->longs[nl] = (struct option){ 0 };
+}
+
+static void tables_free(getopt_tables *t)
+{
+    for (struct option *p = t->longs; p && p->name; p++)
+        free((char *)p->name);
+    free(t->longs);
+}
+
+/* Why getopt_long refused a word starting with "--": unknown, or a prefix
+   of several options (it names them, as GNU parallel does). */
+static int long_error(const getopt_tables *t, const char *word)
+{
+    const char *name = word + 2;
+    size_t l = strcspn(name, "=");
+    tbuf m = {0};
+    int seen = -1, distinct = 0;
+    for (const struct option *p = t->longs; p->name; p++) {
+        if (strncmp(p->name, name, l))
+            continue;
+        tbuf_adds(&m, m.len ? ", --" : "--");
+        tbuf_adds(&m, p->name);
+        if (p->val != seen)
+            distinct++;
+        seen = p->val;
+    }
+    int rc;
+    if (distinct > 1)
+        rc = run_usage_error("option '--%.*s' is ambiguous (%s)", (int)l, name, m.p);
+    else
+        rc = run_usage_error("unknown option '%s'", word);
+    tbuf_free(&m);
+    return rc;
+}
+
+static bool looks_numeric(const char *s)
+{
+    char *end;
+    if (!*s)
+        return false;
+    (void)strtod(s, &end);
+    return *end == '\0';
+}
+
+static int apply(run_opts *o, const optdef *d, const char *val)
+{
+    if (d->refuse) {
+        char name[64];
+        opt_name(name, sizeof name, d);
+        return run_usage_error("option '%s' is not supported: %s", name, d->refuse);
+    }
+    if (d->fn)
+        return d->fn(o, val, d);
+    assert(d->flag >= 0);
+    *(bool *)((char *)o + d->flag) = true;
+    return 0;
+}
+
+int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
+{
+    getopt_tables t;
+    tables_build(&t);
+    int ret = -1;
+    *rc = 0;
+    opterr = 0;
+    optind = 0; /* glibc: start afresh, as if never called */
+    for (;;) {
+        int c = getopt_long(argc, argv, t.shorts, t.longs, NULL);
+        if (c == -1)
+            break;
+        const char *word = argv[optind - 1];
+        if (c == '?' || c == ':') {
+            int which = optopt;
+            const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
+                              : which > 0 && which < 128 && t.by_letter[which] >= 0
+                                  ? &table[t.by_letter[which]]
+                                  : NULL;
+            char name[64];
+            if (d)
+                opt_name(name, sizeof name, d);
+            if (c == ':')
+                *rc = run_usage_error("option '%s' needs a value", name);
+            else if (d && which >= LONG_BASE)
+                *rc = run_usage_error("option '%s' takes no value", name);
+            else if (!strncmp(word, "--", 2))
+                *rc = long_error(&t, word);
+            else
+                *rc = run_usage_error("unknown option '-%c'", which ? which : '?');
+            if (!d)
+                fputs("see mproc run --help\n", stderr);
+            goto out;
+        }
+        const optdef *d = c >= LONG_BASE ? &table[c - LONG_BASE] : &table[t.by_letter[c]];
+        const char *val = optarg;
+        if (!val && optind < argc && argv[optind][0] != '-' &&
+            (d->arg == ARG_OPT || (d->arg == ARG_OPT_NUM && looks_numeric(argv[optind]))))
+            val = argv[optind++];
+        if ((*rc = apply(o, d, val)) != 0) {
+            if (*rc == STOP_OK)
+                *rc = 0;
+            goto out;
+        }
+    }
+    if (o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
+        *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
+        goto out;
+    }
+    ret = optind;
+out:
+    tables_free(&t);
+    return ret;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* runval.c: the value parsers of mproc run's options, as GNU parallel reads
+ * them. */
+#include "run.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool parse_jobs(const char *s, long cpus, long *out)
+{
+    long v;
+    size_t len = strlen(s);
+    if (len > 1 && s[len - 1] == '%') {
+        char tmp[32];
+        if (len >= sizeof tmp)
+            return false;
+        memcpy(tmp, s, len - 1);
+        tmp[len - 1] = '\0';
+        if (!parse_long(tmp, &v) || v < 0)
+            return false;
+        *out = cpus * v / 100 > 0 ? cpus * v / 100 : 1;
+        return true;
+    }
+    if (!parse_long(s, &v))
+        return false;
+    if (s[0] == '+')
+        v = cpus + v;
+    else if (s[0] == '-')
+        v = cpus + v > 0 ? cpus + v : 1;
+    if (v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool parse_halt(run_opts *o, const char *s)
+{
+    long v;
+    /* The old numeric forms: 0 never, 1 soon,fail=1, 2 now,fail=1. */
+    if (parse_long(s, &v)) {
+        if (v < 0 || v > 2)
+            return false;
+        o->halt_when = v == 0 ? HALT_NEVER : v == 1 ? HALT_SOON : HALT_NOW;
+        o->halt_n = 1;
+        return true;
+    }
+    if (!strcmp(s, "never")) {
+        o->halt_when = HALT_NEVER;
+        return true;
+    }
+    const char *comma = strchr(s, ',');
+    if (!comma)
+        return false;
+    size_t wl = (size_t)(comma - s);
+    if (wl == 3 && !strncmp(s, "now", 3))
+        o->halt_when = HALT_NOW;
+    else if (wl == 4 && !strncmp(s, "soon", 4))
+        o->halt_when = HALT_SOON;
+    else
+        return false;
+    const char *what = comma + 1, *num;
+    if (!strncmp(what, "fail=", 5)) {
+        o->halt_success = false;
+        num = what + 5;
+    } else if (!strncmp(what, "success=", 8)) {
+        o->halt_success = true;
+        num = what + 8;
+    } else {
+        return false;
+    }
+    size_t nl = strlen(num);
+    if (nl > 1 && num[nl - 1] == '%') {
+        char *end;
+        double pct = strtod(num, &end);
+        if (end != num + nl - 1 || !(pct > 0 && pct <= 100))
+            return false;
+        o->halt_pct = pct;
+        o->halt_n = -1;
+        return true;
+    }
+    if (!parse_long(num, &v) || v < 1)
+        return false;
+    o->halt_n = v;
+    o->halt_pct = -1;
+    return true;
+}
+
+bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double t = strtod(s, &end);
+    if (end == s || *end || !(t > 0) || t > 1e9)
+        return false;
+    *out = t;
+    return true;
+}
+
+bool parse_duration(const char *s, double *out)
+{
+    /* A number of seconds, or numbers each followed by d, h, m or s
+       (1h30m, 2.5m), as GNU parallel's multiply_time_units. */
+    double total = 0;
+    const char *p = s;
+    if (!*p)
+        return false;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0))
+            return false;
+        p = end;
+        double unit = 1;
+        switch (*p) {
+        case 'd': case 'D': unit = 86400; p++; break;
+        case 'h': case 'H': unit = 3600; p++; break;
+        case 'm': case 'M': unit = 60; p++; break;
+        case 's': case 'S': unit = 1; p++; break;
+        case '\0': break;
+        default: return false;
+        }
+        total += v * unit;
+    }
+    if (!(total >= 0) || total > 1e9)
+        return false;
+    *out = total;
+    return true;
+}
+
+bool parse_size(const char *s, double *out)
+{
+    /* As GNU parallel's multiply_binary_prefix: K M G T P E (and Ki, ki,
+       Mi ...) are powers of 1024; k m g t p e powers of 1000. */
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0))
+        return false;
+    if (*end) {
+        static const char units[] = "kmgtpe";
+        char lc = *end >= 'A' && *end <= 'Z' ? (char)(*end - 'A' + 'a') : *end;
+        const char *u = strchr(units, lc);
+        if (!u || !*u)
+            return false;
+        bool binary = *end != lc || end[1] == 'i' || end[1] == 'I';
+        for (const char *k = units; k <= u; k++)
+            v *= binary ? 1024 : 1000;
+        end += 1 + (end[1] == 'i' || end[1] == 'I');
+        if (*end)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int signal_number(const char *name, size_t n)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = { { "HUP", SIGHUP },   { "INT", SIGINT },   { "QUIT", SIGQUIT }, { "ILL", SIGILL },
+                 { "ABRT", SIGABRT }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
+                 { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+                 { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP } };
+    if (n > 3 && !strncmp(name, "SIG", 3)) {
+        name += 3;
+        n -= 3;
+    }
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (strlen(sigs[i].name) == n && !strncmp(sigs[i].name, name, n))
+            return sigs[i].sig;
+    char buf[16];
+    long v;
+    if (n < sizeof buf) {
+        memcpy(buf, name, n);
+        buf[n] = '\0';
+        if (parse_long(buf, &v) && v > 0 && v < 65)
+            return (int)v;
+    }
+    return 0;
+}
+
+bool parse_termseq(run_opts *o, const char *s)
+{
+    /* SIG,MS,SIG,MS,...: each signal then that many milliseconds. */
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        if (n == TERMSEQ_MAX)
+            return false;
+        size_t l = strcspn(p, ",");
+        int sig = signal_number(p, l);
+        if (!sig)
+            return false;
+        p += l;
+        long ms = 0;
+        if (*p == ',') {
+            p++;
+            char buf[32];
+            l = strcspn(p, ",");
+            if (l == 0 || l >= sizeof buf)
+                return false;
+            memcpy(buf, p, l);
+            buf[l] = '\0';
+            if (!parse_long(buf, &ms) || ms < 0)
+                return false;
+            p += l;
+            p += *p == ',';
+        }
+        o->term_sig[n] = sig;
+        o->term_ms[n] = (int)ms;
+        n++;
+    }
+    if (n == 0)
+        return false;
+    o->nterm = n;
+    return true;
+}
+
+bool parse_load(const char *s, long cpus, double *out)
+{
+    /* +N and -N (CPUs plus or minus N), N% (of the CPUs), or a number. */
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0 || s[0] == '-'))
+        return false;
+    if (*end == '%' && !end[1] && s[0] != '+' && s[0] != '-')
+        v = (double)cpus * v / 100;
+    else if (*end)
+        return false;
+    else if (s[0] == '+' || s[0] == '-')
+        v = (double)cpus + v;
+    *out = v;
+    return true;
+}
