@@ -66,7 +66,8 @@ typedef struct {
     uint32_t count;
     _Atomic uint32_t gen;     /* futex word: bumped by every release */
     _Atomic uint32_t waiters; /* only decides whether a release wakes */
-    unsigned char pad_[64 - 12];
+    _Atomic uint32_t deaths;  /* slots taken from dead owners, ever */
+    unsigned char pad_[64 - 16];
     rsem_slot slot[]; /* count of them */
 } rsem_hdr;
 _Static_assert(sizeof(rsem_hdr) == 64, "rsem header layout");
@@ -75,7 +76,12 @@ struct mproc_rsem {
     mproc_shm *shm;
     rsem_hdr *h;
     char *name;
+    uint32_t deaths; /* h->deaths when opened */
 };
+
+/* How long a closer waits for a dead owner's process to finish dying (see
+   mproc_rsem_close), in steps of a millisecond. */
+#define DYING_STEPS 100
 
 /* ---- the lock word inside pthread_mutex_t (see DESIGN) ------------------- */
 
@@ -138,6 +144,7 @@ static bool try_take(rsem_hdr *h)
             r = pthread_mutex_consistent(&h->slot[i].m);
             assert(r == 0);
             (void)r;
+            atomic_fetch_add(&h->deaths, 1);
             return true;
         }
         if (r == 0)
@@ -319,6 +326,7 @@ int mproc_rsem_open(mproc_rsem **out, const char *name, unsigned count)
     if (err < 0)
         goto out;
     s->h = mproc_shm_ptr(s->shm);
+    s->deaths = atomic_load(&s->h->deaths);
     if (s->h->count < 1 || s->h->count > MPROC_RSEM_MAX ||
         mproc_shm_size(s->shm) < rsem_size(s->h->count)) {
         err = -EINVAL;
@@ -387,6 +395,18 @@ int mproc_rsem_count(mproc_rsem *s)
     return s ? (int)s->h->count : -EINVAL;
 }
 
+/* Whether an owner died while we had the semaphore open, or died and its
+   slot was not taken since. */
+static bool saw_a_death(mproc_rsem *s)
+{
+    if (atomic_load(&s->h->deaths) != s->deaths)
+        return true;
+    for (unsigned i = 0; i < s->h->count; i++)
+        if (atomic_load(slot_word(s->h, i)) & FUTEX_OWNER_DIED)
+            return true;
+    return false;
+}
+
 /* Whether a and b are descriptors of the same file. */
 static bool same_file(int a, int b)
 {
@@ -411,8 +431,20 @@ void mproc_rsem_close(mproc_rsem *s)
         mproc_shm_free(probe);
         probe = NULL;
     }
+    /* Someone alive holds or waits for a unit: they will close later. */
+    bool idle = mproc_rsem_value(s) == (int)s->h->count && atomic_load(&s->h->waiters) == 0;
+    bool death = probe && idle && saw_a_death(s);
     mproc_shm_free(s->shm);
-    if (probe && name_lock(mproc_shm_fd(probe), F_WRLCK, false) == 0)
+    /* A process gives back its units (the kernel walks its robust list)
+       before it closes its files, so the handle of an owner that has just
+       died may still hold its shared lock for a moment: after a death,
+       with nobody left holding or waiting, give it that moment. */
+    bool last = probe && name_lock(mproc_shm_fd(probe), F_WRLCK, false) == 0;
+    for (int k = 0; probe && !last && death && k < DYING_STEPS; k++) {
+        mproc__sleep(0.001);
+        last = name_lock(mproc_shm_fd(probe), F_WRLCK, false) == 0;
+    }
+    if (last)
         (void)mproc_shm_unlink(s->name); /* ENOENT: an unlink beat us to it */
     mproc_shm_free(probe);
     free(s->name);
