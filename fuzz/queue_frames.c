@@ -13,6 +13,7 @@
  * ring from its start. */
 #include "queue_layout.h"
 
+#include <errno.h>
 #include <mproc.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,20 +53,30 @@ static uint64_t take_word(const uint8_t **p, size_t *n, size_t width)
     return v;
 }
 
-/* Every reading call, each allowed to fail; none may wait. */
+/* Every reading call, each allowed to fail; none may wait. The oracle:
+   what a get hands back fits the ring and the caller's buffer, and only
+   the documented errors come back. */
 static void exercise(mproc_queue *q, uint8_t opts)
 {
     char small[64];
-    size_t len;
+    size_t len, max = mproc_queue_max_message(q);
     for (int i = 0; i < 6; i++) {
         void *data = NULL;
+        int r;
         if (i % 2 == 0) {
-            mproc_queue_get(q, small, sizeof small, &len, 0);
-        } else if (mproc_queue_get_alloc(q, &data, &len, 0) == 0) {
+            r = mproc_queue_get(q, small, sizeof small, &len, 0);
+            if (r == 0 && len > sizeof small)
+                abort();
+        } else if ((r = mproc_queue_get_alloc(q, &data, &len, 0)) == 0) {
+            if (len > max)
+                abort();
             if (len)
                 ((volatile char *)data)[len - 1]; /* the whole message is ours */
             free(data);
         }
+        if (r != 0 && r != -ETIMEDOUT && r != -EPROTO && r != -EPIPE && r != -EMSGSIZE &&
+            r != -ENOMEM)
+            abort();
     }
     static char big[2048];
     mproc_queue_put(q, big, (size_t)(opts >> 4) * 128, 0);

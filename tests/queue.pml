@@ -4,7 +4,8 @@
  * (src/queue.c), checked by tests/queue_model.sh: with RULE=0 (the old
  * rule, a woken getter stops counting as a sleeper before it commits) spin
  * must find a getter asleep for ever beside a message; with RULE=1 (a
- * sleeper counts until it commits or gives up) it must find none.
+ * sleeping getter counts until it commits or gives up) it must find none.
+ * Putters are the same under both: every get wakes one while any sleeps.
  *
  * Two producers put one message each into a ring that holds CAP messages;
  * two getters take one message each and stop, so a getter left asleep
@@ -62,12 +63,6 @@ look:
         sl = getters;
         g = gets;
         wake = (sl > 0 && puts - g <= sl);
-#if RULE
-        if
-        :: slept -> putters--
-        :: else -> skip
-        fi;
-#endif
         more = (slept && puts - gets < CAP);
         unlock(pm);
         if
@@ -79,14 +74,7 @@ look:
         :: else -> skip
         fi
     :: else ->
-#if RULE
-        if
-        :: !slept -> putters++
-        :: else -> skip
-        fi;
-#else
-        putters++;
-#endif
+        putters++;             /* a putter counts only while it sleeps */
         slept = 1;
         unlock(pm);
         atomic {
@@ -96,9 +84,7 @@ look:
             fi
         };
         !pasleep[me];
-#if !RULE
         putters--;
-#endif
         lock(pm);
         goto look
     fi

@@ -387,6 +387,9 @@ START_TEST(written_over_positions_and_lengths_are_reported)
     atomic_store(&h->head, tail - 8192); /* more than a ring behind */
     ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), -EPROTO);
     atomic_store(&h->head, head);
+    atomic_store(&h->tail, tail + 2); /* a put would write across the ring's end */
+    ck_assert_int_eq(mproc_queue_put(q, "x", 1, 0), -EPROTO);
+    atomic_store(&h->tail, tail);
     uint64_t n;
     memcpy(&n, q->ring, 8);
     uint64_t bad[] = { (uint64_t)1 << 62, 4096, 16 }; /* past the ring, past the tail */

@@ -92,15 +92,18 @@ START_TEST(option_structs_keep_their_layout)
 {
     OPTS_LAST(mproc_process_opts);
     OPTS_LAST(mproc_pool_opts);
+    OPTS_LAST(mproc_submit_opts);
     OPTS_LAST(mproc_pipe_opts);
     OPTS_LAST(mproc_shm_opts);
     OPTS_LAST(mproc_queue_opts);
     OPTS_ZERO(mproc_process_opts);
     OPTS_ZERO(mproc_pool_opts);
+    OPTS_ZERO(mproc_submit_opts);
     OPTS_ZERO(mproc_queue_opts);
     if (sizeof(void *) == 8 && sizeof(long) == 8) {
         ck_assert_uint_eq(sizeof(mproc_process_opts), 48);
         ck_assert_uint_eq(sizeof(mproc_pool_opts), 72);
+        ck_assert_uint_eq(sizeof(mproc_submit_opts), 64);
         ck_assert_uint_eq(sizeof(mproc_pipe_opts), 40);
         ck_assert_uint_eq(sizeof(mproc_shm_opts), 40);
         ck_assert_uint_eq(sizeof(mproc_queue_opts), 64);

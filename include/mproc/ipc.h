@@ -249,8 +249,12 @@ MPROC_API int mproc_shm_new(mproc_shm **out, size_t size);
  * mproc_shm_unlink, as in Python. The block is complete before its name
  * appears: an attacher never sees a half-made one.
  *
+ * The block's pages are reserved at creation, so a full /dev/shm is an
+ * error here (-ENOSPC), never a SIGBUS at first use.
+ *
  * Returns 0, -EEXIST (the name is taken), -EINVAL (bad name, size 0, NULL
- * out), -EACCES, -ENOMEM, -EMFILE. Nothing is left behind on failure.
+ * out), -EACCES, -ENOSPC (/dev/shm cannot hold it), -ENOMEM, -EMFILE.
+ * Nothing is left behind on failure.
  */
 MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size,
                                const mproc_shm_opts *opts);
@@ -697,7 +701,8 @@ MPROC_OPTS_CHECK_(mproc_queue_opts);
  *
  * On success *out is this process's handle: free it in every process with
  * mproc_queue_free. Returns 0, -EINVAL (NULL out, bad name, bytes over
- * 2^40), -EEXIST (name taken), -ENOMEM, -EMFILE. Nothing is left behind on
+ * 2^40), -EEXIST (name taken), -ENOSPC (named: /dev/shm cannot hold it; its
+ * pages are reserved here), -ENOMEM, -EMFILE. Nothing is left behind on
  * failure.
  */
 MPROC_API int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts);
@@ -724,10 +729,11 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  *
  * The message is copied into the ring whole and becomes visible to getters
  * at once; a producer killed during the copy leaves nothing behind. A put
- * that found no room is woken once a sixteenth of the ring is free (as a
- * pipe's writer waits for a whole page), or under maxsize as soon as a
- * message may go, so that a waiting producer and a slow consumer trade
- * messages in batches rather than one at a time.
+ * that found no room is woken once half the ring is free (as a pipe's
+ * writer waits for a whole page; a message larger than that, once it
+ * fits), or under maxsize as soon as a message may go, so that a waiting
+ * producer and a slow consumer trade messages in batches rather than one
+ * at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
  * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
  * -EPROTO when the queue's shared memory holds positions no put or get

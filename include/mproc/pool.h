@@ -181,7 +181,9 @@ typedef struct mproc_submit_opts {
     mproc_result_cb on_error;
     void *cookie;
     double timeout;              /* 0: the pool's task_timeout; > 0 this task's own */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_submit_opts;
+MPROC_OPTS_CHECK_(mproc_submit_opts);
 
 /**
  * mproc_pool_submit - apply_async with its callbacks (and an optional
