@@ -486,14 +486,15 @@ typedef struct mproc_rsem mproc_rsem;
  * When the name goes: the mproc_rsem_close that finds no other handle open
  * on the semaphore, in any process, removes the name (a process that died
  * has closed its handles; a handle inherited through fork counts until
- * every copy is closed). A process gives back its units a moment before
- * the kernel closes its files, so after an owner's death a close that
- * finds other handles open, and no unit held or waited for, waits up to
- * 0.1 s for them to go. So nothing is left in /dev/shm once the last user
- * has closed it. If the last user dies without closing, the name stays,
- * with every unit free, until some process opens and closes it again, or
- * calls mproc_rsem_unlink. A semaphore whose name was removed lives on for
- * the handles still open; a later open of the name makes a new one.
+ * every copy is closed). So nothing is left in /dev/shm once the last
+ * user has closed it. (A dying process gives back its units a moment
+ * before the kernel closes its files: a close that follows an owner's
+ * death, and finds no unit held or waited for, gives the dead process's
+ * handle up to 0.1 s to go.) If the last user dies without closing, the
+ * name stays, with every unit free, until some process opens and closes
+ * it again, or calls mproc_rsem_unlink. A semaphore whose name was
+ * removed lives on for the handles still open; a later open of the name
+ * makes a new one.
  *
  * Caller's steps:
  *   1. mproc_rsem_open(&s, "jobs", 4); in each process (or once before
