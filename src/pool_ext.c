@@ -43,3 +43,35 @@ int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg, siz
                .count = count };
     return mproc__pool_submit_task(p, &t, out);
 }
+
+void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s, size_t len, int *err)
+{
+    *err = 0;
+    s->res_off = 0;
+    s->res_len = len;
+    s->res_ext = -1;
+    if (len <= MPROC__INLINE)
+        return s->data;
+    size_t size = mproc__ext_size(mproc__res_span(len));
+    uint64_t off;
+    int e = mproc__arena_alloc(sh, size, &off);
+    char *p = e < 0 ? NULL : mproc__arena_at(sh, arena_fd, off, size, true);
+    if (!p) {
+        *err = e < 0 ? e : -ENOMEM;
+        if (e == 0)
+            mproc__arena_release(arena_fd, off, size);
+        s->res_len = 0;
+        return NULL;
+    }
+    s->res_off = off;
+    return p;
+}
+
+void mproc__ext_result_end(mproc__shared *sh, void *p, mproc__slot *s)
+{
+    if (!p || p == (void *)s->data)
+        return;
+    size_t len = (size_t)s->res_len;
+    ((char *)p)[len] = 0;
+    mproc__arena_done(sh, p, s->res_off, mproc__ext_size(mproc__res_span(len)));
+}

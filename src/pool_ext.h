@@ -45,19 +45,21 @@ MPROC__EXT_API int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const
                                           size_t arg_len, unsigned kind, uint64_t item_size,
                                           uint64_t count, mproc_result **out);
 
-/* Room for a result of len bytes in slot s, as a worker gets it: the
-   slot's own bytes, or a fresh arena range (recorded in s, mapped
-   writable; unmap with mproc__result_space_done). NULL with *err. */
-MPROC__EXT_API void *mproc__result_space(mproc__shared *sh, int arena_fd, mproc__slot *s,
-                                         size_t len, int *err);
-MPROC__EXT_API void mproc__result_space_done(void *p, mproc__slot *s, size_t len);
+/* Room for a result of len bytes in slot s: the slot's own bytes, or a
+   one-off arena extent (recorded in s, as a worker's one-off; the owner
+   keeps it for reuse once the result is freed), writable. NULL with
+   *err. mproc__ext_result_end puts the NUL after the bytes and lets go. */
+MPROC__EXT_API void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s,
+                                             size_t len, int *err);
+MPROC__EXT_API void mproc__ext_result_end(mproc__shared *sh, void *p, mproc__slot *s);
 
 /* The ring's consumer side (pool_internal.h) and the arena (ring.h),
    exported for the same library. */
 MPROC__EXT_API int mproc__task_claim(mproc__shared *sh, unsigned owner, uint64_t *pos);
 MPROC__EXT_API void mproc__task_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code,
                                      int detail, int sig);
-MPROC__EXT_API void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable);
-MPROC__EXT_API void mproc__arena_unmap(void *p, size_t len);
+MPROC__EXT_API void *mproc__arena_at(const mproc__shared *sh, int fd, uint64_t off, size_t len,
+                                      bool writable);
+MPROC__EXT_API void mproc__arena_done(const mproc__shared *sh, void *p, uint64_t off, size_t len);
 
 #endif

@@ -37,8 +37,11 @@ typedef struct rank_state {
     size_t nbigs, capbigs;
 } rank_state;
 
+struct fwd;
 typedef struct bigarg {
+    struct fwd *f;
     void *map;
+    uint64_t off;
     size_t len;
 } bigarg;
 
@@ -81,11 +84,16 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static void big_done(const bigarg *b)
+{
+    mproc__arena_done(b->f->sh, b->map, b->off, b->len);
+}
+
+/* A large argument's send is over: its mapping goes. */
 static void unmap_big(void *arg)
 {
-    bigarg *b = arg;
-    mproc__arena_unmap(b->map, b->len);
-    free(b);
+    big_done(arg);
+    free(arg);
 }
 
 static int flush_rank(fwd *f, int r)
@@ -140,7 +148,7 @@ static int pack(fwd *f, int r, uint64_t pos)
     const void *arg = s->data;
     void *map = NULL;
     if (len > MPROC__INLINE) {
-        map = mproc__arena_map(f->arena_fd, s->arg_off, len, false);
+        map = mproc__arena_at(f->sh, f->arena_fd, s->arg_off, len, false);
         if (!map) {
             s->res_len = 0;
             mproc__task_post(f->sh, pos, OWNER_EXT, -ENOMEM, 0, 0);
@@ -154,7 +162,7 @@ static int pack(fwd *f, int r, uint64_t pos)
         if (err == 0)
             err = mproc__buf_pad(&rs->batch);
         if (map)
-            mproc__arena_unmap(map, len);
+            mproc__arena_done(f->sh, map, s->arg_off, len);
     } else if (err == 0) {
         if (rs->nbigs == rs->capbigs) {
             size_t cap = rs->capbigs ? rs->capbigs * 2 : 8;
@@ -164,7 +172,7 @@ static int pack(fwd *f, int r, uint64_t pos)
             rs->bigs = v;
             rs->capbigs = cap;
         }
-        rs->bigs[rs->nbigs++] = (bigarg){ .map = map, .len = len };
+        rs->bigs[rs->nbigs++] = (bigarg){ .f = f, .map = map, .off = s->arg_off, .len = len };
     }
     rs->inflight++;
     f->holder[pos % MPROC__SLOTS] = (uint16_t)r;
@@ -235,11 +243,14 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         if (len <= MPROC__MPI_BIG)
             p += (len + 7) & ~(size_t)7;
         mproc__slot *s = mproc__slot_at(f->sh, d.id);
+        /* Not ours any more when stopping, or when the rank was taken for
+           lost (the slot may be another task's by now): drain only. */
+        bool mine = post && f->holder[d.id % MPROC__SLOTS] == r;
         int code = d.code;
         void *dst = NULL;
-        if (post && len) {
+        if (mine && len) {
             int err;
-            dst = mproc__result_space(f->sh, f->arena_fd, s, len, &err);
+            dst = mproc__ext_result_begin(f->sh, f->arena_fd, s, len, &err);
             if (!dst)
                 code = err;
         }
@@ -252,11 +263,11 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         } else if (dst) {
             memcpy(dst, src, len);
         }
-        if (!post || f->holder[d.id % MPROC__SLOTS] != r)
-            continue; /* stopping; or the rank was taken for lost */
+        if (!mine)
+            continue;
         f->holder[d.id % MPROC__SLOTS] = 0;
         if (dst) {
-            mproc__result_space_done(dst, s, len);
+            mproc__ext_result_end(f->sh, dst, s);
         } else {
             s->res_len = 0;
             s->res_off = 0;
@@ -342,7 +353,7 @@ static void forward(fwd *f)
             continue;
         f->ranks[r].batch.len = 0;
         for (size_t i = 0; i < f->ranks[r].nbigs; i++)
-            mproc__arena_unmap(f->ranks[r].bigs[i].map, f->ranks[r].bigs[i].len);
+            big_done(&f->ranks[r].bigs[i]);
         f->ranks[r].nbigs = 0;
         mproc__wire_isend(&f->w, r, TAG_STOP, NULL, 0, NULL, NULL);
     }
