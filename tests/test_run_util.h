@@ -239,9 +239,9 @@ static inline void gnu_compare_flags(const char *in, char **args, int flags)
     tool_result a = tr_exec(MPROC_TOOL, m, in ? in : "", len);
     tool_result b = tr_exec("/usr/bin/parallel", p, in ? in : "", len);
     ck_assert_msg((flags & GNU_STATUS_ONLY) || !strcmp(a.out, b.out), "mproc printed '%s', GNU parallel '%s' (%s %s ...)",
-                  a.out, b.out, args[0], args[0] ? args[1] : "");
+                  a.out, b.out, args[0] ? args[0] : "", args[0] && args[1] ? args[1] : "");
     ck_assert_msg(a.status == b.status, "mproc exited %d, GNU parallel %d (%s %s ...)", a.status,
-                  b.status, args[0], args[0] ? args[1] : "");
+                  b.status, args[0] ? args[0] : "", args[0] && args[1] ? args[1] : "");
     if (flags & GNU_STDERR)
         ck_assert_msg(!strcmp(strip_tool_names(a.err), strip_tool_names(b.err)), "mproc said '%s', GNU parallel '%s' (%s ...)", a.err,
                       b.err, args[0]);
