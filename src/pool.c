@@ -35,7 +35,10 @@ void mproc__pool_unref(mproc_pool *p)
     if (atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->ext_mu);
     pthread_cond_destroy(&p->cv);
+    mproc__pool_window_unmap(p);
+    mproc__pool_ext_lists_free(p);
     free(p->inflight);
     free(p->lost_sig);
     free(p->segs);
@@ -92,6 +95,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     if (!p)
         return -ENOMEM;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->ext_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->refs, 1);
     p->gen = atomic_load(&mproc__pool_fork_gen);
@@ -121,6 +125,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
         err = mproc__err();
         goto out;
     }
+    mproc__pool_window_map(p);
     p->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->cmd_fd < 0 || pipe2(start, O_CLOEXEC) < 0) {
         err = mproc__err();
@@ -131,6 +136,8 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     sh->maxtasks = o.maxtasksperchild;
     sh->timeout_ns = timeout_ns(o.task_timeout);
     atomic_init(&sh->min_timeout_ns, sh->timeout_ns);
+    sh->win = p->win;
+    sh->win_size = p->win_size;
     sh->init = o.initializer;
     sh->initarg = o.initarg;
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
@@ -225,6 +232,7 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->count = t->count;
     s->res_len = 0;
     s->res_off = 0;
+    s->res_ext = -1;
     s->code = s->detail = s->sig = 0;
     s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
     if (s->timeout_ns) {
@@ -254,32 +262,33 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     return 0;
 }
 
-/* Copies a large argument into the arena, outside the mutex. */
+/* Copies a large argument into an extent, outside the pool's mutex: the
+   one copy of its bytes on the way to the worker. */
 static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len)
 {
     if (len <= MPROC__INLINE)
         return 0;
     uint64_t off;
-    int err = mproc__arena_alloc(p->sh, len, &off);
+    int err = mproc__pool_ext_get(p, len, &off);
     if (err < 0)
         return err;
-    void *m = mproc__arena_map(p->arena_fd, off, len, true);
+    void *m = mproc__arena_at(p->sh, p->arena_fd, off, len, true);
     if (!m) {
         err = mproc__err();
-        mproc__arena_release(p->arena_fd, off, len);
+        mproc__pool_ext_put(p, off, len);
         return err;
     }
     memcpy(m, arg, len);
-    mproc__arena_unmap(m, len);
+    mproc__arena_done(p->sh, m, off, len);
     r->arg_off = off;
     r->arg_len = len;
     return 0;
 }
 
-static void unstage_arg(mproc_pool *p, mproc_result *r)
+void mproc__pool_unstage_arg(mproc_pool *p, mproc_result *r)
 {
     if (r->arg_len > MPROC__INLINE)
-        mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+        mproc__pool_ext_put(p, r->arg_off, r->arg_len);
     r->arg_len = 0;
 }
 
@@ -317,7 +326,7 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
     if (!err)
         err = publish(p, r, t);
     if (err < 0)
-        unstage_arg(p, r);
+        mproc__pool_unstage_arg(p, r);
     pthread_mutex_unlock(&p->mu);
     if (err < 0) {
         mproc__result_discard(r);

@@ -27,34 +27,35 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
     r->detail = s->detail;
     r->sig = s->sig;
     size_t len = (size_t)s->res_len;
-    if ((code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed) && len) {
-        if (len <= MPROC__INLINE) {
-            r->data = malloc(len + 1);
-            if (r->data) {
-                memcpy(r->data, s->data, len);
-                ((char *)r->data)[len] = 0;
-                r->len = len;
-            } else {
+    bool wanted = (code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed);
+    if (len > MPROC__INLINE) {
+        /* A large result stays in the extent the task wrote it into,
+           without a copy, until the result is freed; then the extent goes
+           back to its worker (or, a one-off, to the owner's lists). */
+        r->in_arena = true;
+        r->off = s->res_off;
+        r->len = len;
+        r->ext = s->res_ext;
+        r->ext_place = mproc__word_owner(atomic_load(&s->word)) - 1;
+        r->unmap = !mproc__arena_in_window(p->sh, r->off, mproc__res_span(len));
+        if (wanted) {
+            r->data = mproc__arena_at(p->sh, p->arena_fd, r->off, mproc__res_span(len), false);
+            if (!r->data)
                 r->code = -ENOMEM;
-            }
-        } else {
-            /* Large results stay where the worker wrote them: mapped, not
-               copied, until the result is freed. */
-            r->data = mproc__arena_map(p->arena_fd, s->res_off, mproc__res_span(len), false);
-            if (r->data) {
-                r->mapped = true;
-                r->off = s->res_off;
-                r->len = len;
-            } else {
-                r->code = -ENOMEM;
-                mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(len));
-            }
         }
-    } else if (len > MPROC__INLINE) {
-        mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(len));
+        if (!wanted || !r->data)
+            mproc__result_release_bytes(p, r);
+    } else if (wanted && len) {
+        r->data = malloc(len + 1);
+        if (r->data) {
+            memcpy(r->data, s->data, len);
+            ((char *)r->data)[len] = 0;
+            r->len = len;
+        } else {
+            r->code = -ENOMEM;
+        }
     }
-    if (r->arg_len > MPROC__INLINE)
-        mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+    mproc__pool_unstage_arg(p, r);
     free_slot(p, pos, s);
     mproc__result_settle(p, r);
 }
@@ -119,10 +120,10 @@ void mproc__pool_settle_all(mproc_pool *p, int code)
             finish(p, pos, s);
             continue;
         }
-        if (s->res_len > MPROC__INLINE && mproc__word_state(v) == SLOT_RUNNING)
-            mproc__arena_release(p->arena_fd, s->res_off, mproc__res_span(s->res_len));
-        if (r->arg_len > MPROC__INLINE)
-            mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+        /* No worker is left to finish it: its argument's extent is free;
+           a result extent it was writing is its dead place's, never used
+           again. */
+        mproc__pool_unstage_arg(p, r);
         r->sig = 0;
         r->code = code ? code : lost_outcome(p, pos, v, &r->sig);
         free_slot(p, pos, s);

@@ -11,7 +11,7 @@
 
 typedef struct chunk_view {
     uint64_t count;
-    uint64_t uniform;       /* 0, or every item's length (all returned 0) */
+    uint64_t uniform;       /* every item's length, when all returned 0 and were as long */
     bool ok;                /* the chunk ran: per-item outcomes are here */
     const int32_t *codes;
     const uint64_t *ends;
@@ -75,12 +75,12 @@ static void item_of(const mproc_map *m, size_t i, mproc_item *it)
     /* Each item's bytes are followed by their NUL (run_chunk). */
     if (!v->codes) {
         it->code = it->detail = 0;
-        it->len = (size_t)v->uniform - 1;
-        it->data = v->data + j * (size_t)v->uniform;
+        it->len = (size_t)v->uniform;
+        it->data = v->data + j * mproc__chunk_stride(it->len);
         return;
     }
     int32_t rc = v->codes[j];
-    uint64_t lo = j ? v->ends[j - 1] : 0, hi = v->ends[j];
+    uint64_t lo = j ? (v->ends[j - 1] + 7) & ~(uint64_t)7 : 0, hi = v->ends[j];
     it->code = rc ? MPROC_ETASK : 0;
     it->detail = rc;
     it->data = v->data + lo;
@@ -333,4 +333,5 @@ void mproc_iter_free(mproc_iter *it)
     map_release(&it->m);
     free(it->pending);
     free(it->pending_idx);
+    free(it);
 }

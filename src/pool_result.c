@@ -12,18 +12,26 @@
 
 /* ---- result objects ---------------------------------------------------------------- */
 
-/* Frees r's outcome bytes; with the pool's mutex held (or the pool's shared
-   state gone). */
-static void result_release_locked(mproc_pool *p, mproc_result *r)
+void mproc__result_release_bytes(mproc_pool *p, mproc_result *r)
 {
-    if (r->mapped) {
-        mproc__arena_unmap(r->data, mproc__res_span(r->len));
-        mproc__arena_release(p->arena_fd, r->off, mproc__res_span(r->len));
-    } else {
+    if (!r->in_arena) {
         free(r->data);
+        r->data = NULL;
+        return;
+    }
+    size_t span = mproc__res_span(r->len);
+    if (r->data && r->unmap)
+        munmap(r->data, span);
+    if (p->sh && r->ext >= 0) {
+        /* Back to the worker place that lent it, populated. */
+        mproc__ext *e = &p->sh->w[r->ext_place].ext[r->ext];
+        uint64_t lent = mproc__ext_word(r->off, EXT_LENT);
+        atomic_compare_exchange_strong(&e->word, &lent, mproc__ext_word(r->off, EXT_FREE));
+    } else if (p->sh) {
+        mproc__pool_ext_put(p, r->off, span);
     }
     r->data = NULL;
-    r->mapped = false;
+    r->in_arena = false;
 }
 
 void mproc__result_drop(mproc_result *r, bool locked)
@@ -32,10 +40,10 @@ void mproc__result_drop(mproc_result *r, bool locked)
         return;
     mproc_pool *p = r->pool;
     if (locked) {
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
     } else {
         pthread_mutex_lock(&p->mu);
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
         pthread_mutex_unlock(&p->mu);
     }
     free(r);
@@ -68,7 +76,7 @@ void mproc__result_settle(mproc_pool *p, mproc_result *r)
         }
     }
     if (atomic_load(&r->user_freed))
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
     mproc__result_drop(r, true);
 }
 

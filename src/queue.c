@@ -80,19 +80,19 @@ static inline void ring_put_record(mproc_queue *q, uint64_t pos, const void *dat
     size_t off = (size_t)(pos & q->mask);
     uint64_t hdr = len;
     memcpy(q->ring + off, &hdr, 8);
-    if (len <= q->cap - off - 8)
-        memcpy(q->ring + off + 8, data, len);
-    else
+    if (len > q->cap - off - 8)
         ring_write(q, pos + 8, data, len);
+    else if (len)
+        memcpy(q->ring + off + 8, data, len);
 }
 
 static inline void ring_get_payload(mproc_queue *q, uint64_t pos, void *dst, size_t len)
 {
     size_t off = (size_t)(pos & q->mask);
-    if (len <= q->cap - off)
-        memcpy(dst, q->ring + off, len);
-    else
+    if (len > q->cap - off)
         ring_read(q, pos, dst, len);
+    else if (len)
+        memcpy(dst, q->ring + off, len);
 }
 
 /* Positions as a put or get leaves them: at most a ring apart, each at a
@@ -149,22 +149,10 @@ static void wake_all(qhdr *h)
 }
 
 /* Take one side's mutex, repairing after a holder that died. 0 held,
-   -ETIMEDOUT. A wait without a deadline calls the mutex directly: this is
-   on every put and get. */
+   -ETIMEDOUT. */
 static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
 {
-    int r;
-    if (isinf(deadline)) {
-        r = pthread_mutex_lock(m);
-        if (r == EOWNERDEAD) {
-            pthread_mutex_consistent(m);
-            r = 1;
-        } else {
-            r = -r;
-        }
-    } else {
-        r = mproc__ilock(m, deadline);
-    }
+    int r = mproc__ilock(m, deadline);
     if (r == 1) {
         if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
             put_apply(h);

@@ -359,6 +359,111 @@ START_TEST(submit_with_a_timeout)
 }
 END_TEST
 
+/* ---- large payloads: extents reused, never shared ------------------------------------- */
+
+/* Echoes its argument, then overwrites nothing: what the owner reads must
+   be exactly what it sent, whatever extents were reused meanwhile. */
+static uint8_t pattern(size_t task, size_t i)
+{
+    return (uint8_t)((task * 131 + i * 7) ^ (i >> 9));
+}
+
+static size_t size_of_task(size_t t)
+{
+    static const size_t sizes[] = { 417, 4096, 4097, 65536, 100000, 1 << 20, 3 << 20 };
+    return sizes[(t * 5) % (sizeof sizes / sizeof sizes[0])];
+}
+
+static void check_pattern(mproc_result *r, size_t t)
+{
+    const void *d;
+    size_t n;
+    ck_assert_int_eq(mproc_result_get(r, -1, &d, &n), 0);
+    ck_assert_uint_eq(n, size_of_task(t));
+    const uint8_t *b = d;
+    for (size_t i = 0; i < n; i += 61)
+        ck_assert_msg(b[i] == pattern(t, i), "task %zu byte %zu", t, i);
+    ck_assert_uint_eq(b[n - 1], pattern(t, n - 1));
+    ck_assert_uint_eq(b[n], 0);
+}
+
+START_TEST(large_payloads_reuse_extents_safely)
+{
+    mproc_pool *p = pool_of(2);
+    enum { N = 150, HELD = 20, WINDOW = 20 };
+    uint8_t *buf = malloc(3 << 20);
+    mproc_result *held[HELD];
+    mproc_result *win[WINDOW] = { 0 };
+    size_t win_task[WINDOW];
+    for (size_t t = 0; t < N; t++) {
+        size_t n = size_of_task(t);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(t, i);
+        mproc_result *r;
+        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, n, &r));
+        if (t < HELD) {
+            held[t] = r; /* kept to the end, while later tasks reuse extents */
+            continue;
+        }
+        size_t w = t % WINDOW;
+        if (win[w]) {
+            check_pattern(win[w], win_task[w]);
+            mproc_result_free(win[w]);
+        }
+        win[w] = r;
+        win_task[w] = t;
+    }
+    for (size_t w = 0; w < WINDOW; w++) {
+        if (win[w]) {
+            check_pattern(win[w], win_task[w]);
+            mproc_result_free(win[w]);
+        }
+    }
+    /* Results outlive their pool, large ones included. */
+    mproc_pool_free(p);
+    for (size_t t = 0; t < HELD; t++) {
+        check_pattern(held[t], t);
+        mproc_result_free(held[t]);
+    }
+    free(buf);
+}
+END_TEST
+
+/* Large results of tasks whose workers crash after writing them: the
+   extents come back, and the pool's later large results are right. */
+static int write_then_die(const void *arg, size_t len, mproc_out *out)
+{
+    mproc_out_write(out, arg, len);
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+    return 0;
+}
+
+START_TEST(large_results_of_dead_workers_come_back)
+{
+    mproc_pool *p = pool_of(2);
+    uint8_t *buf = malloc(1 << 20);
+    for (size_t t = 0; t < 21; t++) {
+        size_t n = size_of_task(t) > (1 << 20) ? 1 << 20 : size_of_task(t);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(t, i);
+        mproc_result *dead, *r;
+        ASSERT_OK(mproc_pool_apply_async(p, write_then_die, buf, n, &dead));
+        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, n, &r));
+        ck_assert_int_eq(mproc_result_get(dead, -1, NULL, NULL), MPROC_EWORKER);
+        const void *d;
+        size_t got;
+        ck_assert_int_eq(mproc_result_get(r, -1, &d, &got), 0);
+        ck_assert_uint_eq(got, n);
+        ck_assert_int_eq(memcmp(d, buf, got), 0);
+        mproc_result_free(dead);
+        mproc_result_free(r);
+    }
+    free(buf);
+    mproc_pool_free(p);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "pool 0.2", 60);
@@ -369,4 +474,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, submit_without_opts_is_apply_async);
     tcase_add_test(tc, submit_bad_input);
     tcase_add_test(tc, submit_with_a_timeout);
+    tc = mproc_tcase(s, "large payloads", 60);
+    tcase_add_test(tc, large_payloads_reuse_extents_safely);
+    tcase_add_test(tc, large_results_of_dead_workers_come_back);
 }

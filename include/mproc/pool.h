@@ -73,9 +73,15 @@
  * (mproc_subreaper), the orphaned workers become the owner's children and
  * the pool reaps them: no zombie is left.
  *
- * Resources. A pool holds two descriptors (close-on-exec) and one shared
- * mapping in the owner; when mproc_pool_free (or terminate + join) returns
- * no process of the pool is left, no zombie, and nothing in /dev/shm.
+ * Resources. A pool holds two descriptors (close-on-exec) and two shared
+ * mappings in the owner: its task ring, and a window onto the memory that
+ * carries large arguments and results (address space of up to 64 GiB,
+ * less where the system refuses that; memory only as payloads use it).
+ * That memory is reused from task to task, so payloads travel at memory
+ * speed; what no task has used for a while goes back to the system. When
+ * mproc_pool_free (or terminate + join) returns no process of the pool is
+ * left, no zombie, and nothing in /dev/shm; the window goes with the last
+ * result that points into it.
  */
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
@@ -283,9 +289,10 @@ MPROC_API bool mproc_result_ready(mproc_result *r);
  * mproc_result_get - wait (as mproc_result_wait) and give the outcome.
  *
  * Returns 0: the task returned 0, and *data / *len are its result bytes,
- * valid until mproc_result_free. One NUL byte follows them (not counted in
- * *len), so a text result prints with %s; an empty result is "" (never
- * NULL).
+ * valid until mproc_result_free, aligned to 16 bytes. One NUL byte follows
+ * them (not counted in *len), so a text result prints with %s; an empty
+ * result is "" (never NULL). A large result is not copied: *data points
+ * into the shared memory the task wrote it to.
  * Otherwise MPROC_ETASK (and *data / *len are what the task wrote),
  * MPROC_EWORKER (the worker died during the task), MPROC_ETASKTIMEOUT,
  * MPROC_EINIT (the pool broke before the task ran), -ECANCELED (terminated
@@ -366,7 +373,9 @@ typedef struct mproc_item {
     size_t index;     /* the item's position in the input */
     int code;         /* as mproc_result_get: 0, MPROC_ETASK, MPROC_EWORKER, ... */
     int detail;       /* the task's return value for MPROC_ETASK, else as mproc_result_code */
-    const void *data; /* the item's result bytes (0 and MPROC_ETASK), then a NUL */
+    const void *data; /* the item's result bytes (0 and MPROC_ETASK), then a NUL; aligned
+                         to 8 bytes, or as in an array of them when every item of its
+                         chunk returned 0 with as many bytes */
     size_t len;
 } mproc_item;
 
