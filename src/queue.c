@@ -80,19 +80,19 @@ static inline void ring_put_record(mproc_queue *q, uint64_t pos, const void *dat
     size_t off = (size_t)(pos & q->mask);
     uint64_t hdr = len;
     memcpy(q->ring + off, &hdr, 8);
-    if (len <= q->cap - off - 8)
-        memcpy(q->ring + off + 8, data, len);
-    else
+    if (len > q->cap - off - 8)
         ring_write(q, pos + 8, data, len);
+    else if (len)
+        memcpy(q->ring + off + 8, data, len);
 }
 
 static inline void ring_get_payload(mproc_queue *q, uint64_t pos, void *dst, size_t len)
 {
     size_t off = (size_t)(pos & q->mask);
-    if (len <= q->cap - off)
-        memcpy(dst, q->ring + off, len);
-    else
+    if (len > q->cap - off)
         ring_read(q, pos, dst, len);
+    else if (len)
+        memcpy(dst, q->ring + off, len);
 }
 
 /* Positions as a put or get leaves them: at most a ring apart, each at a

@@ -17,12 +17,12 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-/* ThreadSanitizer makes every loop over a payload ten times slower: fewer
-   messages there keep each case within its few seconds. */
-#if defined(__SANITIZE_THREAD__)
+/* The sanitizers make every loop over a payload several times slower:
+   fewer messages there keep each case within its few seconds. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define QT_SCALE 8
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define QT_SCALE 8
 #endif
 #endif

@@ -303,6 +303,14 @@ START_TEST(perl_errors_are_usage_errors)
     ck_assert_int_eq(r.status, 255);
     ck_assert_str_eq(r.out, "");
     tr_free(&r);
+    /* No perl to run: said, 255, nothing run. */
+    char *argv[] = { "env", "PATH=/nonexistent", MPROC_TOOL, "run", "echo", "{= s/a/b/ =}", ":::",
+                     "a", NULL };
+    r = tr_exec("/usr/bin/env", argv, "", 0);
+    ck_assert_int_eq(r.status, 255);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot run perl: No such file or directory"));
+    tr_free(&r);
     if (have_parallel()) {
         GNU_SAME(NULL, "echo", "{= s/(/ =}", ":::", "a");
         GNU_SAME(NULL, "--rpl", "{([)} s/a/b/", "echo", ":::", "a");

@@ -943,6 +943,8 @@ int tool_run(int argc, char **argv)
     int i = run_parse_opts(&r.o, argc, argv, &rc);
     if (i < 0)
         goto out;
+    if (r.o.semaphore)
+        return tool_sem(argc, argv);
     int cmd_start = i;
     while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;

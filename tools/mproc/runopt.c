@@ -393,13 +393,19 @@ static const optdef table[] = {
     { "fifo", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "pipe-part|pipepart", 0, ARG_NONE, REFUSED(R_NOSUP) },
 
-    /* ---- semaphore */
-    { "semaphore", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "semaphore-timeout|semaphoretimeout|st", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "semaphore-name|semaphorename|id", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "fg", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "bg", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "wait", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    /* ---- semaphore: any of these makes the command line mproc sem's, as
+       GNU parallel's parse_semaphore decides; sem.c reads them again */
+    { "semaphore", 0, ARG_NONE, G_SEM, NULL, "work as GNU's sem (mproc sem --help)",
+      FLAG(semaphore) },
+    { "semaphore-timeout|semaphoretimeout|st", 0, ARG_REQ, G_SEM, "SECS",
+      "wait SECS for a unit, then run anyway (< 0: give up)", FLAG(semaphore) },
+    { "semaphore-name|semaphorename|id", 0, ARG_REQ, G_SEM, "NAME", "the semaphore's name",
+      FLAG(semaphore) },
+    { "fg", 0, ARG_NONE, G_SEM, NULL, "run the command in the foreground", FLAG(semaphore) },
+    { "bg", 0, ARG_NONE, G_SEM, NULL, "run the command in the background (the default)",
+      FLAG(semaphore) },
+    { "wait", 0, ARG_NONE, G_SEM, NULL, "wait until no command of the id runs",
+      FLAG(semaphore) },
 
     /* ---- information */
     { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = h_help, .flag = -1 },
