@@ -5,12 +5,15 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
+STRESS_SECONDS ?= 60
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 
-.PHONY: all deps build demo check check-asan check-tsan bench install clean
+.PHONY: all deps build demo check check-asan check-tsan fuzz stress bench install clean
 
 all: build
 
@@ -41,6 +44,17 @@ check-tsan: deps
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 	cd $(TSAN_BUILD) && CK_TIMEOUT_MULTIPLIER=8 ctest $(CTEST_FLAGS) -L threads
 
+# Every libFuzzer target of fuzz/ (clang, ASan+UBSan), FUZZ_SECONDS each.
+fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DMPROC_FUZZ=ON \
+	  -DMPROC_BUILD_TESTS=OFF -DMPROC_SANITIZE=address,undefined
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all -- --no-print-directory
+	./scripts/fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The mixed soak (bench/stress.c) for STRESS_SECONDS; not part of check.
+stress: build
+	./$(BUILD)/bench/stress $(STRESS_SECONDS)
+
 bench: build
 	@./scripts/bench $(BUILD)
 
@@ -48,4 +62,4 @@ install: build
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

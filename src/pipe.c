@@ -34,6 +34,11 @@
 #define PIPE_MAX_MSG ((uint64_t)1 << 48)
 #define RBUF (64 * 1024)
 #define SMALL_MSG 1024
+/* A large message's buffer starts at this and doubles as bytes arrive, so a
+   length header alone (a peer's bug or a hostile one) never makes us ask
+   for more memory than the peer has sent. realloc moves big blocks by
+   remapping their pages, so the doubling costs no copying. */
+#define MSG_STEP ((size_t)1 << 20)
 
 struct mproc_pipe {
     pthread_mutex_t smu, rmu; /* one sender and one receiver at a time */
@@ -49,11 +54,11 @@ struct mproc_pipe {
     unsigned char *buf;
     size_t off, len;
     /* A message whose header was read but whose payload did not fit the
-       buffer: need bytes, got of them in msg. */
+       buffer: need bytes, got of them in msg, which has room for mcap. */
     bool have_hdr;
     uint64_t need;
     unsigned char *msg;
-    size_t got;
+    size_t got, mcap;
 };
 
 static void close3(int *fd)
@@ -155,7 +160,7 @@ static void release_fds(mproc_pipe *p)
     free(p->buf);
     free(p->msg);
     p->buf = p->msg = NULL;
-    p->len = p->off = p->got = 0;
+    p->len = p->off = p->got = p->mcap = 0;
     p->have_hdr = false;
 }
 
@@ -397,11 +402,13 @@ static int recv_msg(mproc_pipe *p, void *buf, size_t cap, void **alloc, size_t *
         /* A large message: gather it in its own buffer, reading the part
            beyond what is buffered straight from the pipe. */
         if (!p->msg) {
-            p->msg = malloc(n);
+            size_t first = n < MSG_STEP ? n : MSG_STEP;
+            p->msg = malloc(first);
             if (!p->msg) {
                 err = -ENOMEM;
                 goto out;
             }
+            p->mcap = first;
             size_t take = p->len < n ? p->len : n;
             memcpy(p->msg, p->buf ? p->buf + p->off : p->msg, take);
             p->off += take;
@@ -409,7 +416,17 @@ static int recv_msg(mproc_pipe *p, void *buf, size_t cap, void **alloc, size_t *
             p->got = take;
         }
         while (p->got < n) {
-            ssize_t k = rd(p, p->msg + p->got, n - p->got, timeout, deadline);
+            if (p->got == p->mcap) {
+                size_t grown = p->mcap > n / 2 ? n : p->mcap * 2;
+                unsigned char *m = realloc(p->msg, grown);
+                if (!m) {
+                    err = -ENOMEM;
+                    goto out;
+                }
+                p->msg = m;
+                p->mcap = grown;
+            }
+            ssize_t k = rd(p, p->msg + p->got, p->mcap - p->got, timeout, deadline);
             if (k == 0) {
                 p->eof = true;
                 k = -EPIPE;
@@ -427,7 +444,7 @@ static int recv_msg(mproc_pipe *p, void *buf, size_t cap, void **alloc, size_t *
             free(p->msg);
         }
         p->msg = NULL;
-        p->got = 0;
+        p->got = p->mcap = 0;
     }
     p->have_hdr = false;
     *len = n;

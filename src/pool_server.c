@@ -21,7 +21,7 @@
  * the supervisor killed it for running too long) before it forks the
  * replacement, so a task is never lost and never run twice.
  */
-#include "ring.h"
+#include "pool_internal.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -122,30 +122,11 @@ static uint64_t claim(worker *wk)
     for (;;) {
         if (atomic_load(&sh->broken) || atomic_load(&sh->stop) == STOP_TERMINATE)
             break;
-        uint64_t h = atomic_load(&sh->head);
-        uint64_t t = atomic_load(&sh->tail);
-        if (h < t) {
-            mproc__slot *s = mproc__slot_at(sh, h);
-            uint64_t v = atomic_load(&s->word);
-            if (v == mproc__word(h, 0, SLOT_READY)) {
-                /* The claim and the record of who claimed are one swap. */
-                if (atomic_compare_exchange_strong(&s->word, &v,
-                                                   mproc__word(h, wk->me, SLOT_RUNNING))) {
-                    uint64_t hh = h;
-                    atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-                    got = h;
-                    break;
-                }
-            } else if (mproc__word_pos(v) >= h) {
-                /* Claimed by someone who has not moved the head yet (or
-                   died before it could): move it for them. */
-                uint64_t hh = h;
-                atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
-            } else {
-                mproc__cpu_relax();
-            }
+        int c = mproc__task_claim(sh, wk->me, &got);
+        if (c > 0)
+            break;
+        if (c < 0)
             continue;
-        }
         if (atomic_load(&sh->stop) == STOP_CLOSE)
             break;
         if (!spinning) {
@@ -343,9 +324,6 @@ publish:
         wk->out.buf = NULL;
         wk->out.cap = 0;
     }
-    s->code = code;
-    s->detail = detail;
-    s->sig = 0;
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
         /* The supervisor has claimed this task as timed out and its
@@ -353,8 +331,7 @@ publish:
         for (;;)
             pause();
     }
-    atomic_store(&s->word, mproc__word(pos, wk->me, SLOT_DONE));
-    mproc__done_publish(sh);
+    mproc__task_post(sh, pos, wk->me, code, detail, 0);
 }
 
 static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd, unsigned place,
@@ -413,13 +390,9 @@ typedef struct sup {
 static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, unsigned owner,
                             int code, int detail, int sig)
 {
-    s->code = code;
-    s->detail = detail;
-    s->sig = sig;
     s->res_len = 0;
     s->res_off = 0;
-    atomic_store(&s->word, mproc__word(pos, owner, SLOT_DONE));
-    mproc__done_publish(sh);
+    mproc__task_post(sh, pos, owner, code, detail, sig);
 }
 
 /* Settle the task a dead worker was running, if any. */
@@ -457,10 +430,8 @@ static void fail_ready(sup *S)
     uint64_t t = atomic_load(&sh->tail);
     uint64_t h = atomic_load(&sh->head);
     for (uint64_t pos = h; pos < t; pos++) {
-        mproc__slot *s = mproc__slot_at(sh, pos);
-        uint64_t v = mproc__word(pos, 0, SLOT_READY);
-        if (atomic_compare_exchange_strong(&s->word, &v, mproc__word(pos, OWNER_SUP, SLOT_RUNNING)))
-            publish_outcome(sh, s, pos, OWNER_SUP, MPROC_EINIT, 0, 0);
+        if (mproc__task_take(sh, pos, OWNER_SUP))
+            publish_outcome(sh, mproc__slot_at(sh, pos), pos, OWNER_SUP, MPROC_EINIT, 0, 0);
     }
 }
 

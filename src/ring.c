@@ -2,7 +2,7 @@
  * Copyright (c) 2026 The mproc authors */
 /* ring.c: the pool's shared memory: its size, the
  * publishing of completions, and the arena for large payloads. */
-#include "ring.h"
+#include "pool_internal.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +27,49 @@ void mproc__done_publish(mproc__shared *sh)
        run would otherwise cost a system call for every task meanwhile. */
     if (atomic_load(&sh->done_wake) && atomic_exchange(&sh->done_wake, 0))
         mproc__futex_wake(&sh->done_seq, INT_MAX);
+}
+
+bool mproc__task_take(mproc__shared *sh, uint64_t pos, unsigned owner)
+{
+    mproc__slot *s = mproc__slot_at(sh, pos);
+    uint64_t v = mproc__word(pos, 0, SLOT_READY);
+    return atomic_compare_exchange_strong(&s->word, &v, mproc__word(pos, owner, SLOT_RUNNING));
+}
+
+int mproc__task_claim(mproc__shared *sh, unsigned owner, uint64_t *pos)
+{
+    uint64_t h = atomic_load(&sh->head);
+    if (h >= atomic_load(&sh->tail))
+        return 0;
+    mproc__slot *s = mproc__slot_at(sh, h);
+    uint64_t v = atomic_load(&s->word);
+    if (v == mproc__word(h, 0, SLOT_READY) && mproc__task_take(sh, h, owner)) {
+        uint64_t hh = h;
+        atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
+        *pos = h;
+        return 1;
+    }
+    v = atomic_load(&s->word);
+    if (mproc__word_pos(v) >= h) {
+        /* Claimed by someone who has not moved the head yet (or died
+           before it could): move it for them. */
+        uint64_t hh = h;
+        atomic_compare_exchange_strong(&sh->head, &hh, h + 1);
+    } else {
+        mproc__cpu_relax();
+    }
+    return -EAGAIN;
+}
+
+void mproc__task_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code, int detail,
+                      int sig)
+{
+    mproc__slot *s = mproc__slot_at(sh, pos);
+    s->code = code;
+    s->detail = detail;
+    s->sig = sig;
+    atomic_store(&s->word, mproc__word(pos, owner, SLOT_DONE));
+    mproc__done_publish(sh);
 }
 
 static void wake_place(mproc__shared *sh, unsigned place)

@@ -18,7 +18,7 @@ for f in include/mproc.h lib/libmproc.a lib/pkgconfig/mproc.pc bin/mproc \
 done
 ls "$root"/lib/libmproc.so.* >/dev/null 2>&1 || { echo "install: no versioned libmproc.so"; exit 1; }
 soname=$(objdump -p "$root"/lib/libmproc.so | awk '/SONAME/ {print $2}')
-[ "$soname" = libmproc.so.0 ] || { echo "install: expected soname libmproc.so.0, got '$soname'"; exit 1; }
+[ "$soname" = libmproc.so.0.2 ] || { echo "install: expected soname libmproc.so.0.2, got '$soname'"; exit 1; }
 
 # Only the public API is exported from the shared library.
 bad=$(nm -D --defined-only "$root"/lib/libmproc.so | awk '$2 ~ /[TD]/ {print $3}' | grep -v '^mproc_' || true)

@@ -274,6 +274,27 @@ START_TEST(sender_killed_mid_message_is_eof_not_a_hang)
 }
 END_TEST
 
+/* Found by fuzz/pipe_frames: a length header alone made the receiver
+   allocate the whole claimed length before any of it came (-ENOMEM for a
+   claim past memory, a libFuzzer out-of-memory report for a few GiB). The
+   buffer now grows with what arrives: a claim of 2^47 bytes followed by a
+   few bytes and the peer's end is a truncated message, -EPIPE. */
+START_TEST(huge_length_header_costs_only_what_arrives)
+{
+    mproc_pipe *a, *b;
+    mproc_pipe_opts o = { .one_way = true };
+    ASSERT_OK(mproc_pipe_new(&a, &b, &o));
+    unsigned char raw[8 + 100] = { 0 };
+    raw[5] = 0x80; /* 2^47, under the 2^48 limit on a message */
+    ck_assert_int_eq(write(mproc_pipe_fd(b), raw, sizeof raw), (ssize_t)sizeof raw);
+    mproc_pipe_free(b);
+    void *data;
+    size_t len;
+    ck_assert_int_eq(mproc_pipe_recv(a, &data, &len, 30), -EPIPE);
+    mproc_pipe_free(a);
+}
+END_TEST
+
 START_TEST(bad_input_and_use_after_close)
 {
     mproc_pipe *a, *b;
@@ -313,5 +334,6 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, peer_gone_is_eof_and_epipe_never_sigpipe);
     tcase_add_test(tc, timeouts_keep_the_framing);
     tcase_add_test(tc, sender_killed_mid_message_is_eof_not_a_hang);
+    tcase_add_test(tc, huge_length_header_costs_only_what_arrives);
     tcase_add_test(tc, bad_input_and_use_after_close);
 }

@@ -164,10 +164,20 @@ MPROC_API int mproc_pool_close(mproc_pool *pool);
 
 /**
  * mproc_pool_join - after close or terminate, wait until every task has its
- * outcome and the workers and supervisor are gone (reaped).
+ * outcome, the workers and supervisor are gone (reaped), and every callback
+ * attached to a result of the pool has run, as Python's Pool.join waits for
+ * its result handler: results may be freed right after join with no
+ * callback lost.
  *
- * Returns 0 (also when called again); -EINVAL at once while the pool is
- * still open.
+ * What join waits for is fixed when it is called: the pool is closed, so no
+ * task can be added. A callback that runs while join waits and submits a
+ * task gets -EINVAL (the pool is closed) and join does not wait for it; a
+ * callback attached meanwhile to a result whose outcome is known is waited
+ * for. Called from a callback of the pool, join does not wait for the
+ * callbacks (it would wait for itself).
+ *
+ * Returns 0 (also when called again; a second join waits for callbacks
+ * attached since); -EINVAL at once while the pool is still open.
  */
 MPROC_API int mproc_pool_join(mproc_pool *pool);
 
@@ -183,7 +193,9 @@ MPROC_API int mproc_pool_terminate(mproc_pool *pool);
 /**
  * mproc_pool_free - terminate the pool if it is still running, wait for it,
  * and release it. Results stay valid after it (unfinished ones end
- * -ECANCELED) and are freed on their own. Leaves no process, zombie,
+ * -ECANCELED) and are freed on their own. Before it returns, every callback
+ * attached to a result whose outcome is known, -ECANCELED included, has
+ * run (in the callback thread, which it then ends). Leaves no process, zombie,
  * descriptor or shared memory behind. Accepts NULL. Must not be called from
  * a callback of the same pool's results.
  */

@@ -1,129 +1,28 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* cmd.c: replacement strings, shell quoting and the final command line of a
- * job, with GNU parallel's meaning for each.
+/* cmd.c: the command line of a job: a parsed template (repl.c) expanded
+ * with the job's values, shell quoting, and when a line may skip the
+ * shell.
  *
- * DESIGN. The command words are joined with single spaces and parsed once
- * into a template: literal runs and replacement strings. A job's command
- * line is the template with each value transformed ({.} {/} ...), then
- * quoted for /bin/sh, so a value is always one word and never code. A
- * line that ends up as plain words (the common `true`, `gzip -9 file.txt`)
- * may be executed without the shell: cmd_plain_argv decides when that
- * cannot change what the job does, its output or its exit status.
+ * DESIGN. A template is literal text, word separators and expressions. An
+ * expression of one position stands for that value once; any other stands
+ * for every value of the job in turn, separated like words (so {} with
+ * three sources is three quoted words). Each value is quoted for /bin/sh,
+ * so it is always one word and never code, unless the replacement string
+ * is part of the command itself (GNU parallel then leaves it as it is),
+ * -q quotes whole words instead, or the expression called uq(). The
+ * expressions GNU parallel has by default ({} {.} {/} {//} {/.} {#} {%})
+ * are computed here, with the meaning their Perl has; every other goes to
+ * the perl coprocess, one round trip per job. A line that ends up as plain
+ * words (the common `true`, `gzip -9 file.txt`) may be executed without
+ * the shell: cmd_plain_argv decides when that cannot change what the job
+ * does, its output or its exit status.
  */
-#include "tool.h"
+#include "repl.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { SEG_LIT, SEG_VAL, SEG_SEQ, SEG_SLOT };
-
-typedef struct seg {
-    int type;
-    size_t off, len; /* SEG_LIT: the text in t->text */
-    size_t src;      /* SEG_VAL: 0 for all sources, else source N */
-    int xf;          /* SEG_VAL: XF_* */
-} seg;
-
-struct cmd_tmpl {
-    char *text;
-    seg *segs;
-    size_t nseg;
-    size_t nsrc;
-};
-
-static void add_seg(cmd_tmpl *t, seg s)
-{
-    t->segs = xrealloc(t->segs, (t->nseg + 1) * sizeof *t->segs);
-    t->segs[t->nseg++] = s;
-}
-
-/* Recognise a replacement string at p ('{'); returns its length, 0 when p
-   starts none, and fills *s. */
-static size_t match_repl(const char *p, seg *s)
-{
-    memset(s, 0, sizeof *s);
-    if (p[1] == '#' && p[2] == '}') {
-        s->type = SEG_SEQ;
-        return 3;
-    }
-    if (p[1] == '%' && p[2] == '}') {
-        s->type = SEG_SLOT;
-        return 3;
-    }
-    const char *q = p + 1;
-    size_t n = 0;
-    bool digits = false;
-    while (*q >= '0' && *q <= '9') {
-        if (n < 1000000)
-            n = n * 10 + (size_t)(*q - '0');
-        digits = true;
-        q++;
-    }
-    if (digits && n == 0)
-        return 0;
-    static const struct {
-        const char *suffix;
-        int xf;
-    } forms[] = { { "}", XF_NONE }, { ".}", XF_NOEXT }, { "/}", XF_BASE },
-                  { "//}", XF_DIR }, { "/.}", XF_BASE_NOEXT } };
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        size_t k = strlen(forms[i].suffix);
-        if (!strncmp(q, forms[i].suffix, k)) {
-            s->type = SEG_VAL;
-            s->src = n;
-            s->xf = forms[i].xf;
-            return (size_t)(q - p) + k;
-        }
-    }
-    return 0;
-}
-
-cmd_tmpl *cmd_parse(const char *joined, size_t nsrc)
-{
-    cmd_tmpl *t = xmalloc(sizeof *t);
-    memset(t, 0, sizeof *t);
-    t->nsrc = nsrc;
-    size_t jl = strlen(joined);
-    t->text = xmalloc(jl + 1);
-    memcpy(t->text, joined, jl + 1);
-    bool any = false;
-    size_t lit = 0, i = 0;
-    while (i < jl) {
-        seg s;
-        size_t k = joined[i] == '{' ? match_repl(joined + i, &s) : 0;
-        if (!k) {
-            i++;
-            continue;
-        }
-        if (i > lit)
-            add_seg(t, (seg){ .type = SEG_LIT, .off = lit, .len = i - lit });
-        add_seg(t, s);
-        any = true;
-        i += k;
-        lit = i;
-    }
-    if (jl > lit)
-        add_seg(t, (seg){ .type = SEG_LIT, .off = lit, .len = jl - lit });
-    if (!any) {
-        /* GNU parallel appends the values when the command names none. */
-        t->text = xrealloc(t->text, jl + 2);
-        t->text[jl] = ' ';
-        t->text[jl + 1] = '\0';
-        add_seg(t, (seg){ .type = SEG_LIT, .off = jl, .len = 1 });
-        add_seg(t, (seg){ .type = SEG_VAL, .src = 0, .xf = XF_NONE });
-    }
-    return t;
-}
-
-void cmd_free(cmd_tmpl *t)
-{
-    if (!t)
-        return;
-    free(t->text);
-    free(t->segs);
-    free(t);
-}
 
 static bool quote_safe(unsigned char c)
 {
@@ -131,41 +30,48 @@ static bool quote_safe(unsigned char c)
            c == '-' || c == '_' || c == '.' || c == '+' || c == '/';
 }
 
-void shell_quote(tbuf *out, const char *s)
+void shell_quote_n(tbuf *out, const char *s, size_t len)
 {
-    if (!*s) {
+    if (len == 0) {
         tbuf_adds(out, "''");
         return;
     }
-    const char *p = s;
-    while (*p && quote_safe((unsigned char)*p))
-        p++;
-    if (!*p) {
-        tbuf_adds(out, s);
+    size_t k = 0;
+    while (k < len && quote_safe((unsigned char)s[k]))
+        k++;
+    if (k == len) {
+        tbuf_add(out, s, len);
         return;
     }
     /* 'text', with each ' written as '"'"'; a leading and a trailing empty
        '' are dropped, which gives exactly GNU parallel's quoting. */
     size_t start = out->len;
     tbuf_addc(out, '\'');
-    for (p = s; *p; p++) {
-        if (*p == '\'')
+    for (k = 0; k < len; k++) {
+        if (s[k] == '\'')
             tbuf_adds(out, "'\"'\"'");
         else
-            tbuf_addc(out, *p);
+            tbuf_addc(out, s[k]);
     }
     tbuf_addc(out, '\'');
-    if (out->len - start >= 2 && !strncmp(out->p + start, "''", 2)) {
+    if (out->len - start >= 2 && !memcmp(out->p + start, "''", 2)) {
         memmove(out->p + start, out->p + start + 2, out->len - start - 2);
         out->len -= 2;
     }
-    if (out->len - start >= 2 && !strncmp(out->p + out->len - 2, "''", 2))
+    if (out->len - start >= 2 && !memcmp(out->p + out->len - 2, "''", 2))
         out->len -= 2;
     tbuf_cstr(out);
 }
 
-/* The last '.' and what follows, when no '/' follows it: GNU parallel's
-   extension, so ".hidden" has an empty name and "../x" none. */
+void shell_quote(tbuf *out, const char *s)
+{
+    shell_quote_n(out, s, strlen(s));
+}
+
+/* ---- GNU parallel's default expressions, as their Perl behaves ------------ */
+
+/* s:\.[^/.]*$:: removes the last '.' and what follows when no '/' does:
+   ".hidden" has an empty name and "../x" none. */
 static size_t noext_len(const char *v, size_t len)
 {
     for (size_t i = len; i-- > 0;) {
@@ -177,95 +83,263 @@ static size_t noext_len(const char *v, size_t len)
     return len;
 }
 
-void cmd_transform(tbuf *out, const char *v, int xf)
+/* {/}'s s:.*[/]:: removes, in the first line that holds a '/', everything up to
+   its last '/' ('.' does not match a newline); the offset of what is left
+   and the removed length. */
+static void base_cut(const char *v, size_t len, size_t *from, size_t *to)
 {
-    size_t len = strlen(v);
-    const char *slash = strrchr(v, '/');
-    const char *base = slash ? slash + 1 : v;
-    switch (xf) {
-    case XF_NONE:
-        tbuf_add(out, v, len);
-        break;
-    case XF_NOEXT:
-        tbuf_add(out, v, noext_len(v, len));
-        break;
-    case XF_BASE:
-        tbuf_adds(out, base);
-        break;
-    case XF_BASE_NOEXT:
-        tbuf_add(out, base, noext_len(base, strlen(base)));
-        break;
-    case XF_DIR: {
-        /* dirname(3) as Perl's File::Basename has it: "dir/" is in ".". */
-        size_t n = len;
-        while (n > 1 && v[n - 1] == '/')
-            n--;
-        if (n == 0) {
-            tbuf_addc(out, '.');
-            break;
+    for (size_t ls = 0; ls <= len;) {
+        const char *nl = memchr(v + ls, '\n', len - ls);
+        size_t le = nl ? (size_t)(nl - v) : len;
+        for (size_t k = le; k-- > ls;) {
+            if (v[k] == '/') {
+                *from = ls;
+                *to = k + 1;
+                return;
+            }
         }
-        if (n == 1 && v[0] == '/') {
-            tbuf_addc(out, '/');
+        if (!nl)
             break;
-        }
-        while (n > 0 && v[n - 1] != '/')
-            n--;
-        if (n == 0) {
-            tbuf_addc(out, '.');
-            break;
-        }
-        while (n > 1 && v[n - 1] == '/')
-            n--;
-        tbuf_add(out, v, n);
-        break;
+        ls = le + 1;
     }
-    }
+    *from = *to = 0;
 }
 
-static void add_value(tbuf *out, const char *v, int xf, tbuf *tmp)
+/* File::Basename's dirname: "dir/" is in ".", "/" is "/". */
+static void add_dirname(tbuf *out, const char *v, size_t len)
 {
-    if (xf == XF_NONE) {
-        shell_quote(out, v);
+    size_t n = len;
+    while (n > 1 && v[n - 1] == '/')
+        n--;
+    if (n == 0) {
+        tbuf_addc(out, '.');
         return;
     }
-    tmp->len = 0;
-    cmd_transform(tmp, v, xf);
-    shell_quote(out, tbuf_cstr(tmp));
+    if (n == 1 && v[0] == '/') {
+        tbuf_addc(out, '/');
+        return;
+    }
+    while (n > 0 && v[n - 1] != '/')
+        n--;
+    if (n == 0) {
+        tbuf_addc(out, '.');
+        return;
+    }
+    while (n > 1 && v[n - 1] == '/')
+        n--;
+    tbuf_add(out, v, n);
 }
 
-void cmd_build(const cmd_tmpl *t, tbuf *out, char *const *vals, size_t seq, int slot)
+/* The value of fn on v into out (emptied first). */
+static void builtin(tbuf *out, int fn, const char *v, const cmd_job *job)
 {
-    tbuf tmp = {0};
+    size_t len = strlen(v), from, to;
     out->len = 0;
-    for (size_t i = 0; i < t->nseg; i++) {
-        const seg *s = &t->segs[i];
+    switch (fn) {
+    case FN_VAL:
+        tbuf_add(out, v, len);
+        break;
+    case FN_SEQ:
+        tbuf_addf(out, "%zu", job->seq);
+        break;
+    case FN_SLOT:
+        tbuf_addf(out, "%ld", job->slot);
+        break;
+    case FN_NOEXT:
+        tbuf_add(out, v, noext_len(v, len));
+        break;
+    case FN_BASE:
+    case FN_BASE_NOEXT:
+        base_cut(v, len, &from, &to);
+        tbuf_add(out, v, from);
+        tbuf_add(out, v + to, len - to);
+        if (fn == FN_BASE_NOEXT)
+            out->len = noext_len(out->p, out->len);
+        break;
+    case FN_DIR:
+        add_dirname(out, v, len);
+        break;
+    default:
+        assert(!"an expression for perl");
+    }
+    tbuf_cstr(out);
+}
+
+/* ---- expanding a template ---------------------------------------------------- */
+
+/* The value index of a positional expression among n, as Perl indexes
+   GNU parallel's list: from the end when negative (twice, if need be);
+   -1 when there is none. */
+static long pos_index(long pos, size_t n)
+{
+    long nn = (long)n;
+    if (pos == 0)
+        return -1;
+    long i = pos > 0 ? pos - 1 : nn + pos;
+    if (i < 0)
+        i += nn;
+    return i >= 0 && i < nn ? i : -1;
+}
+
+typedef struct expand {
+    const cmd_tmpl *t;
+    const cmd_job *job;
+    char *const *vals;
+    size_t n;
+    tbuf *out, group, tmp;
+    tbuf pdata;         /* perl's values */
+    perl_res *pres;
+    size_t npres, next; /* perl's results, the next to use */
+} expand;
+
+/* A word ends: with -q the word so far is quoted whole. */
+static void end_word(expand *e, bool last)
+{
+    if (e->t->quote_words) {
+        shell_quote_n(e->out, e->group.p ? e->group.p : "", e->group.len);
+        e->group.len = 0;
+    }
+    if (!last)
+        tbuf_addc(e->out, ' ');
+}
+
+static void put_value(expand *e, const char *v, size_t len, bool unquoted)
+{
+    tbuf *dst = e->t->quote_words ? &e->group : e->out;
+    if (e->t->quote_values && !e->t->quote_words && !unquoted)
+        shell_quote_n(dst, v, len);
+    else
+        tbuf_add(dst, v, len);
+}
+
+/* Expression s on value i. */
+static void put_expr(expand *e, const seg *s, size_t i)
+{
+    if (s->fn == FN_PERL) {
+        assert(e->next < e->npres);
+        const perl_res *r = &e->pres[e->next++];
+        put_value(e, e->pdata.p + r->off, r->len, r->unquoted);
+        return;
+    }
+    if (s->fn == FN_VAL) {
+        put_value(e, e->vals[i], strlen(e->vals[i]), false);
+        return;
+    }
+    builtin(&e->tmp, s->fn, e->vals[i], e->job);
+    put_value(e, e->tmp.p, e->tmp.len, false);
+}
+
+/* Every perl expression of the job, in the order the line uses them, in
+   one round trip. */
+static int eval_perl(expand *e, bool *skip)
+{
+    size_t nreq = 0;
+    for (size_t k = 0; k < e->t->nseg; k++) {
+        const seg *s = &e->t->segs[k];
+        if (s->type == SEG_EXPR && s->fn == FN_PERL)
+            nreq += s->positional ? pos_index(s->pos, e->n) >= 0 : e->n;
+    }
+    perl_req *req = xmalloc((nreq + 1) * sizeof *req);
+    e->pres = xmalloc((nreq + 1) * sizeof *e->pres);
+    e->npres = nreq;
+    size_t m = 0;
+    for (size_t k = 0; k < e->t->nseg; k++) {
+        const seg *s = &e->t->segs[k];
+        if (s->type != SEG_EXPR || s->fn != FN_PERL)
+            continue;
+        if (s->positional) {
+            long i = pos_index(s->pos, e->n);
+            if (i >= 0)
+                req[m++] = (perl_req){ .val = (size_t)i, .code = (size_t)s->code };
+            continue;
+        }
+        for (size_t i = 0; i < e->n; i++)
+            req[m++] = (perl_req){ .val = i, .code = (size_t)s->code };
+    }
+    assert(m == nreq);
+    cmd_job job = *e->job;
+    job.vals = e->vals;
+    job.nvals = e->n;
+    int rc = perl_eval(&job, req, nreq, &e->pdata, e->pres, skip);
+    free(req);
+    return rc;
+}
+
+int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job)
+{
+    static char *const none[] = { "" };
+    expand e = { .t = t, .job = job, .vals = job->vals, .n = job->nvals, .out = out };
+    bool skip = false;
+    int rc = 0;
+    /* A job without values has one empty value, as in GNU parallel. */
+    if (e.n == 0) {
+        e.vals = none;
+        e.n = 1;
+    }
+    out->len = 0;
+    if (t->perl && (rc = eval_perl(&e, &skip)) < 0)
+        goto out;
+    for (size_t k = 0; k < t->nseg; k++) {
+        const seg *s = &t->segs[k];
         switch (s->type) {
         case SEG_LIT:
-            tbuf_add(out, t->text + s->off, s->len);
+            tbuf_add(t->quote_words ? &e.group : out, t->text + s->off, s->len);
             break;
-        case SEG_SEQ:
-            tbuf_addf(out, "%zu", seq);
+        case SEG_SEP:
+            end_word(&e, false);
             break;
-        case SEG_SLOT:
-            tbuf_addf(out, "%d", slot);
-            break;
-        case SEG_VAL:
-            if (s->src == 0) {
-                for (size_t k = 0; k < t->nsrc; k++) {
-                    if (k)
-                        tbuf_addc(out, ' ');
-                    add_value(out, vals[k], s->xf, &tmp);
-                }
-            } else if (s->src <= t->nsrc) {
-                add_value(out, vals[s->src - 1], s->xf, &tmp);
+        case SEG_EXPR:
+            if (s->positional) {
+                /* A position past the values stands for nothing (not '',
+                   as GNU parallel has it). */
+                long i = pos_index(s->pos, e.n);
+                if (i >= 0)
+                    put_expr(&e, s, (size_t)i);
+                break;
             }
-            /* {N} past the last source stands for nothing, as in GNU
-               parallel. */
+            for (size_t i = 0; i < e.n; i++) {
+                if (i)
+                    end_word(&e, false);
+                put_expr(&e, s, i);
+            }
             break;
         }
     }
+    end_word(&e, true);
+    rc = skip;
+out:
     tbuf_cstr(out);
-    tbuf_free(&tmp);
+    tbuf_free(&e.group);
+    tbuf_free(&e.tmp);
+    tbuf_free(&e.pdata);
+    free(e.pres);
+    return rc;
+}
+
+void cmd_shellquote_wrap(const cmd_tmpl *t, tbuf *line)
+{
+    if (t->shellquote <= 0)
+        return;
+    tbuf a = { 0 }, b = { 0 };
+    tbuf_add(&a, line->p ? line->p : "", line->len);
+    for (int k = 0; k < t->shellquote; k++) {
+        b.len = 0;
+        shell_quote_n(&b, a.p ? a.p : "", a.len);
+        tbuf tmp = a;
+        a = b;
+        b = tmp;
+    }
+    /* What GNU parallel runs prints its one argument and a newline. */
+    line->len = 0;
+    tbuf_adds(line, "printf '%s\\n' ");
+    shell_quote_n(line, a.p ? a.p : "", a.len);
+    tbuf_free(&a);
+    tbuf_free(&b);
+}
+
+void cmd_finish(void)
+{
+    perl_stop();
 }
 
 /* Characters that mean nothing special to sh anywhere in a word. */

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 
 void tool_print_version(void)
 {
-    printf("mproc %d.%d.%d\n", MPROC_VERSION_MAJOR, MPROC_VERSION_MINOR, MPROC_VERSION_PATCH);
+    printf("mproc %s\n", mproc_version());
 }
 
 int main(int argc, char **argv)

@@ -33,6 +33,7 @@
  * their combinations need them all.
  */
 #include "out.h"
+#include "repl.h"
 #include "run.h"
 #include "spawn.h"
 #include "tool.h"
@@ -65,6 +66,8 @@ extern char **environ;
 
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
+/* A failure whose message is already printed. */
+#define ERR_REPORTED (-4096)
 
 /* A finished job whose output waits for its turn (-k). */
 typedef struct pending {
@@ -269,9 +272,14 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
+    tbuf wrapped = { 0 };
     char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
-    if (r->direct_ok && s->cmd.len < sizeof line) {
+    if (r->o.repl.shellquote) {
+        tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
+        cmd_shellquote_wrap(r->tmpl, &wrapped);
+        sh_argv[2] = wrapped.p;
+    } else if (r->direct_ok && s->cmd.len < sizeof line) {
         memcpy(line, s->cmd.p, s->cmd.len + 1);
         plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
         /* An exported bash function of that name is what the shell runs. */
@@ -286,7 +294,9 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
             return 0;
     }
-    return spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    int err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    tbuf_free(&wrapped);
+    return err;
 }
 
 /* -v: the command before its output; -t: on stderr as it starts. */
@@ -314,14 +324,28 @@ static void announce(run *r, slot *s)
     }
 }
 
-/* Start job s->seq (again, on a retry) in slot index si. */
+/* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
+   when skip() was called; -1 after an error was printed. */
+static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
+{
+    cmd_job job = { .vals = r->vals, .nvals = r->in.nsrc, .seq = seq, .slot = slotno,
+                    .total = r->total, .nslots = r->nslots };
+    return cmd_build(r->tmpl, line, &job);
+}
+
+/* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
+   skipped instead (skip() in an expression). */
 static int start_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
     sources_job(&r->in, s->seq - 1, r->vals);
-    cmd_build(r->tmpl, &s->cmd, r->vals, s->seq, (int)si + 1);
+    int b = build_cmd(r, &s->cmd, s->seq, si + 1);
+    if (b < 0)
+        return ERR_REPORTED;
+    if (b > 0)
+        return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
         s->tagstr = make_tag(r);
     if (!r->o.ungroup) {
@@ -367,6 +391,8 @@ out:
     return err;
 }
 
+static void finish_skipped(run *r, slot *s);
+
 static void requeue(run *r, size_t seq)
 {
     if (r->nrequeue == r->requeue_cap) {
@@ -376,13 +402,13 @@ static void requeue(run *r, size_t seq)
     r->requeue[r->nrequeue++] = seq;
 }
 
-/* Fill the free slots with the next jobs, unless the throttle holds them
-   (then hold_until says till when). */
 static bool jobs_waiting(const run *r)
 {
     return !r->stop && (r->next < r->total || r->nrequeue > 0);
 }
 
+/* Fill the free slots with the next jobs, unless the throttle holds them
+   (then hold_until says till when). */
 static int fill_slots(run *r)
 {
     r->hold_until = INFINITY;
@@ -402,6 +428,11 @@ static int fill_slots(run *r)
         free(s->tagstr);
         s->tagstr = NULL;
         int err = start_job(r, i);
+        if (err == 1) {
+            finish_skipped(r, s);
+            i--; /* the slot is free again */
+            continue;
+        }
         if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
@@ -618,6 +649,23 @@ static int reap_job(run *r, long si)
     check_halt(r, s, exitval, sig, failed);
     bar_update(r, false);
     return 0;
+}
+
+/* A job that skip() left out: no process, Exitval -2 in the joblog, and
+   counted as failed, as GNU parallel records it. */
+static void finish_skipped(run *r, slot *s)
+{
+    s->start_real = now_real();
+    s->received = 0;
+    r->done++;
+    r->nfail++;
+    if (r->o.keep) {
+        r->pend[s->seq - 1].done = true;
+        print_ready(r);
+    }
+    joblog_line(r, s, -2, 0, 0.0);
+    check_halt(r, s, -2, 0, true);
+    bar_update(r, false);
 }
 
 /* ---- the loop ------------------------------------------------------------------------- */
@@ -851,9 +899,17 @@ static int dry_run(run *r)
 {
     tbuf line = {0};
     int rc = 0;
+    size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
         sources_job(&r->in, i, r->vals);
-        cmd_build(r->tmpl, &line, r->vals, i + 1, (int)(i % (size_t)r->nslots) + 1);
+        /* A skipped job is printed all the same, and counts as failed, as
+           GNU parallel does. */
+        int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
+        if (b < 0) {
+            rc = TOOL_EXIT_USAGE;
+            break;
+        }
+        skipped += (size_t)b;
         tbuf_addc(&line, '\n');
         char *tag = r->o.tag ? make_tag(r) : NULL;
         int err = out_write(1, tag, line.p, line.len);
@@ -863,6 +919,8 @@ static int dry_run(run *r)
             break;
         }
     }
+    if (rc == 0)
+        rc = skipped > 100 ? 101 : (int)skipped;
     tbuf_free(&line);
     return rc;
 }
@@ -892,18 +950,15 @@ int tool_run(int argc, char **argv)
         rc = run_usage_error("missing command");
         goto out;
     }
-    tbuf joined = {0};
-    for (int k = cmd_start; k < i; k++) {
-        if (k > cmd_start)
-            tbuf_addc(&joined, ' ');
-        tbuf_adds(&joined, argv[k]);
-    }
-    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0) {
-        tbuf_free(&joined);
+    r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
+    if (!r.tmpl) {
+        rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    r.tmpl = cmd_parse(tbuf_cstr(&joined), r.in.nsrc);
-    tbuf_free(&joined);
+    /* total_jobs() needs every value before the first job. */
+    r.o.whole_input = cmd_wants_total(r.tmpl);
+    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0)
+        goto out;
     r.total = sources_count(&r.in);
     r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
 
@@ -1001,7 +1056,8 @@ int tool_run(int argc, char **argv)
     r.t0 = now_mono();
     int err = loop(&r);
     if (err < 0) {
-        fprintf(stderr, "mproc run: %s\n", strerror(-err));
+        if (err != ERR_REPORTED)
+            fprintf(stderr, "mproc run: %s\n", strerror(-err));
         /* End whatever runs, then leave. */
         cancel_all(&r, SIGKILL);
         for (long k = 0; k < r.nslots; k++) {
@@ -1035,6 +1091,8 @@ out:
     joblog_close(r.joblog);
     xclose(&r.sigfd);
     xclose(&r.devnull);
+    /* The perl coprocess, if any, ends before we may leave by a signal. */
+    cmd_finish();
     int die_by = r.interrupted;
     if (pipe_set)
         sigaction(SIGPIPE, &sa_pipe_old, NULL);
@@ -1073,6 +1131,7 @@ out:
     free(r.pidx);
     free(r.requeue);
     cmd_free(r.tmpl);
+    repl_opts_free(&r.o.repl);
     jobenv_free(&r.env);
     free(r.shell);
     return rc;

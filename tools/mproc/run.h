@@ -24,7 +24,7 @@
 #ifndef MPROC_TOOL_RUN_H
 #define MPROC_TOOL_RUN_H
 
-#include "tool.h"
+#include "repl.h"
 
 #include <stdio.h>
 
@@ -57,6 +57,10 @@ typedef struct run_opts {
 
     /* ---- inputs */
     bool null;          /* -0 */
+    bool whole_input;   /* read every value before the first job */
+
+    /* ---- replacement strings (repl.h) */
+    repl_opts repl;
 } run_opts;
 
 /* Defaults: every field as if no option were given. */

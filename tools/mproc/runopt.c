@@ -57,10 +57,12 @@ struct optdef {
     opt_fn fn;           /* the handler, or NULL for a flag */
     ptrdiff_t flag;      /* a flag: offsetof the bool it sets; -1 none */
     const char *refuse;  /* not supported: why */
+    ptrdiff_t str;       /* h_str: offsetof the const char * it sets */
 };
 
 #define FLAG(field) .flag = offsetof(run_opts, field)
 #define REFUSED(why) .flag = -1, .refuse = (why)
+#define STR(field) .flag = -1, .str = offsetof(run_opts, field)
 
 static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
 static const char R_RETIRED[] = "retired in GNU parallel";
@@ -226,6 +228,30 @@ static int h_joblog(run_opts *o, const char *val, const optdef *d)
     return 0;
 }
 
+/* A string option: the value (or "" for an optional one not given) into
+   the const char * at d->str. */
+static int h_str(run_opts *o, const char *val, const optdef *d)
+{
+    assert(d->str > 0);
+    *(const char **)((char *)o + d->str) = val ? val : "";
+    return 0;
+}
+
+static int h_rpl(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    o->repl.rpl = xrealloc(o->repl.rpl, (o->repl.nrpl + 1) * sizeof *o->repl.rpl);
+    o->repl.rpl[o->repl.nrpl++] = val;
+    return 0;
+}
+
+static int h_shellquote(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val, (void)d;
+    o->repl.shellquote++;
+    return 0;
+}
+
 /* The table. Within a group, in the order --help shows them. */
 static const optdef table[] = {
     /* ---- inputs */
@@ -256,20 +282,30 @@ static const optdef table[] = {
     { "max-chars|maxchars", 's', ARG_REQ, REFUSED(R_NOSUP) },
     { "show-limits|showlimits", 0, ARG_NONE, REFUSED(R_NOSUP) },
 
-    /* ---- replacement strings (cmd.c and repl*.c) */
-    { NULL, 'I', ARG_REQ, REFUSED(R_NOSUP) },
-    { "replace", 'i', ARG_OPT, REFUSED(R_NOSUP) },
-    { "extensionreplace|er", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "basenamereplace|bnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "dirnamereplace|dnr", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "basenameextensionreplace|bner", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "seqreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "slotreplace", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "plus", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "rpl", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "parens", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "quote", 'q', ARG_NONE, REFUSED(R_NOSUP) },
-    { "shell-quote|shellquote|shell_quote", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    /* ---- replacement strings (repl.c, cmd.c, perl.c) */
+    { NULL, 'I', ARG_REQ, G_REPL, "STR", "STR instead of {}", h_str, STR(repl.I) },
+    { "replace", 'i', ARG_OPT, G_REPL, "[STR]", "STR (default {}) instead of {}", h_str,
+      STR(repl.i) },
+    { "extensionreplace|er", 0, ARG_REQ, G_REPL, "STR", "STR instead of {.}", h_str,
+      STR(repl.er) },
+    { "basenamereplace|bnr", 0, ARG_REQ, G_REPL, "STR", "STR instead of {/}", h_str,
+      STR(repl.bnr) },
+    { "dirnamereplace|dnr", 0, ARG_REQ, G_REPL, "STR", "STR instead of {//}", h_str,
+      STR(repl.dnr) },
+    { "basenameextensionreplace|bner", 0, ARG_REQ, G_REPL, "STR", "STR instead of {/.}",
+      h_str, STR(repl.bner) },
+    { "seqreplace", 0, ARG_REQ, G_REPL, "STR", "STR instead of {#}", h_str, STR(repl.seqr) },
+    { "slotreplace", 0, ARG_REQ, G_REPL, "STR", "STR instead of {%}", h_str, STR(repl.slotr) },
+    { "plus", 0, ARG_NONE, G_REPL, NULL, "also {..} {+/} {##} {:-str} {%str} {/a/b} ... (GNU's)",
+      FLAG(repl.plus) },
+    { "rpl", 0, ARG_REQ, G_REPL, "'TAG PERL'", "define TAG as the perl code PERL over $_",
+      h_rpl, .flag = -1 },
+    { "parens", 0, ARG_REQ, G_REPL, "LR", "LR's halves instead of {= and =}", h_str,
+      STR(repl.parens) },
+    { "quote", 'q', ARG_NONE, G_REPL, NULL, "quote the command's words, not the values",
+      FLAG(repl.quote) },
+    { "shell-quote|shellquote|shell_quote", 0, ARG_NONE, G_REPL, NULL,
+      "print each command line shell-quoted instead of running it", h_shellquote, .flag = -1 },
 
     /* ---- output */
     { "keep-order|keeporder", 'k', ARG_NONE, G_OUTPUT, NULL, "print outputs in input order",

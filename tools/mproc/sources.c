@@ -26,8 +26,8 @@ int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, in
         s->nsrc = 1;
         /* Values from stdin alone are read as the jobs run, so that jobs
            start before the input ends (tail -f | mproc run ...). -j 0 and
-           --dry-run need them all first. */
-        if (o->jobs != 0 && !o->dry) {
+           --dry-run need them all first, as does total_jobs(). */
+        if (o->jobs != 0 && !o->dry && !o->whole_input) {
             s->streaming = true;
             return 0;
         }

@@ -8,7 +8,9 @@
  *             parts (options, value parsers, policy, joblog, sources) are
  *             listed in run.h
  *   input.c   input sources (:::, ::::, stdin, -0) and their combinations
- *   cmd.c     replacement strings, shell quoting, the final command line
+ *   repl.c    replacement-string options and parsing a command template
+ *   cmd.c     expanding a template for a job, shell quoting
+ *   perl.c    the perl coprocess for {= perl =} expressions
  *   out.c     grouped, line-buffered and tagged output; the progress bar
  *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
  *   tree.c    `mproc tree`
@@ -73,26 +75,49 @@ void source_feed(source *src, tbuf *partial, const char *data, size_t n, char se
 void source_feed_end(source *src, tbuf *partial);
 void source_free(source *src);
 
-/* ---- cmd.c --------------------------------------------------------------- */
+/* ---- cmd.c, repl.c, perl.c: replacement strings (repl.h) ------------------ */
 
 /* The command template: literal text and replacement strings. */
 typedef struct cmd_tmpl cmd_tmpl;
+struct repl_opts;
 
-/* Parse the joined command; appends " {}" when it holds no replacement
-   string, as GNU parallel does. nsrc is the number of input sources. */
-cmd_tmpl *cmd_parse(const char *joined, size_t nsrc);
+/* Parse the command words (argv's, in order) into a template, with the
+   replacement strings the options define, as GNU parallel does: " {}" is
+   appended when the command holds none; no words at all is the command
+   "{}" (the values are the commands). Returns NULL after printing a usage
+   error (a --rpl tag that is no valid regular expression). */
+cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const struct repl_opts *ro);
 void cmd_free(cmd_tmpl *t);
 
-/* The command line of one job: vals[nsrc], its sequence number and slot. */
-void cmd_build(const cmd_tmpl *t, tbuf *out, char *const *vals, size_t seq, int slot);
+/* One job, as its command line is built. */
+typedef struct cmd_job {
+    char *const *vals;  /* its values: one per source (several per group) */
+    size_t nvals;
+    size_t seq;         /* {#} */
+    long slot;          /* {%} */
+    size_t total;       /* total_jobs(), {##} */
+    long nslots;        /* the number of slots (-j) */
+} cmd_job;
 
-/* Append s to out quoted for /bin/sh, as GNU parallel quotes: unchanged when
-   it holds only [-_.+/a-zA-Z0-9], '' when empty, else single-quoted. */
+/* The command line of one job into out. Returns 0; 1 when an expression
+   called skip() (the job is not to run; out holds its command all the
+   same); -1 after printing why an expression could not be evaluated. */
+int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job);
+
+/* Whether the template may call total_jobs(): all input must be read
+   before the first job. */
+bool cmd_wants_total(const cmd_tmpl *t);
+
+/* --shellquote: make line the command that prints line quoted (once per
+   --shellquote), which is what GNU parallel runs instead; dry runs print
+   line as it is. Nothing without --shellquote. */
+void cmd_shellquote_wrap(const cmd_tmpl *t, tbuf *line);
+
+/* Append s (len bytes) to out quoted for /bin/sh, as GNU parallel quotes:
+   unchanged when it holds only [-_.+/a-zA-Z0-9], '' when empty, else
+   single-quoted. */
+void shell_quote_n(tbuf *out, const char *s, size_t len);
 void shell_quote(tbuf *out, const char *s);
-
-/* The transforms of {.} {/} {//} {/.} on one value, appended to out. */
-enum { XF_NONE, XF_NOEXT, XF_BASE, XF_DIR, XF_BASE_NOEXT };
-void cmd_transform(tbuf *out, const char *v, int xf);
 
 /* When the command line is a plain word list that /bin/sh would run as it
    stands (no quoting, expansion, redirection, keyword or builtin whose
@@ -100,6 +125,9 @@ void cmd_transform(tbuf *out, const char *v, int xf);
    (NULL-terminated, at most cap entries) and return the count; otherwise
    return 0 and leave line alone. */
 size_t cmd_plain_argv(char *line, char **argv, size_t cap);
+
+/* End the perl coprocess, if one was started, and reap it. */
+void cmd_finish(void);
 
 /* ---- tree.c / run.c -------------------------------------------------------- */
 

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* pool_collect.c: moving outcomes from the ring into result objects, and
+ * how an owner thread waits for them (spin, then the done_seq futex). */
+#include "pool_internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* ---- collecting outcomes ---------------------------------------------------- */
+
+static void free_slot(mproc_pool *p, uint64_t pos, mproc__slot *s)
+{
+    p->inflight[pos % MPROC__SLOTS] = NULL;
+    p->ninflight--;
+    atomic_store(&s->word, mproc__word(pos, 0, SLOT_FREE));
+}
+
+static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
+{
+    mproc_result *r = p->inflight[pos % MPROC__SLOTS];
+    int code = s->code;
+    r->code = code;
+    r->detail = s->detail;
+    r->sig = s->sig;
+    size_t len = (size_t)s->res_len;
+    if ((code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed) && len) {
+        if (len <= MPROC__INLINE) {
+            r->data = malloc(len);
+            if (r->data) {
+                memcpy(r->data, s->data, len);
+                r->len = len;
+            } else {
+                r->code = -ENOMEM;
+            }
+        } else {
+            /* Large results stay where the worker wrote them: mapped, not
+               copied, until the result is freed. */
+            r->data = mproc__arena_map(p->arena_fd, s->res_off, len, false);
+            if (r->data) {
+                r->mapped = true;
+                r->off = s->res_off;
+                r->len = len;
+            } else {
+                r->code = -ENOMEM;
+                mproc__arena_release(p->arena_fd, s->res_off, len);
+            }
+        }
+    } else if (len > MPROC__INLINE) {
+        mproc__arena_release(p->arena_fd, s->res_off, len);
+    }
+    if (r->arg_len > MPROC__INLINE)
+        mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+    free_slot(p, pos, s);
+    mproc__result_settle(p, r);
+}
+
+/* Moves every published outcome into its result. Mutex held. */
+void mproc__pool_collect(mproc_pool *p)
+{
+    mproc__shared *sh = p->sh;
+    if (!sh || p->ninflight == 0)
+        return;
+    uint32_t seq = atomic_load(&sh->done_seq);
+    if ((int32_t)(seq - p->collected) <= 0)
+        return;
+    uint64_t pos;
+    for (pos = p->coll; pos < p->tail && (int32_t)(seq - p->collected) > 0; pos++) {
+        if (!p->inflight[pos % MPROC__SLOTS])
+            continue;
+        mproc__slot *s = mproc__slot_at(sh, pos);
+        uint64_t v = atomic_load(&s->word);
+        if (mproc__word_state(v) == SLOT_DONE && mproc__word_pos(v) == pos) {
+            finish(p, pos, s);
+            p->collected++;
+        }
+    }
+    /* The whole window seen and fewer outcomes found than counted (the
+       supervisor counts once more after each worker death): every outcome
+       counted up to seq is collected. */
+    if (pos >= p->tail && (int32_t)(seq - p->collected) > 0)
+        p->collected = seq;
+    while (p->coll < p->tail && !p->inflight[p->coll % MPROC__SLOTS])
+        p->coll++;
+}
+
+/* Ends every task still in flight with code, without a worker. Used once
+   no worker and no supervisor is left. Mutex held. */
+void mproc__pool_settle_all(mproc_pool *p, int code)
+{
+    for (uint64_t pos = p->coll; pos < p->tail; pos++) {
+        mproc_result *r = p->inflight[pos % MPROC__SLOTS];
+        if (!r)
+            continue;
+        mproc__slot *s = mproc__slot_at(p->sh, pos);
+        uint64_t v = atomic_load(&s->word);
+        if (mproc__word_state(v) == SLOT_DONE && mproc__word_pos(v) == pos) {
+            finish(p, pos, s);
+            continue;
+        }
+        if (s->res_len > MPROC__INLINE && mproc__word_state(v) == SLOT_RUNNING)
+            mproc__arena_release(p->arena_fd, s->res_off, s->res_len);
+        if (r->arg_len > MPROC__INLINE)
+            mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+        r->code = code;
+        free_slot(p, pos, s);
+        mproc__result_settle(p, r);
+    }
+    p->coll = p->tail;
+    p->collected = atomic_load(&p->sh->done_seq);
+}
+
+/* Wake every owner thread sleeping on the shared futex. */
+void mproc__pool_wake_owners(mproc_pool *p)
+{
+    atomic_fetch_add(&p->sh->done_seq, 1);
+    p->collected++;
+    mproc__futex_wake(&p->sh->done_seq, INT_MAX);
+}
+
+void mproc__pool_reap_supervisor(mproc_pool *p, bool block)
+{
+    if (p->sup_reaped)
+        return;
+    int st;
+    pid_t r;
+    while ((r = waitpid(p->sup_pid, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR)
+        ;
+    if (r == p->sup_pid || (r < 0 && errno == ECHILD)) {
+        p->sup_reaped = true;
+        mproc__child_disown(p->sup_pid);
+    }
+}
+
+/* Notices a supervisor killed from outside: its workers died with it (they
+   hold PR_SET_PDEATHSIG), so what is in flight can never finish. */
+static void check_supervisor(mproc_pool *p)
+{
+    if (p->sup_reaped || p->state == P_TERMINATED)
+        return;
+    mproc__pool_reap_supervisor(p, false);
+    if (!p->sup_reaped)
+        return;
+    mproc__pool_collect(p);
+    if (!atomic_load(&p->sh->broken))
+        p->lost = true;
+    mproc__pool_settle_all(p, atomic_load(&p->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+    mproc__pool_wake_owners(p);
+}
+
+/* Waits (mutex held, released meanwhile) until an outcome may be there to
+   collect, the deadline passes, or a while has gone by. */
+void mproc__pool_wait_progress(mproc_pool *p, double deadline)
+{
+    mproc__shared *sh = p->sh;
+    uint32_t seq = atomic_load(&sh->done_seq);
+    if ((int32_t)(seq - p->collected) > 0)
+        return;
+    p->local_sleepers++;
+    pthread_mutex_unlock(&p->mu);
+    double now = mproc__now(), start = now;
+    double spin = atomic_load(&p->spin);
+    double spin_end = now + spin;
+    bool moved = false;
+    for (unsigned i = 1; !moved; i++) {
+        if (atomic_load(&sh->done_seq) != seq)
+            moved = true;
+        else if ((i & 63) == 0 && (now = mproc__now()) >= spin_end)
+            break;
+        else
+            mproc__cpu_relax();
+    }
+    if (!moved && now < deadline) {
+        double until = now + SUP_CHECK < deadline ? now + SUP_CHECK : deadline;
+        atomic_store(&sh->done_wake, 1);
+        if (atomic_load(&sh->done_seq) == seq)
+            mproc__futex_wait(&sh->done_seq, seq, until);
+    }
+    /* Would the longest poll have caught the outcome? Then poll long; else
+       poll less. (Not under the mutex: a lost update only nudges a
+       heuristic.) */
+    if (atomic_load(&sh->done_seq) != seq && mproc__now() - start <= OWNER_SPIN_MAX)
+        atomic_store(&p->spin, OWNER_SPIN_MAX);
+    else
+        atomic_store(&p->spin, spin / 2 > OWNER_SPIN_MIN ? spin / 2 : OWNER_SPIN_MIN);
+    pthread_mutex_lock(&p->mu);
+    if (--p->local_sleepers == 0)
+        pthread_cond_broadcast(&p->cv);
+    if (!moved && mproc__now() >= p->next_sup_check) {
+        p->next_sup_check = mproc__now() + SUP_CHECK;
+        check_supervisor(p);
+    }
+}

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* pool_result.c: result objects (references, settling), the result API
+ * (waits, outcomes) and the callback thread. */
+#include "pool_internal.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* ---- result objects ---------------------------------------------------------------- */
+
+/* Frees r's outcome bytes; with the pool's mutex held (or the pool's shared
+   state gone). */
+static void result_release_locked(mproc_pool *p, mproc_result *r)
+{
+    if (r->mapped) {
+        mproc__arena_unmap(r->data, r->len);
+        mproc__arena_release(p->arena_fd, r->off, r->len);
+    } else {
+        free(r->data);
+    }
+    r->data = NULL;
+    r->mapped = false;
+}
+
+void mproc__result_drop(mproc_result *r, bool locked)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    mproc_pool *p = r->pool;
+    if (locked) {
+        result_release_locked(p, r);
+    } else {
+        pthread_mutex_lock(&p->mu);
+        result_release_locked(p, r);
+        pthread_mutex_unlock(&p->mu);
+    }
+    free(r);
+    /* Under the mutex the pool has another reference: the caller's. */
+    mproc__pool_unref(p);
+}
+
+/* Queues r for the callback thread. With the pool's mutex held. */
+static void cbq_push(mproc_pool *p, mproc_result *r)
+{
+    r->cb_next = NULL;
+    if (p->cbq_tail)
+        p->cbq_tail->cb_next = r;
+    else
+        p->cbq_head = r;
+    p->cbq_tail = r;
+}
+
+/* Marks r ready; hands it to the callback thread or drops the pool's
+   reference. With the pool's mutex held. */
+void mproc__result_settle(mproc_pool *p, mproc_result *r)
+{
+    atomic_store(&r->ready, true);
+    if (r->has_cb) {
+        p->cb_inflight--;
+        if (!atomic_load(&r->user_freed)) {
+            cbq_push(p, r);
+            pthread_cond_broadcast(&p->cv);
+            return; /* the queue keeps the pool's reference */
+        }
+    }
+    if (atomic_load(&r->user_freed))
+        result_release_locked(p, r);
+    mproc__result_drop(r, true);
+}
+
+mproc_result *mproc__result_new(mproc_pool *p)
+{
+    mproc_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->pool = p;
+    atomic_init(&r->refs, 2);
+    atomic_fetch_add(&p->refs, 1);
+    return r;
+}
+
+void mproc__result_discard(mproc_result *r)
+{
+    mproc_pool *p = r->pool;
+    free(r);
+    mproc__pool_unref(p);
+}
+
+/* ---- the result API ---------------------------------------------------------------- */
+
+int mproc_result_wait(mproc_result *r, double timeout)
+{
+    if (!r || !mproc__timeout_ok(timeout))
+        return -EINVAL;
+    if (atomic_load(&r->ready))
+        return 0;
+    mproc_pool *p = r->pool;
+    double deadline = mproc__deadline(timeout);
+    int err = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        mproc__pool_collect(p);
+        if (atomic_load(&r->ready))
+            break;
+        if (mproc__now() >= deadline || !p->sh) {
+            err = -ETIMEDOUT;
+            break;
+        }
+        mproc__pool_wait_progress(p, deadline);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return err;
+}
+
+bool mproc_result_ready(mproc_result *r)
+{
+    if (!r)
+        return false;
+    if (atomic_load(&r->ready))
+        return true;
+    mproc_pool *p = r->pool;
+    /* Collect what is there, without waiting for a busy collector. */
+    if (pthread_mutex_trylock(&p->mu) == 0) {
+        mproc__pool_collect(p);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return atomic_load(&r->ready);
+}
+
+int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t *len)
+{
+    int err = mproc_result_wait(r, timeout);
+    if (err < 0)
+        return err;
+    if (r->code == 0 || r->code == MPROC_ETASK) {
+        if (data)
+            *data = r->data;
+        if (len)
+            *len = r->len;
+    }
+    return r->code;
+}
+
+int mproc_result_code(const mproc_result *r)
+{
+    if (!r || !atomic_load(&r->ready))
+        return 0;
+    if (r->code == MPROC_ETASK || (r->code == MPROC_EWORKER && r->sig == 0))
+        return r->detail;
+    return 0;
+}
+
+int mproc_result_signal(const mproc_result *r)
+{
+    if (!r || !atomic_load(&r->ready))
+        return 0;
+    return r->code == MPROC_EWORKER || r->code == MPROC_ETASKTIMEOUT ? r->sig : 0;
+}
+
+void mproc_result_free(mproc_result *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->user_freed, true);
+    mproc__result_drop(r, false);
+}
+
+int mproc_result_wait_any(mproc_result *const *rs, size_t n, double timeout)
+{
+    if (!rs || n == 0 || !mproc__timeout_ok(timeout))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!rs[i] || rs[i]->pool != rs[0]->pool)
+            return -EINVAL;
+    mproc_pool *p = rs[0]->pool;
+    double deadline = mproc__deadline(timeout);
+    int found = -ETIMEDOUT;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        mproc__pool_collect(p);
+        for (size_t i = 0; i < n && found < 0; i++)
+            if (atomic_load(&rs[i]->ready))
+                found = i > INT_MAX ? INT_MAX : (int)i;
+        if (found >= 0 || mproc__now() >= deadline || !p->sh)
+            break;
+        mproc__pool_wait_progress(p, deadline);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return found;
+}
+
+/* ---- callbacks --------------------------------------------------------------------- */
+
+static void *cb_main(void *arg)
+{
+    mproc_pool *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        mproc_result *r = p->cbq_head;
+        if (r) {
+            p->cbq_head = r->cb_next;
+            if (!p->cbq_head)
+                p->cbq_tail = NULL;
+            p->cb_busy = true;
+            pthread_mutex_unlock(&p->mu);
+            if (!atomic_load(&r->user_freed)) {
+                mproc_result_cb fn = r->code == 0 ? r->on_ok : r->on_err;
+                if (fn)
+                    fn(r, r->cookie);
+            }
+            mproc__result_drop(r, false);
+            pthread_mutex_lock(&p->mu);
+            p->cb_busy = false;
+            if (!p->cbq_head)
+                pthread_cond_broadcast(&p->cv); /* for mproc__pool_wait_callbacks */
+            continue;
+        }
+        if (p->cb_stop)
+            break;
+        if (p->cb_inflight > 0 && p->sh) {
+            /* Outcomes with callbacks come even when nobody waits: this
+               thread collects them. */
+            mproc__pool_collect(p);
+            if (!p->cbq_head && p->cb_inflight > 0)
+                mproc__pool_wait_progress(p, INFINITY);
+            continue;
+        }
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    mproc__pool_unref(p);
+    return NULL;
+}
+
+void mproc__pool_wait_callbacks(mproc_pool *p)
+{
+    /* A callback that joins would wait for itself. */
+    if (!p->cb_started || pthread_equal(p->cb_thread, pthread_self()))
+        return;
+    while (p->cbq_head || p->cb_busy)
+        pthread_cond_wait(&p->cv, &p->mu);
+}
+
+int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_result_cb on_error,
+                          void *cookie)
+{
+    if (!r)
+        return -EINVAL;
+    mproc_pool *p = r->pool;
+    int err = 0;
+    pthread_mutex_lock(&p->mu);
+    if (r->has_cb) {
+        err = -EBUSY;
+        goto out;
+    }
+    if (p->freed) {
+        /* The pool is gone, so r is ready (-ECANCELED or an outcome) and
+           no thread of the pool's is left to run the callback: run it
+           here, now. */
+        r->has_cb = true;
+        pthread_mutex_unlock(&p->mu);
+        mproc_result_cb fn = r->code == 0 ? on_success : on_error;
+        if (fn)
+            fn(r, cookie);
+        return 0;
+    }
+    if (!p->cb_started && !p->cb_stop) {
+        sigset_t old;
+        mproc__block_all(&old);
+        atomic_fetch_add(&p->refs, 1);
+        int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
+        mproc__restore_mask(&old);
+        if (e) {
+            atomic_fetch_sub(&p->refs, 1);
+            err = -EAGAIN;
+            goto out;
+        }
+        p->cb_started = true;
+    }
+    r->on_ok = on_success;
+    r->on_err = on_error;
+    r->cookie = cookie;
+    r->has_cb = true;
+    if (atomic_load(&r->ready)) {
+        atomic_fetch_add(&r->refs, 1);
+        cbq_push(p, r);
+    } else {
+        p->cb_inflight++;
+    }
+    pthread_cond_broadcast(&p->cv);
+out:
+    pthread_mutex_unlock(&p->mu);
+    return err;
+}
