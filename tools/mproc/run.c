@@ -105,7 +105,13 @@ typedef struct run {
     slot *slots;
     size_t running;
     cmd_tmpl *tmpl;
-    char **vals;        /* scratch: a job's values */
+    char **vals;        /* a job's values (the sources' scratch) */
+    size_t nvals;
+    int argc;           /* the profiles', $PARALLEL's and the command line's words */
+    char **argv;
+    profile_args prof, envw;
+    char **words;       /* the command's words (--header renames in them) */
+    size_t nwords;
 
     pending *pend;      /* -k: by seq - 1 */
     size_t pend_cap;
@@ -166,7 +172,7 @@ static void xclose(int *fd)
 static char *make_tag(const run *r)
 {
     tbuf t = {0};
-    for (size_t k = 0; k < r->in.nsrc; k++) {
+    for (size_t k = 0; k < r->nvals; k++) {
         if (k)
             tbuf_addc(&t, ' ');
         tbuf_adds(&t, r->vals[k]);
@@ -328,7 +334,7 @@ static void announce(run *r, slot *s)
    when skip() was called; -1 after an error was printed. */
 static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
-    cmd_job job = { .vals = r->vals, .nvals = r->in.nsrc, .seq = seq, .slot = slotno,
+    cmd_job job = { .vals = r->vals, .nvals = r->nvals, .seq = seq, .slot = slotno,
                     .total = r->total, .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
@@ -340,7 +346,7 @@ static int start_job(run *r, long si)
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
-    sources_job(&r->in, s->seq - 1, r->vals);
+    r->nvals = sources_job(&r->in, s->seq - 1, &r->vals);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
@@ -756,9 +762,9 @@ static void on_input(run *r)
     if (n <= 0) {
         if (n < 0)
             fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(errno));
-        sources_feed(&r->in, &r->o, buf, 0);
+        sources_feed(&r->in, buf, 0);
     } else {
-        sources_feed(&r->in, &r->o, buf, (size_t)n);
+        sources_feed(&r->in, buf, (size_t)n);
     }
     r->total = r->in.src[0].n;
     pend_grow(r);
@@ -895,13 +901,56 @@ static long fit_slots(long n)
     return n;
 }
 
+/* The options of the profiles, of $PARALLEL and of the command line, each
+ * parsed on its own as GNU parallel parses them; what is not an option in
+ * the first two goes before the command line's command. Sets r->argc and
+ * r->argv to the words after the options; returns the index of the first
+ * (1), or -1 (*rc set). */
+static int gather_opts(run *r, int argc, char **argv, int *rc)
+{
+    run_opts probe;
+    run_opts_init(&probe);
+    probe.probe = true;
+    int prc;
+    (void)run_parse_opts(&probe, argc, argv, &prc);
+    split_shell_words(&r->prof, "run");
+    profile_collect(&r->prof, &probe);
+    run_opts_free(&probe);
+    split_shell_words(&r->envw, "run");
+    const char *env = getenv("PARALLEL");
+    if (env)
+        split_shell_words(&r->envw, env);
+    int k1 = run_parse_opts(&r->o, (int)r->prof.n, r->prof.argv, rc);
+    if (k1 < 0)
+        return -1;
+    int k2 = run_parse_opts(&r->o, (int)r->envw.n, r->envw.argv, rc);
+    if (k2 < 0)
+        return -1;
+    int k3 = run_parse_opts(&r->o, argc, argv, rc);
+    if (k3 < 0)
+        return -1;
+    size_t n = 1 + (r->prof.n - (size_t)k1) + (r->envw.n - (size_t)k2) + (size_t)(argc - k3);
+    r->argv = xmalloc((n + 1) * sizeof *r->argv);
+    size_t m = 0;
+    r->argv[m++] = argv[0];
+    for (size_t k = (size_t)k1; k < r->prof.n; k++)
+        r->argv[m++] = r->prof.argv[k];
+    for (size_t k = (size_t)k2; k < r->envw.n; k++)
+        r->argv[m++] = r->envw.argv[k];
+    for (int k = k3; k < argc; k++)
+        r->argv[m++] = argv[k];
+    r->argv[m] = NULL;
+    r->argc = (int)m;
+    return 1;
+}
+
 static int dry_run(run *r)
 {
     tbuf line = {0};
     int rc = 0;
     size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
-        sources_job(&r->in, i, r->vals);
+        r->nvals = sources_job(&r->in, i, &r->vals);
         /* A skipped job is printed all the same, and counts as failed, as
            GNU parallel does. */
         int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
@@ -940,27 +989,31 @@ int tool_run(int argc, char **argv)
     /* First of all: reading a closed stdin must find it empty (GNU parallel
        runs no job and exits 0), not fail. */
     ensure_std_fds();
-    int i = run_parse_opts(&r.o, argc, argv, &rc);
+    int i = gather_opts(&r, argc, argv, &rc);
     if (i < 0)
         goto out;
+    argc = r.argc;
+    argv = r.argv;
     int cmd_start = i;
     while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;
-    if (i == cmd_start) {
-        rc = run_usage_error("missing command");
+    r.nwords = (size_t)(i - cmd_start);
+    r.words = xmalloc((r.nwords + 1) * sizeof *r.words);
+    for (size_t k = 0; k < r.nwords; k++)
+        r.words[k] = xstrdup(argv[cmd_start + (int)k]);
+    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0 ||
+        sources_header(&r.in, &r.o, r.words, r.nwords, argc, argv, i, &rc) < 0)
         goto out;
-    }
-    r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
+    r.tmpl = cmd_parse(r.words, r.nwords, &r.o.repl);
     if (!r.tmpl) {
         rc = TOOL_EXIT_USAGE;
         goto out;
     }
     /* total_jobs() needs every value before the first job. */
     r.o.whole_input = cmd_wants_total(r.tmpl);
-    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0)
+    if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
-    r.total = sources_count(&r.in);
-    r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
+    r.total = sources_count(&r.in, &r.o);
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
     if (!r.in.streaming && (j == 0 || (size_t)j > r.total))
@@ -1126,7 +1179,13 @@ out:
         free(r.pend);
     }
     sources_free(&r.in);
-    free(r.vals);
+    for (size_t k = 0; k < r.nwords; k++)
+        free(r.words[k]);
+    free(r.words);
+    free(r.argv);
+    profile_free(&r.prof);
+    profile_free(&r.envw);
+    run_opts_free(&r.o);
     free(r.pfd);
     free(r.pidx);
     free(r.requeue);

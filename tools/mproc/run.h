@@ -11,6 +11,7 @@
  *   sources.c  the input sources after the command and their combinations
  *   throttle.c when the next job may start; --timeout N%'s median
  *   sysinfo.c  CPU topology, load and free memory
+ *   profile.c  options from profiles (-J, ~/.parallel/config) and $PARALLEL
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
  *   run.c      the slot table and the one poll loop
@@ -57,6 +58,21 @@ typedef struct run_opts {
 
     /* ---- inputs */
     bool null;          /* -0 */
+    const char **argfiles; /* -a FILE, in order */
+    size_t nargfiles;
+    const char *arg_sep, *arg_file_sep; /* ::: and :::: unless changed */
+    bool link;          /* --link: every source linked, shorter ones wrap */
+    char delim[64];     /* -d (unescaped), dlen bytes; 0: newline (or NUL) */
+    size_t dlen;
+    const char *eof;    /* -E / -e: the end-of-file record; NULL none */
+    bool skip_blank;    /* -r */
+    int trim;           /* --trim: TRIM_* */
+    bool shuf;          /* --shuf */
+    const char *colsep; /* --colsep: a Perl regular expression */
+    const char *header; /* --header */
+    const char **profiles; /* -J NAME, in order */
+    size_t nprofiles;
+    bool probe;         /* parse for -J only: no effect, no message */
     bool whole_input;   /* read every value before the first job */
 
     /* ---- replacement strings (repl.h) */
@@ -65,6 +81,8 @@ typedef struct run_opts {
 
 /* Defaults: every field as if no option were given. */
 void run_opts_init(run_opts *o);
+/* Free what the options hold (lists of -a files and profiles). */
+void run_opts_free(run_opts *o);
 
 /* ---- runopt.c ------------------------------------------------------------ */
 
@@ -92,6 +110,9 @@ bool parse_seconds(const char *s, double *out);
 bool parse_duration(const char *s, double *out);
 /* A size with GNU parallel's prefixes (K M G = 1024^n, k m g = 1000^n). */
 bool parse_size(const char *s, double *out);
+/* printf's backslash escapes of s into out (at most cap bytes); the length,
+   or cap when it does not fit. */
+size_t unescape_printf(const char *s, char *out, size_t cap);
 /* --load MAX: N, +N, -N, N% of cpus. */
 bool parse_load(const char *s, long cpus, double *out);
 /* --termseq SIG,MS,SIG,MS... into o. */
@@ -178,34 +199,71 @@ void joblog_write(FILE *f, const joblog_rec *rec);
 /* ---- sources.c --------------------------------------------------------------- */
 
 typedef struct sources {
-    source *src;
-    size_t nsrc;
+    source *src;        /* the sources, in order */
+    bool *linked;       /* linked[k]: source k pairs with k - 1 */
+    rec_reader *rd;     /* how each is read */
+    size_t nsrc, cap;
+    rec_reader reader;  /* the options' reader, copied to each */
+    bool link;          /* --link: linked sources wrap */
+    int trim;           /* --trim of --colsep columns */
+    struct pcre2_real_code_8 *colsep;
+    struct pcre2_real_match_data_8 *md;
+    size_t *order;      /* --shuf: job -> combination */
+    char **jv;          /* a job's values */
+    size_t jn, jcap;
+    tbuf cols;          /* --colsep: a job's columns */
+    bool stdin_only;    /* no source given: stdin */
     bool streaming;     /* values come from stdin as the jobs run */
     bool eof;           /* streaming: stdin has ended */
     tbuf partial;       /* streaming: the unfinished last record */
 } sources;
 
-/* Whether a word separates sources (:::, ::::). */
+/* Whether a word separates sources (:::, ::::, :::+, ::::+ or as
+   --arg-sep / --arg-file-sep name them). */
 bool sources_is_marker(const run_opts *o, const char *a);
 
-/* Read the sources from argv[i] on: ::: values, :::: files (each file a
-   source; - is stdin), or stdin alone when there are none, which is read
-   as the jobs run (streaming) unless -j 0 or --dry-run need it whole.
-   Returns 0, or -1 after printing why (*rc the exit status). */
+/* Read the sources: -a files, then from argv[i] on ::: values and ::::
+   files (- is stdin), or stdin alone when none is given, which is read as
+   the jobs run (streaming) unless -j 0, --dry-run, --shuf or whole_input
+   need it whole. Returns 0, or -1 after printing why (*rc the status). */
 int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, int *rc);
+/* Streaming: read the rest of stdin now (every value is needed). */
+int sources_read_rest(sources *s, int *rc);
 
-/* The number of jobs: every combination of the sources. Among several
-   sources an empty one becomes one empty value, as in GNU parallel. */
-size_t sources_count(sources *s);
+/* --header: take each source's first value as its columns' names and
+   make {name} in the command words (nwords, each a malloc'd string) {N};
+   --header 0 names them by the :::: files. 0, or -1 (*rc set). */
+int sources_header(sources *s, const run_opts *o, char **words, size_t nwords, int argc,
+                   char **argv, int i, int *rc);
 
-/* The values of job idx (0-based), one per source, the last varying
-   fastest. */
-void sources_job(const sources *s, size_t idx, char **vals);
+/* The number of jobs: every combination of the sources (linked ones
+   paired). Among several sources an empty one becomes one empty value, as
+   in GNU parallel. With --shuf, their order is drawn here. */
+size_t sources_count(sources *s, const run_opts *o);
+
+/* The values of job idx (0-based): *vals, valid until the next call; the
+   count. One per source, or their columns with --colsep. */
+size_t sources_job(sources *s, size_t idx, char ***vals);
 
 /* Streaming: feed what was read from stdin, or its end (n == 0). */
-void sources_feed(sources *s, const run_opts *o, const char *data, size_t n);
+void sources_feed(sources *s, const char *data, size_t n);
 
 void sources_free(sources *s);
+
+/* ---- profile.c ------------------------------------------------------------ */
+
+/* Words, as argv: NULL-terminated, each malloc'd. */
+typedef struct profile_args {
+    char **argv;
+    size_t n, cap;
+} profile_args;
+
+/* Append the words of s, split as the shell splits them. */
+void split_shell_words(profile_args *p, const char *s);
+/* Append the words of the profiles o asks for (-J), or of the default
+   configuration files. */
+void profile_collect(profile_args *p, const run_opts *o);
+void profile_free(profile_args *p);
 
 /* ---- shell.c ------------------------------------------------------------------ */
 

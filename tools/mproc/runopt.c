@@ -252,24 +252,89 @@ static int h_shellquote(run_opts *o, const char *val, const optdef *d)
     return 0;
 }
 
+/* Append val to a growing list of strings. */
+static void list_add(const char ***list, size_t *n, const char *val)
+{
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = val;
+}
+
+static int h_argfile(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    list_add(&o->argfiles, &o->nargfiles, val);
+    return 0;
+}
+
+static int h_profile(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    list_add(&o->profiles, &o->nprofiles, val);
+    return 0;
+}
+
+static int h_delim(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    size_t n = unescape_printf(val, o->delim, sizeof o->delim);
+    if (n == 0 || n >= sizeof o->delim)
+        return run_usage_error("-d: not a delimiter: '%s'", val);
+    o->dlen = n;
+    return 0;
+}
+
+static int h_eof(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    /* -e alone: no end-of-file string. */
+    o->eof = val && *val ? val : NULL;
+    return 0;
+}
+
+static int h_trim(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    static const struct {
+        const char *name;
+        int trim;
+    } forms[] = { { "n", TRIM_NONE }, { "l", TRIM_LEFT }, { "r", TRIM_RIGHT },
+                  { "lr", TRIM_LEFT | TRIM_RIGHT }, { "rl", TRIM_LEFT | TRIM_RIGHT } };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        if (!strcmp(val, forms[i].name)) {
+            o->trim = forms[i].trim;
+            return 0;
+        }
+    return run_usage_error("--trim must be one of: r l rl lr, got '%s'", val);
+}
+
 /* The table. Within a group, in the order --help shows them. */
 static const optdef table[] = {
     /* ---- inputs */
     { "null", '0', ARG_NONE, G_INPUT, NULL, "stdin and :::: values are separated by NUL",
       FLAG(null) },
-    { "arg-file|argfile", 'a', ARG_REQ, REFUSED(R_NOSUP) },
-    { "arg-sep|argsep", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "arg-file-sep|argfilesep", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "link|xapply", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "delimiter", 'd', ARG_REQ, REFUSED(R_NOSUP) },
-    { NULL, 'E', ARG_REQ, REFUSED(R_NOSUP) },
-    { "eof", 'e', ARG_OPT, REFUSED(R_NOSUP) },
-    { "trim", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "no-run-if-empty|norunifempty", 'r', ARG_NONE, REFUSED(R_NOSUP) },
-    { "shuf", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "col-sep|colsep", 'C', ARG_REQ, REFUSED(R_NOSUP) },
-    { "header", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "profile", 'J', ARG_REQ, REFUSED(R_NOSUP) },
+    { "arg-file|argfile", 'a', ARG_REQ, G_INPUT, "FILE", "read values from FILE (as :::: FILE)",
+      .fn = h_argfile, .flag = -1 },
+    { "arg-sep|argsep", 0, ARG_REQ, G_INPUT, "SEP", "SEP instead of :::", h_str, STR(arg_sep) },
+    { "arg-file-sep|argfilesep", 0, ARG_REQ, G_INPUT, "SEP", "SEP instead of ::::", h_str,
+      STR(arg_file_sep) },
+    { "link|xapply", 0, ARG_NONE, G_INPUT, NULL, "pair the sources' values instead of combining",
+      FLAG(link) },
+    { "delimiter", 'd', ARG_REQ, G_INPUT, "DELIM", "values end with DELIM (\\n \\t \\r \\0 \\NNN escapes)",
+      .fn = h_delim, .flag = -1 },
+    { NULL, 'E', ARG_REQ, G_INPUT, "EOF", "a value EOF ends the input", .fn = h_eof, .flag = -1 },
+    { "eof", 'e', ARG_OPT, G_INPUT, "[EOF]", "the same; without EOF, none", .fn = h_eof,
+      .flag = -1 },
+    { "trim", 0, ARG_REQ, G_INPUT, "n|l|r|lr|rl", "trim white space from values", .fn = h_trim,
+      .flag = -1 },
+    { "no-run-if-empty|norunifempty", 'r', ARG_NONE, G_INPUT, NULL, "skip values of white space only",
+      FLAG(skip_blank) },
+    { "shuf", 0, ARG_NONE, G_INPUT, NULL, "run the jobs in a random order", FLAG(shuf) },
+    { "colsep|col-sep", 'C', ARG_REQ, G_INPUT, "REGEX", "split values into columns {1} {2} ...",
+      h_str, STR(colsep) },
+    { "header", 0, ARG_REQ, G_INPUT, "REGEX", "the first value names the columns: {name}",
+      h_str, STR(header) },
+    { "profile", 'J', ARG_REQ, G_INPUT, "NAME", "options from ~/.parallel/NAME", .fn = h_profile,
+      .flag = -1 },
 
     /* ---- several values per job */
     { "max-args|maxargs", 'n', ARG_REQ, REFUSED(R_NOSUP) },
@@ -509,6 +574,16 @@ void run_opts_init(run_opts *o)
         o->term_ms[i] = ms[i];
     }
     o->nterm = 4;
+    o->arg_sep = ":::";
+    o->arg_file_sep = "::::";
+}
+
+void run_opts_free(run_opts *o)
+{
+    free(o->argfiles);
+    free(o->profiles);
+    o->argfiles = o->profiles = NULL;
+    o->nargfiles = o->nprofiles = 0;
 }
 
 int run_usage_error(const char *fmt, ...)
@@ -677,6 +752,8 @@ static bool looks_numeric(const char *s)
 
 static int apply(run_opts *o, const optdef *d, const char *val)
 {
+    if (o->probe)
+        return d->fn == h_profile ? h_profile(o, val, d) : 0;
     if (d->refuse) {
         char name[64];
         opt_name(name, sizeof name, d);
@@ -702,6 +779,10 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         if (c == -1)
             break;
         const char *word = argv[optind - 1];
+        if ((c == '?' || c == ':') && o->probe) {
+            *rc = TOOL_EXIT_USAGE;
+            goto out;
+        }
         if (c == '?' || c == ':') {
             int which = optopt;
             const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
@@ -734,7 +815,7 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
             goto out;
         }
     }
-    if (o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
+    if (!o->probe && o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
         *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
         goto out;
     }

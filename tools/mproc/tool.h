@@ -75,6 +75,27 @@ void source_feed(source *src, tbuf *partial, const char *data, size_t n, char se
 void source_feed_end(source *src, tbuf *partial);
 void source_free(source *src);
 
+/* How records are read: their delimiter (a character or a string) and GNU
+   parallel's filters. */
+enum { TRIM_NONE = 0, TRIM_LEFT = 1, TRIM_RIGHT = 2 };
+typedef struct rec_reader {
+    const char *delim;  /* the record delimiter, dlen bytes (>= 1) */
+    size_t dlen;
+    const char *eof;    /* -E: the record that ends the input; NULL none */
+    bool skip_blank;    /* -r: records of white space only are dropped */
+    int trim;           /* --trim: TRIM_* bits */
+    bool ended;         /* the eof record was seen: the rest is ignored */
+} rec_reader;
+
+/* Append one record (len bytes), filtered by rd. */
+void rec_push(source *src, rec_reader *rd, const char *v, size_t len);
+/* As source_feed and source_feed_end, source_read_fd, with rd. */
+void rec_feed(source *src, rec_reader *rd, tbuf *partial, const char *data, size_t n);
+void rec_end(source *src, rec_reader *rd, tbuf *partial);
+int rec_read_fd(source *src, rec_reader *rd, int fd);
+/* Narrow *v, *len by the white space trim (TRIM_* bits) takes off. */
+void trim_span(const char **v, size_t *len, int trim);
+
 /* ---- cmd.c, repl.c, perl.c: replacement strings (repl.h) ------------------ */
 
 /* The command template: literal text and replacement strings. */
