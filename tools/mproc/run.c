@@ -107,6 +107,7 @@ typedef struct run {
     cmd_tmpl *tmpl;
     char **vals;        /* a job's values (the sources' scratch) */
     size_t nvals;
+    groups grp;         /* several values per job */
     int argc;           /* the profiles', $PARALLEL's and the command line's words */
     char **argv;
     profile_args prof, envw;
@@ -330,11 +331,19 @@ static void announce(run *r, slot *s)
     }
 }
 
+/* Job idx's (0-based) values into r->vals. */
+static void job_values(run *r, size_t idx)
+{
+    r->nvals = r->grp.on ? groups_job(&r->grp, &r->in, idx, &r->vals)
+                         : sources_job(&r->in, idx, &r->vals);
+}
+
 /* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
    when skip() was called; -1 after an error was printed. */
 static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
-    cmd_job job = { .vals = r->vals, .nvals = r->nvals, .seq = seq, .slot = slotno,
+    cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
+                    .novals = r->grp.novals, .seq = seq, .slot = slotno,
                     .total = r->total, .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
@@ -346,7 +355,7 @@ static int start_job(run *r, long si)
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0;
-    r->nvals = sources_job(&r->in, s->seq - 1, &r->vals);
+    job_values(r, s->seq - 1);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
@@ -950,7 +959,7 @@ static int dry_run(run *r)
     int rc = 0;
     size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
-        r->nvals = sources_job(&r->in, i, &r->vals);
+        job_values(r, i);
         /* A skipped job is printed all the same, and counts as failed, as
            GNU parallel does. */
         int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
@@ -1009,11 +1018,31 @@ int tool_run(int argc, char **argv)
         rc = TOOL_EXIT_USAGE;
         goto out;
     }
-    /* total_jobs() needs every value before the first job. */
-    r.o.whole_input = cmd_wants_total(r.tmpl);
+    if (r.o.show_limits) {
+        long real, usable;
+        line_limits(&r.o, &real, &usable);
+        printf("Maximal size of command: %ld\nMaximal usable size of command: %ld\n\n"
+               "Execution will continue now, and it will try to read its input\n"
+               "and run commands; if this is not what you wanted to happen, please\n"
+               "press CTRL-D or CTRL-C\n",
+               real, usable);
+        fflush(stdout);
+    }
+    /* total_jobs() and grouping need every value before the first job. */
+    bool grouping = groups_wanted(&r.o);
+    r.o.whole_input = cmd_wants_total(r.tmpl) || grouping;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
     r.total = sources_count(&r.in, &r.o);
+    if (grouping) {
+        long j0 = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
+        long n = groups_form(&r.grp, &r.o, &r.in, r.total, r.tmpl, j0 > 0 ? (size_t)j0 : 0);
+        if (n < 0) {
+            rc = TOOL_EXIT_USAGE;
+            goto out;
+        }
+        r.total = (size_t)n;
+    }
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
     if (!r.in.streaming && (j == 0 || (size_t)j > r.total))
@@ -1178,6 +1207,7 @@ out:
         }
         free(r.pend);
     }
+    groups_free(&r.grp);
     sources_free(&r.in);
     for (size_t k = 0; k < r.nwords; k++)
         free(r.words[k]);

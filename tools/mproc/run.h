@@ -11,6 +11,7 @@
  *   sources.c  the input sources after the command and their combinations
  *   throttle.c when the next job may start; --timeout N%'s median
  *   sysinfo.c  CPU topology, load and free memory
+ *   groups.c   several values per job (-n -N -X -m -L -s)
  *   profile.c  options from profiles (-J, ~/.parallel/config) and $PARALLEL
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
@@ -73,6 +74,12 @@ typedef struct run_opts {
     const char **profiles; /* -J NAME, in order */
     size_t nprofiles;
     bool probe;         /* parse for -J only: no effect, no message */
+
+    /* ---- several values per job (groups.c) */
+    long max_args, max_replace_args, max_lines, max_lines_L; /* -n -N -l -L; -1 unset */
+    long max_chars;     /* -s; 0 unset */
+    bool multi_X, multi_m, multi_xargs; /* -X -m --xargs */
+    bool show_limits;   /* --show-limits */
     bool whole_input;   /* read every value before the first job */
 
     /* ---- replacement strings (repl.h) */
@@ -264,6 +271,38 @@ void split_shell_words(profile_args *p, const char *s);
    configuration files. */
 void profile_collect(profile_args *p, const run_opts *o);
 void profile_free(profile_args *p);
+
+/* ---- groups.c --------------------------------------------------------------- */
+
+/* Several values per job: which job takes which of the sources'
+   combinations (tuples), as GNU parallel groups them: at most -n/-N/-L
+   of them, and with -X/-m/--xargs as many as keep the command line below
+   GNU parallel's usable length (or -s); -X and -m spread the last ones
+   over the slots. */
+typedef struct groups {
+    bool on;            /* several values per job */
+    bool context;       /* -X, -N, -L: the word with {} repeated per value */
+    bool novals;        /* -N0 */
+    size_t *start;      /* job k takes tuples [start[k], start[k + 1]) */
+    size_t n, cap;      /* jobs */
+    char **vals;        /* a job's values */
+    size_t nvals, vcap;
+    tbuf arena;         /* their text */
+} groups;
+
+/* Whether the options ask for several values per job. */
+bool groups_wanted(const run_opts *o);
+/* The limits: GNU parallel's maximal command line (as its probe finds it
+   here) and the usable part of it, -s applied. */
+void line_limits(const run_opts *o, long *real, long *usable);
+/* Form every job's group from the ntuples combinations; nslots is -j
+   (for the spreading). Returns the number of jobs, or -1 after printing
+   why (a value too long for any command line). */
+long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples,
+                 const cmd_tmpl *t, size_t nslots);
+/* Job idx's values: *vals (valid until the next call), the count. */
+size_t groups_job(groups *g, sources *s, size_t idx, char ***vals);
+void groups_free(groups *g);
 
 /* ---- shell.c ------------------------------------------------------------------ */
 

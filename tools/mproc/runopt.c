@@ -307,6 +307,31 @@ static int h_trim(run_opts *o, const char *val, const optdef *d)
     return run_usage_error("--trim must be one of: r l rl lr, got '%s'", val);
 }
 
+/* -n -N -L -l -s: a count, with GNU parallel's k M G ... prefixes. */
+static int h_count(run_opts *o, const char *val, const optdef *d)
+{
+    double v;
+    char c = d->shrt;
+    if (c == 'l' && val && !strcmp(val, "-0")) {
+        /* -l -0: GNU parallel takes the swallowed -0 as -0. */
+        o->null = true;
+        val = NULL;
+    }
+    if (c == 'l' && !val)
+        v = 1;
+    else if (!parse_size(val, &v) || v != (double)(long)v || v > 1e12)
+        return run_usage_error("-%c: not a number: '%s'", c, val);
+    long n = (long)v;
+    switch (c) {
+    case 'n': o->max_args = n; break;
+    case 'N': o->max_replace_args = n; break;
+    case 'L': o->max_lines_L = n; break;
+    case 'l': o->max_lines = n ? n : 1; break;
+    case 's': o->max_chars = n; break;
+    }
+    return 0;
+}
+
 /* The table. Within a group, in the order --help shows them. */
 static const optdef table[] = {
     /* ---- inputs */
@@ -337,15 +362,22 @@ static const optdef table[] = {
       .flag = -1 },
 
     /* ---- several values per job */
-    { "max-args|maxargs", 'n', ARG_REQ, REFUSED(R_NOSUP) },
-    { "max-replace-args|maxreplaceargs", 'N', ARG_REQ, REFUSED(R_NOSUP) },
-    { NULL, 'X', ARG_NONE, REFUSED(R_NOSUP) },
-    { NULL, 'm', ARG_NONE, REFUSED(R_NOSUP) },
-    { "xargs", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { NULL, 'L', ARG_REQ, REFUSED(R_NOSUP) },
-    { "max-lines|maxlines", 'l', ARG_OPT_NUM, REFUSED(R_NOSUP) },
-    { "max-chars|maxchars", 's', ARG_REQ, REFUSED(R_NOSUP) },
-    { "show-limits|showlimits", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "max-args|maxargs", 'n', ARG_REQ, G_MULTI, "N", "at most N values per job", .fn = h_count,
+      .flag = -1 },
+    { "max-replace-args|maxreplaceargs", 'N', ARG_REQ, G_MULTI, "N",
+      "N values per job, {1}..{N} each; -N0: none", .fn = h_count, .flag = -1 },
+    { NULL, 'X', ARG_NONE, G_MULTI, NULL, "as many values as fit, the word with {} repeated",
+      FLAG(multi_X) },
+    { NULL, 'm', ARG_NONE, G_MULTI, NULL, "as many values as fit, {} all of them", FLAG(multi_m) },
+    { "xargs", 0, ARG_NONE, G_MULTI, NULL, "as many values as fit (not spread over the slots)",
+      FLAG(multi_xargs) },
+    { NULL, 'L', ARG_REQ, G_MULTI, "N", "N lines (values) per job", .fn = h_count, .flag = -1 },
+    { "max-lines|maxlines", 'l', ARG_OPT_NUM, G_MULTI, "[N]", "N lines (default 1) per job",
+      .fn = h_count, .flag = -1 },
+    { "max-chars|maxchars", 's', ARG_REQ, G_MULTI, "N", "command lines of at most N characters",
+      .fn = h_count, .flag = -1 },
+    { "show-limits|showlimits", 0, ARG_NONE, G_MULTI, NULL, "print the command line limits",
+      FLAG(show_limits) },
 
     /* ---- replacement strings (repl.c, cmd.c, perl.c) */
     { NULL, 'I', ARG_REQ, G_REPL, "STR", "STR instead of {}", h_str, STR(repl.I) },
@@ -575,6 +607,7 @@ void run_opts_init(run_opts *o)
     }
     o->nterm = 4;
     o->arg_sep = ":::";
+    o->max_args = o->max_replace_args = o->max_lines = o->max_lines_L = -1;
     o->arg_file_sep = "::::";
 }
 

@@ -118,6 +118,8 @@ typedef struct cmd_job {
     long slot;          /* {%} */
     size_t total;       /* total_jobs(), {##} */
     long nslots;        /* the number of slots (-j) */
+    bool context;       /* -X (and -N): a word with {} repeated per value */
+    bool novals;        /* -N0: no value at all, not one empty one */
 } cmd_job;
 
 /* The command line of one job into out. Returns 0; 1 when an expression
