@@ -108,6 +108,10 @@ typedef struct run {
     char **vals;        /* a job's values (the sources' scratch) */
     size_t nvals;
     groups grp;         /* several values per job */
+    bool resuming;      /* --resume, --resume-failed, --retry-failed */
+    joblog_done done_seqs; /* the jobs the joblog holds as done */
+    bool joblog_append; /* the joblog exists: append to it */
+    source *retry;      /* --retry-failed: the joblog's commands */
     int argc;           /* the profiles', $PARALLEL's and the command line's words */
     char **argv;
     profile_args prof, envw;
@@ -436,8 +440,18 @@ static int fill_slots(run *r)
             r->hold_until = at;
             return 0;
         }
-        throttle_started(&r->th, &r->o, t);
         s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
+        if (r->resuming && joblog_is_done(&r->done_seqs, s->seq)) {
+            /* --resume: it ran before; nothing to run, print or log. */
+            r->done++;
+            if (r->o.keep) {
+                r->pend[s->seq - 1].done = true;
+                print_ready(r);
+            }
+            i--;
+            continue;
+        }
+        throttle_started(&r->th, &r->o, t);
         s->tries = 0;
         s->cancelled = false;
         free(s->tagstr);
@@ -910,6 +924,37 @@ static long fit_slots(long n)
     return n;
 }
 
+/* --resume, --resume-failed, --retry-failed: what the joblog says ran. */
+static int read_joblog(run *r, int *rc)
+{
+    const run_opts *o = &r->o;
+    if (!o->resume && !o->resume_failed && !o->retry_failed)
+        return 0;
+    if (!o->joblog) {
+        if (o->retry_failed)
+            return 0;
+        *rc = run_usage_error("--resume and --resume-failed require --joblog.");
+        return -1;
+    }
+    int mode = o->retry_failed ? JOBLOG_RETRY : o->resume ? JOBLOG_RESUME : JOBLOG_RESUME_FAILED;
+    if (o->retry_failed) {
+        r->retry = xmalloc(sizeof *r->retry);
+        memset(r->retry, 0, sizeof *r->retry);
+    }
+    int ret = joblog_read(o->joblog, mode, &r->done_seqs, r->retry, rc);
+    if (ret < 0)
+        return -1;
+    r->joblog_append = ret == 1;
+    r->resuming = true;
+    if (o->retry_failed && o->resume) {
+        /* Both: what ran at all is done. */
+        joblog_done_free(&r->done_seqs);
+        if (joblog_read(o->joblog, JOBLOG_RESUME, &r->done_seqs, NULL, rc) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The options of the profiles, of $PARALLEL and of the command line, each
  * parsed on its own as GNU parallel parses them; what is not an option in
  * the first two goes before the command line's command. Sets r->argc and
@@ -959,6 +1004,8 @@ static int dry_run(run *r)
     int rc = 0;
     size_t skipped = 0;
     for (size_t i = 0; i < r->total; i++) {
+        if (r->resuming && joblog_is_done(&r->done_seqs, i + 1))
+            continue;
         job_values(r, i);
         /* A skipped job is printed all the same, and counts as failed, as
            GNU parallel does. */
@@ -1003,6 +1050,13 @@ int tool_run(int argc, char **argv)
         goto out;
     argc = r.argc;
     argv = r.argv;
+    if (read_joblog(&r, &rc) < 0)
+        goto out;
+    if (r.retry) {
+        /* --retry-failed runs the joblog's commands, not the command
+           line's. */
+        i = argc;
+    }
     int cmd_start = i;
     while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;
@@ -1010,7 +1064,9 @@ int tool_run(int argc, char **argv)
     r.words = xmalloc((r.nwords + 1) * sizeof *r.words);
     for (size_t k = 0; k < r.nwords; k++)
         r.words[k] = xstrdup(argv[cmd_start + (int)k]);
-    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0 ||
+    if (r.retry)
+        sources_use(&r.in, r.retry);
+    else if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0 ||
         sources_header(&r.in, &r.o, r.words, r.nwords, argc, argv, i, &rc) < 0)
         goto out;
     r.tmpl = cmd_parse(r.words, r.nwords, &r.o.repl);
@@ -1051,8 +1107,9 @@ int tool_run(int argc, char **argv)
         j = 1;
     r.nslots = j;
 
-    if (r.o.joblog) {
-        r.joblog = joblog_open(r.o.joblog);
+    if (r.o.joblog && !r.o.dry) {
+        /* A dry run writes no joblog, as GNU parallel's. */
+        r.joblog = joblog_open(r.o.joblog, r.joblog_append);
         if (!r.joblog) {
             rc = run_usage_error("cannot write the joblog '%s': %s",
                                  r.o.joblog + (r.o.joblog[0] == '+'), strerror(errno));
@@ -1208,6 +1265,11 @@ out:
         free(r.pend);
     }
     groups_free(&r.grp);
+    joblog_done_free(&r.done_seqs);
+    if (r.retry) {
+        source_free(r.retry);
+        free(r.retry);
+    }
     sources_free(&r.in);
     for (size_t k = 0; k < r.nwords; k++)
         free(r.words[k]);

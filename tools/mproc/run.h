@@ -56,6 +56,7 @@ typedef struct run_opts {
     long halt_n;        /* N, or -1 with halt_pct */
     double halt_pct;    /* fail=X%: X, else -1 */
     const char *joblog;
+    bool resume, resume_failed, retry_failed;
 
     /* ---- inputs */
     bool null;          /* -0 */
@@ -186,10 +187,28 @@ int policy_halt_status(const run_opts *o, const run_counts *c, bool failed, bool
 
 /* ---- joblog.c -------------------------------------------------------------- */
 
-/* Open the joblog named by path: - is stdout, +FILE appends with no header;
-   else the file is created with GNU parallel's header line. NULL with errno
-   set on failure. */
-FILE *joblog_open(const char *path);
+/* Open the joblog named by path: - is stdout, +FILE (or append) appends
+   with no header; else the file is created with GNU parallel's header
+   line. NULL with errno set on failure. */
+FILE *joblog_open(const char *path, bool append);
+
+/* The jobs a joblog says ran (--resume) or succeeded (the others). */
+typedef struct joblog_done {
+    unsigned char *bits;
+    size_t cap;
+} joblog_done;
+
+enum { JOBLOG_RESUME, JOBLOG_RESUME_FAILED, JOBLOG_RETRY };
+
+/* Read the joblog at path (a leading + ignored) for --resume (mode
+   JOBLOG_RESUME: every job in it is done), --resume-failed (the jobs that
+   succeeded are done) or --retry-failed (also: retry gets each job's
+   command by its Seq, "true" for those that succeeded). Returns 1 when it
+   exists and has a header (append to it), 0 when it does not exist, -1
+   after printing that a line is no joblog line (*rc set). */
+int joblog_read(const char *path, int mode, joblog_done *done, source *retry, int *rc);
+bool joblog_is_done(const joblog_done *d, size_t seq);
+void joblog_done_free(joblog_done *d);
 void joblog_close(FILE *f);
 
 typedef struct joblog_rec {
@@ -234,6 +253,8 @@ bool sources_is_marker(const run_opts *o, const char *a);
    the jobs run (streaming) unless -j 0, --dry-run, --shuf or whole_input
    need it whole. Returns 0, or -1 after printing why (*rc the status). */
 int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, int *rc);
+/* One source of v's values, instead of reading any (--retry-failed). */
+void sources_use(sources *s, source *v);
 /* Streaming: read the rest of stdin now (every value is needed). */
 int sources_read_rest(sources *s, int *rc);
 

@@ -137,6 +137,13 @@ int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, in
     return 0;
 }
 
+void sources_use(sources *s, source *v)
+{
+    source *d = add_source(s, false);
+    for (size_t k = 0; k < v->n; k++)
+        source_push(d, v->v[k]);
+}
+
 int sources_read_rest(sources *s, int *rc)
 {
     if (!s->streaming)
