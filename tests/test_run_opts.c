@@ -139,7 +139,7 @@ START_TEST(help_is_short_and_grouped)
         ck_assert_msg(strstr(r.out, want[i]), "--help lacks '%s'", want[i]);
     /* Refused options are not offered. */
     ck_assert_ptr_null(strstr(r.out, "--sshlogin"));
-    ck_assert_int_lt(count_char(r.out, '\n'), 120);
+    ck_assert_int_lt(count_char(r.out, '\n'), 170);
     tr_free(&r);
     r = TOOL("run", "-h", NULL);
     ck_assert_int_eq(r.status, 0);

@@ -16,11 +16,11 @@ static char *session(const char *tool)
              "$T -k -j1 --joblog jl 'echo {}; exit $(({}%%2))' ::: 1 2 3; echo rc=$?; "
              "$T -k -j1 --resume --joblog jl 'echo {}; exit $(({}%%2))' ::: 1 2 3 4 5; echo rc=$?; "
              "$T -k -j1 --resume-failed --joblog jl 'echo R{}; exit {}' ::: 1 2 3 4 5 6; echo rc=$?; "
-             "$T -k --retry-failed --joblog jl; echo rc=$?; "
+             "$T -k -j1 --retry-failed --joblog jl; echo rc=$?; "
              "$T -k --dry-run --resume --joblog jl echo ::: 1 2 3 4 5 6 7; echo rc=$?; "
              "cut -f1,7,9 jl; rm -f jl; "
              "$T -k -j1 --joblog jl 'echo {}; exit $(({}%%2))' ::: 1 2 3 >/dev/null; "
-             "$T -k --retry-failed --joblog jl; echo rc=$?; "
+             "$T -k -j1 --retry-failed --joblog jl; echo rc=$?; "
              "printf 'x\\nnot a joblog line\\n' > bad; $T --resume --joblog bad echo ::: a; "
              "echo rc=$?",
              dir, tool);

@@ -15,7 +15,9 @@
  *   profile.c  options from profiles (-J, ~/.parallel/config) and $PARALLEL
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
- *   run.c      the slot table and the one poll loop
+ *   runmain.c  from the command line to the exit status: setup, cleanup
+ *   run.c      the slot table and the one poll loop (runloop.h: its state)
+ *   runout.c   where job output goes (-k, --line-buffer, --tag, -v, -t)
  *
  * ADDING AN OPTION: a field in run_opts (in the section of its concern), a
  * line in runopt.c's table (in its group) and, when it takes more than a
@@ -46,6 +48,7 @@ typedef struct run_opts {
     const char *load;   /* --load as given */
     int nice;           /* --nice */
     bool ungroup;       /* -u */
+    const char *tmpdir; /* --tmpdir */
     bool verbose_t;     /* -t: commands to stderr */
     int verbose_v;      /* -v: commands before their output */
     bool keep, dry, bar, linebuf, tag;

@@ -121,6 +121,10 @@ int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, in
            value is needed first. */
         add_source(s, false);
         s->stdin_only = true;
+        if (isatty(0) && isatty(2))
+            fputs("mproc run: Warning: Input is read from the terminal; end it with Ctrl-D "
+                  "(or give ::: or :::: or -a).\n",
+                  stderr);
         if (o->jobs != 0 && !o->dry && !o->whole_input && !o->shuf) {
             s->streaming = true;
             return 0;
