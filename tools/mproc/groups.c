@@ -89,6 +89,8 @@ static void collect(groups *g, sources *s, size_t from, size_t to)
     for (size_t k = from; k < to; k++) {
         char **v;
         size_t n = sources_job(s, k, &v);
+        if (k == from)
+            g->per_tuple = n;
         offs = xrealloc(offs, (noffs + n + 1) * sizeof *offs);
         for (size_t m = 0; m < n; m++) {
             offs[noffs++] = g->arena.len;

@@ -124,6 +124,39 @@ int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
     return cmd_build(r->tmpl, line, &job);
 }
 
+/* --results: the job's values, kept for when it ends. */
+static void keep_values(run *r, slot *s)
+{
+    s->rvals.len = 0;
+    for (size_t k = 0; k < r->nvals; k++) {
+        tbuf_adds(&s->rvals, r->vals[k]);
+        tbuf_addc(&s->rvals, '\0');
+    }
+    s->nrvals = r->nvals;
+    s->rper = r->grp.on ? r->grp.per_tuple : r->nvals;
+}
+
+static void record_results(run *r, slot *s, int exitval, int sig, double runtime)
+{
+    char **vals = xmalloc((s->nrvals + 1) * sizeof *vals);
+    const char *p = s->rvals.p;
+    for (size_t k = 0; k < s->nrvals; k++, p += strlen(p) + 1)
+        vals[k] = (char *)p;
+    results_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
+                        .received = s->received, .exitval = exitval, .sig = sig,
+                        .cmd = s->cmd.p, .vals = vals, .nvals = s->nrvals,
+                        .per_record = s->rper, .names = r->in.names, .nnames = r->in.nnames,
+                        .out = s->out.p ? s->out.p : "", .outlen = s->out.len,
+                        .err = s->err.p ? s->err.p : "", .errlen = s->err.len };
+    tbuf line = {0};
+    (void)results_write(&r->rs, &rec, &line);
+    free(vals);
+    /* On stdout, the line is the job's output (in order with -k). */
+    tbuf_free(&s->out);
+    s->out = line;
+    s->err.len = 0;
+}
+
 /* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
    skipped instead (skip() in an expression). */
 static int start_job(run *r, long si)
@@ -135,6 +168,8 @@ static int start_job(run *r, long si)
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
+    if (r->rs.kind != RES_NONE)
+        keep_values(r, s);
     if (b > 0)
         return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
@@ -416,6 +451,11 @@ static int reap_job(run *r, long si)
     } else {
         r->nsucc++;
         throttle_runtime(&r->th, runtime);
+    }
+    if (r->rs.kind != RES_NONE) {
+        /* --results takes the output: none is printed, as in GNU
+           parallel. */
+        record_results(r, s, exitval, sig, runtime);
     }
 
     if (r->o.keep) {

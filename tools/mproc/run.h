@@ -49,6 +49,7 @@ typedef struct run_opts {
     int nice;           /* --nice */
     bool ungroup;       /* -u */
     const char *tmpdir; /* --tmpdir */
+    const char *results; /* --results DIR or FILE.csv|.tsv|.json */
     bool verbose_t;     /* -t: commands to stderr */
     int verbose_v;      /* -v: commands before their output */
     bool keep, dry, bar, linebuf, tag;
@@ -242,6 +243,8 @@ typedef struct sources {
     size_t jn, jcap;
     tbuf cols;          /* --colsep: a job's columns */
     bool stdin_only;    /* no source given: stdin */
+    char **names;       /* --header: the columns' names, in order */
+    size_t nnames;
     bool streaming;     /* values come from stdin as the jobs run */
     bool eof;           /* streaming: stdin has ended */
     tbuf partial;       /* streaming: the unfinished last record */
@@ -311,6 +314,7 @@ typedef struct groups {
     size_t n, cap;      /* jobs */
     char **vals;        /* a job's values */
     size_t nvals, vcap;
+    size_t per_tuple;   /* values of one combination in the last job */
     tbuf arena;         /* their text */
 } groups;
 
@@ -327,6 +331,40 @@ long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples,
 /* Job idx's values: *vals (valid until the next call), the count. */
 size_t groups_job(groups *g, sources *s, size_t idx, char ***vals);
 void groups_free(groups *g);
+
+/* ---- results.c ------------------------------------------------------------ */
+
+enum { RES_NONE, RES_DIR, RES_CSV, RES_TSV, RES_JSON };
+
+typedef struct results {
+    int kind;           /* RES_* */
+    const char *dir;    /* RES_DIR */
+    FILE *f;            /* the others */
+} results;
+
+/* A finished job, as --results records it. */
+typedef struct results_rec {
+    size_t seq;
+    double start_real, runtime;
+    size_t received;
+    int exitval, sig;
+    const char *cmd;
+    char *const *vals;  /* its values, per_record to a record (source) */
+    size_t nvals, per_record;
+    char *const *names; /* --header's names of a record's columns, if any */
+    size_t nnames;
+    const char *out, *err;
+    size_t outlen, errlen;
+} results_rec;
+
+/* Open what o->results names; 0, or -1 after printing why (*rc set). */
+int results_open(results *rs, const run_opts *o, int *rc);
+/* CSV and TSV: the header line, for records of nvals values. */
+void results_header(results *rs, size_t nvals, char *const *names, size_t nnames);
+/* Record one job; on stdout (-.csv ...) its line is appended to line
+   instead, to be printed as the job's output. 0 or -errno (printed). */
+int results_write(results *rs, const results_rec *j, tbuf *line);
+void results_close(results *rs);
 
 /* ---- shell.c ------------------------------------------------------------------ */
 

@@ -40,6 +40,8 @@ typedef struct slot {
     bool cancelled;     /* ended by halt now, an interrupt or EPIPE: output dropped */
     tbuf cmd;
     char *tagstr;       /* "values\t" for --tag */
+    tbuf rvals;         /* --results: the values, NUL-separated */
+    size_t nrvals, rper;
 } slot;
 
 typedef struct run {
@@ -56,6 +58,7 @@ typedef struct run {
     char **vals;        /* a job's values (the sources' scratch) */
     size_t nvals;
     groups grp;         /* several values per job */
+    results rs;         /* --results */
     bool resuming;      /* --resume, --resume-failed, --retry-failed */
     joblog_done done_seqs; /* the jobs the joblog holds as done */
     bool joblog_append; /* the joblog exists: append to it */

@@ -234,7 +234,7 @@ int tool_run(int argc, char **argv)
     }
     /* total_jobs() and grouping need every value before the first job. */
     bool grouping = groups_wanted(&r.o);
-    r.o.whole_input = cmd_wants_total(r.tmpl) || grouping;
+    r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
     r.total = sources_count(&r.in, &r.o);
@@ -272,6 +272,13 @@ int tool_run(int argc, char **argv)
     {
         const char *tmp = r.o.tmpdir ? r.o.tmpdir : getenv("TMPDIR");
         jobenv_init(&r.env, r.shell, tmp && *tmp ? tmp : "/tmp");
+    }
+    if (!r.o.dry && results_open(&r.rs, &r.o, &rc) < 0)
+        goto out;
+    if ((r.rs.kind == RES_CSV || r.rs.kind == RES_TSV) && r.total > 0) {
+        /* The header names the first job's values. */
+        job_values(&r, 0);
+        results_header(&r.rs, r.nvals, r.in.names, r.in.nnames);
     }
     if (r.o.dry) {
         rc = dry_run(&r);
@@ -376,6 +383,7 @@ int tool_run(int argc, char **argv)
 
 out:
     joblog_close(r.joblog);
+    results_close(&r.rs);
     xclose(&r.sigfd);
     xclose(&r.devnull);
     /* The perl coprocess, if any, ends before we may leave by a signal. */
@@ -401,6 +409,7 @@ out:
             tbuf_free(&r.slots[k].out);
             tbuf_free(&r.slots[k].err);
             tbuf_free(&r.slots[k].cmd);
+            tbuf_free(&r.slots[k].rvals);
             free(r.slots[k].tagstr);
         }
         free(r.slots);

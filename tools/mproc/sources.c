@@ -253,8 +253,11 @@ static char *rename_word(const char *word, const char *name, size_t id)
     return b.p;
 }
 
-static void rename_all(char **words, size_t nwords, const char *name, size_t id)
+static void rename_all(sources *s, char **words, size_t nwords, const char *name, size_t id)
 {
+    s->names = xrealloc(s->names, (s->nnames + 1) * sizeof *s->names);
+    s->names[s->nnames++] = xstrdup(name);
+    (void)id;
     for (size_t w = 0; w < nwords; w++) {
         char *n = rename_word(words[w], name, id);
         free(words[w]);
@@ -271,13 +274,13 @@ int sources_header(sources *s, const run_opts *o, char **words, size_t nwords, i
     if (!strcmp(o->header, "0")) {
         /* The names of the files: {file1} is the first :::: file's value. */
         for (size_t k = 0; k < o->nargfiles; k++)
-            rename_all(words, nwords, o->argfiles[k], id++);
+            rename_all(s, words, nwords, o->argfiles[k], id++);
         for (bool files = false; i < argc; i++) {
             bool plus;
             if (sources_is_marker(o, argv[i]))
                 files = is_sep(argv[i], o->arg_file_sep, &plus);
             else if (files)
-                rename_all(words, nwords, argv[i], id++);
+                rename_all(s, words, nwords, argv[i], id++);
         }
         return 0;
     }
@@ -293,7 +296,7 @@ int sources_header(sources *s, const run_opts *o, char **words, size_t nwords, i
         size_t n = split_cols(s, v->v[0], &cols);
         const char *c = cols.p;
         for (size_t m = 0; m < n; m++, c += strlen(c) + 1)
-            rename_all(words, nwords, c, id++);
+            rename_all(s, words, nwords, c, id++);
         tbuf_free(&cols);
         free(v->v[0]);
         memmove(v->v, v->v + 1, (v->n - 1) * sizeof *v->v);
@@ -434,6 +437,9 @@ void sources_free(sources *s)
     free(s->rd);
     free(s->order);
     free(s->jv);
+    for (size_t k = 0; k < s->nnames; k++)
+        free(s->names[k]);
+    free(s->names);
     tbuf_free(&s->partial);
     tbuf_free(&s->cols);
     if (s->md)
