@@ -7,12 +7,7 @@
 
 /* Everything the steps leave and print, run by one tool in a fresh folder;
    start times and runtimes, which differ from run to run, made T and R. */
-static char *session(const char *tool)
-{
-    char dir[64], script[4096];
-    tmpdir_make(dir, sizeof dir);
-    snprintf(script, sizeof script,
-             "cd %s && T='%s'; "
+static const char results_steps[] =
              "untime() { sed -E 's/^([0-9]+)([,\t]):([,\t])[0-9.]+[,\t][0-9.]+/\\1\\2:\\3T\\2R/;"
              " s/\"Starttime\": [0-9.]+, \"JobRuntime\": [0-9.]+/T/'; }; "
              "$T --results d1 'echo out{}; echo err{} >&2' ::: a 'b/c' 'e\\\\f' ::: x; echo rc=$?; "
@@ -20,32 +15,15 @@ static char *session(const char *tool)
              "$T --header : --results d3 echo ::: y 1 ::: x 2; "
              "$T --results d4 'exit {}' ::: 0 3; echo rc=$?; "
              "find . -type f | LC_ALL=C sort | while IFS= read -r f; do "
-             "printf '%%s: ' \"$f\"; tr '\\n' '|' < \"$f\"; echo; done; "
+             "printf '%s: ' \"$f\"; tr '\\n' '|' < \"$f\"; echo; done; "
              "$T -k --results -.csv 'echo {}; echo e >&2' ::: a 'b c' 'q\"q' | untime; "
              "$T -k --header : --results -.tsv echo ::: y 1 ::: x 2 | untime; "
              "$T -k --results -.json echo ::: a 'b\"c' 'tab\tx' | untime; "
-             "$T -k -j1 --results out.csv echo ::: a b; echo rc=$?; untime < out.csv",
-             dir, tool);
-    char *argv[] = { "sh", "-c", script, NULL };
-    tool_result r = tr_exec("/bin/sh", argv, "", 0);
-    char *out = r.out;
-    r.out = NULL;
-    tr_free(&r);
-    tmpdir_remove(dir);
-    return out;
-}
+             "$T -k -j1 --results out.csv echo ::: a b; echo rc=$?; untime < out.csv";
 
 START_TEST(results_as_gnu)
 {
-    char *m = session(MPROC_TOOL " run");
-    ck_assert_ptr_nonnull(strstr(m, "./d1/1/a/2/x/stdout: outa x|"));
-    ck_assert_ptr_nonnull(strstr(m, "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval"));
-    if (have_parallel()) {
-        char *p = session("parallel --will-cite");
-        ck_assert_msg(!strcmp(m, p), "mproc:\n%s\nGNU parallel:\n%s", m, p);
-        free(p);
-    }
-    free(m);
+    gnu_session(results_steps, "./d1/1/a/2/x/stdout: outa x|");
 }
 END_TEST
 
