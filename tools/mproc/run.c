@@ -173,7 +173,7 @@ static int start_job(run *r, long si)
     if (b > 0)
         return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
-        s->tagstr = make_tag(r);
+        s->tagstr = make_tag(r, s->seq, si + 1);
     if (!r->o.ungroup) {
         if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
             err = -errno;

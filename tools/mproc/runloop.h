@@ -59,6 +59,7 @@ typedef struct run {
     size_t nvals;
     groups grp;         /* several values per job */
     results rs;         /* --results */
+    cmd_tmpl *tagtmpl;  /* --tagstring */
     bool resuming;      /* --resume, --resume-failed, --retry-failed */
     joblog_done done_seqs; /* the jobs the joblog holds as done */
     bool joblog_append; /* the joblog exists: append to it */
@@ -156,7 +157,8 @@ bool streams(const run *r, const slot *s);
 void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime);
 /* -v and -t as a job starts. */
 void announce(run *r, slot *s);
-/* --tag's prefix from r->vals: a new string. */
-char *make_tag(const run *r);
+/* --tag's (or --tagstring's) prefix of job seq in slot slotno, from
+   r->vals: a new string. */
+char *make_tag(run *r, size_t seq, long slotno);
 
 #endif

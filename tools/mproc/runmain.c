@@ -164,7 +164,7 @@ static int dry_run(run *r)
         }
         skipped += (size_t)b;
         tbuf_addc(&line, '\n');
-        char *tag = r->o.tag ? make_tag(r) : NULL;
+        char *tag = r->o.tag ? make_tag(r, i + 1, (long)(i % (size_t)r->nslots) + 1) : NULL;
         int err = out_write(1, tag, line.p, line.len);
         free(tag);
         if (err < 0) {
@@ -209,14 +209,24 @@ int tool_run(int argc, char **argv)
     while (i < argc && !sources_is_marker(&r.o, argv[i]))
         i++;
     r.nwords = (size_t)(i - cmd_start);
-    r.words = xmalloc((r.nwords + 1) * sizeof *r.words);
+    /* The command's words, and --tagstring last: --header renames in all. */
+    r.words = xmalloc((r.nwords + 2) * sizeof *r.words);
     for (size_t k = 0; k < r.nwords; k++)
         r.words[k] = xstrdup(argv[cmd_start + (int)k]);
+    r.words[r.nwords] = xstrdup(r.o.tagstring ? r.o.tagstring : "");
     if (r.retry)
         sources_use(&r.in, r.retry);
     else if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0 ||
-        sources_header(&r.in, &r.o, r.words, r.nwords, argc, argv, i, &rc) < 0)
+        sources_header(&r.in, &r.o, r.words, r.nwords + 1, argc, argv, i, &rc) < 0)
         goto out;
+    if (r.o.tagstring) {
+        r.tagtmpl = cmd_parse_tag(r.words[r.nwords], &r.o.repl);
+        if (!r.tagtmpl) {
+            rc = TOOL_EXIT_USAGE;
+            goto out;
+        }
+        r.o.tag = true;
+    }
     r.tmpl = cmd_parse(r.words, r.nwords, &r.o.repl);
     if (!r.tmpl) {
         rc = TOOL_EXIT_USAGE;
@@ -428,8 +438,9 @@ out:
         free(r.retry);
     }
     sources_free(&r.in);
-    for (size_t k = 0; k < r.nwords; k++)
+    for (size_t k = 0; k < r.nwords + (r.words != NULL); k++)
         free(r.words[k]);
+    cmd_free(r.tagtmpl);
     free(r.words);
     free(r.argv);
     profile_free(&r.prof);

@@ -418,7 +418,8 @@ static const optdef table[] = {
     { "bar", 0, ARG_NONE, G_OUTPUT, NULL, "progress bar on stderr (on a terminal)", FLAG(bar) },
     { "ungroup", 'u', ARG_NONE, G_OUTPUT, NULL, "pass output straight through, as it comes",
       FLAG(ungroup) },
-    { "tag-string|tagstring", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "tagstring|tag-string", 0, ARG_REQ, G_OUTPUT, "STR",
+      "prefix output lines with STR (replacement strings in it) and a tab", h_str, STR(tagstring) },
     { NULL, 'v', ARG_NONE, G_OUTPUT, NULL, "print each command before its output",
       .fn = h_verbose_v, .flag = -1 },
     { "verbose", 't', ARG_NONE, G_OUTPUT, NULL, "print each command on stderr as it starts",
@@ -676,7 +677,8 @@ static int h_help(run_opts *o, const char *val, const optdef *d)
           "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
           "\n"
           "Run COMMAND once per input (every combination of several sources), in\n"
-          "parallel, by /bin/sh -c with each value shell-quoted. Replacement strings:\n"
+          "parallel, by the shell mproc was started from, each value shell-quoted.\n"
+          "Replacement strings:\n"
           "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
           "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
           "of source N. Without any, \" {}\" is appended.\n",

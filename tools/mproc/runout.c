@@ -113,9 +113,17 @@ void announce(run *r, slot *s)
     }
 }
 
-char *make_tag(const run *r)
+char *make_tag(run *r, size_t seq, long slotno)
 {
     tbuf t = {0};
+    if (r->tagtmpl) {
+        cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
+                        .novals = r->grp.novals, .seq = seq, .slot = slotno,
+                        .total = r->total, .nslots = r->nslots };
+        (void)cmd_build(r->tagtmpl, &t, &job);
+        tbuf_addc(&t, '\t');
+        return t.p;
+    }
     for (size_t k = 0; k < r->nvals; k++) {
         if (k)
             tbuf_addc(&t, ' ');

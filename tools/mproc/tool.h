@@ -108,6 +108,9 @@ struct repl_opts;
    "{}" (the values are the commands). Returns NULL after printing a usage
    error (a --rpl tag that is no valid regular expression). */
 cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const struct repl_opts *ro);
+/* A --tagstring: its replacement strings as in a command, but nothing
+   appended and no value quoted. NULL after a usage error. */
+cmd_tmpl *cmd_parse_tag(const char *s, const struct repl_opts *ro);
 void cmd_free(cmd_tmpl *t);
 
 /* One job, as its command line is built. */
