@@ -418,7 +418,7 @@ static const optdef table[] = {
     { "bar", 0, ARG_NONE, G_OUTPUT, NULL, "progress bar on stderr (on a terminal)", FLAG(bar) },
     { "ungroup", 'u', ARG_NONE, G_OUTPUT, NULL, "pass output straight through, as it comes",
       FLAG(ungroup) },
-    { "tagstring|tag-string", 0, ARG_REQ, G_OUTPUT, "STR",
+    { "tag-string|tagstring", 0, ARG_REQ, G_OUTPUT, "STR",
       "prefix output lines with STR (replacement strings in it) and a tab", h_str, STR(tagstring) },
     { NULL, 'v', ARG_NONE, G_OUTPUT, NULL, "print each command before its output",
       .fn = h_verbose_v, .flag = -1 },
