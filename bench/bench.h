@@ -17,13 +17,10 @@ static inline double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Runs `python3 bench/SCRIPT ARGS` and returns the number it prints (seconds
-   per operation), or -1 when Python is missing or fails. */
-static inline double bench_python(const char *script, const char *args)
+/* Runs the shell command cmd and returns the number it prints first, or -1
+   when it fails. */
+static inline double bench_command(const char *cmd)
 {
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "python3 '%s/bench/%s' %s 2>/dev/null", MPROC_SOURCE_DIR, script,
-             args);
     FILE *f = popen(cmd, "r");
     if (!f)
         return -1;
@@ -33,6 +30,16 @@ static inline double bench_python(const char *script, const char *args)
     if (pclose(f) != 0)
         v = -1;
     return v;
+}
+
+/* Runs `python3 bench/SCRIPT ARGS` and returns the number it prints (seconds
+   per operation), or -1 when Python is missing or fails. */
+static inline double bench_python(const char *script, const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "python3 '%s/bench/%s' %s 2>/dev/null", MPROC_SOURCE_DIR, script,
+             args);
+    return bench_command(cmd);
 }
 
 /* One row: name, seconds per operation, and how many times slower than

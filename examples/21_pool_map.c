@@ -2,24 +2,20 @@
  * Copyright (c) 2026 The mproc authors */
 /* 21_pool_map: map over an array (results in input order), and
  * imap_unordered (results as they finish), as Pool.map and
- * Pool.imap_unordered. */
+ * Pool.imap_unordered. The results are text: every result is followed by
+ * a NUL, so it reads as a C string. */
 #include <mproc.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 
-/* Collatz steps of one 8-byte item. */
+/* The Collatz steps of one 8-byte item, as text. */
 static int steps(const void *arg, size_t len, mproc_out *out)
 {
-    long n;
-    if (len != sizeof n)
-        return 1;
-    memcpy(&n, arg, sizeof n);
+    long n = len == sizeof n ? *(const long *)arg : 1;
     int k = 0;
-    while (n > 1) {
+    for (; n > 1; k++)
         n = n % 2 ? 3 * n + 1 : n / 2;
-        k++;
-    }
-    return mproc_out_write(out, &k, sizeof k);
+    return mproc_out_printf(out, "%d", k);
 }
 
 int main(void)
@@ -32,7 +28,6 @@ int main(void)
     static long items[N];
     for (long i = 0; i < N; i++)
         items[i] = i + 1;
-
     /* chunksize 0: chosen as Python does, so 100000 items travel in a few
        tasks, not 100000. */
     mproc_map *m;
@@ -44,14 +39,10 @@ int main(void)
     int best = 0;
     size_t best_i = 0;
     for (size_t i = 0; i < mproc_map_count(m); i++) {
-        const void *d;
-        int k;
-        if (mproc_map_get(m, i, &d, NULL) == 0) {
-            memcpy(&k, d, sizeof k);
-            if (k > best) {
-                best = k;
-                best_i = i;
-            }
+        const void *text;
+        if (mproc_map_get(m, i, &text, NULL) == 0 && atoi(text) > best) {
+            best = atoi(text);
+            best_i = i;
         }
     }
     printf("  map: of 1..%d, %ld takes the most Collatz steps: %d\n", N, items[best_i], best);
@@ -63,11 +54,9 @@ int main(void)
     if (mproc_pool_imap_unordered(pool, steps, few, sizeof few[0], 6, 1, &it) < 0)
         return 1;
     mproc_item item;
-    while (mproc_iter_next(it, -1, &item) == 1) {
-        int k;
-        memcpy(&k, item.data, sizeof k);
-        printf("  imap_unordered: item %zu (%ld) takes %d steps\n", item.index, few[item.index], k);
-    }
+    while (mproc_iter_next(it, -1, &item) == 1)
+        printf("  imap_unordered: item %zu (%ld) takes %s steps\n", item.index, few[item.index],
+               (const char *)item.data);
     mproc_iter_free(it);
     mproc_pool_free(pool);
     return 0;

@@ -15,11 +15,14 @@
 #include <stdio_ext.h>
 #include <unistd.h>
 
-int mproc__stdin_devnull(void)
+int mproc__devnull_open(void)
 {
     int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    return fd < 0 ? -errno : fd;
+}
+
+int mproc__stdin_from(int fd)
+{
     if (fd == 0)
         return fcntl(0, F_SETFD, 0) < 0 ? -errno : 0;
     /* dup2 onto 0 is the one place close-on-exec is cleared: stdin must
@@ -27,6 +30,12 @@ int mproc__stdin_devnull(void)
     int err = dup2(fd, 0) < 0 ? -errno : 0;
     close(fd);
     return err;
+}
+
+int mproc__stdin_devnull(void)
+{
+    int fd = mproc__devnull_open();
+    return fd < 0 ? fd : mproc__stdin_from(fd);
 }
 
 void mproc__flush_std(void)

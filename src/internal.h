@@ -120,6 +120,11 @@ void mproc__fork_end(void);
 
 /* Point the calling process's stdin at /dev/null; 0 or -errno. */
 int mproc__stdin_devnull(void);
+/* The same in two steps, so that a parent can open /dev/null before it
+   forks (a descriptor or -errno) and the child, which then needs no free
+   descriptor, makes it stdin (taking fd over; 0 or -errno). */
+int mproc__devnull_open(void);
+int mproc__stdin_from(int fd);
 /* The one way out of a child that ran a function: flush stdout and stderr,
    then _exit with status rc & 0xff. */
 _Noreturn void mproc__child_leave(int rc);

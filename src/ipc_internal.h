@@ -45,5 +45,6 @@ int mproc__shm_open_fd(mproc_shm **out, int fd, uint32_t magic);
 
 #define MPROC__SHM_MAGIC_BLOCK 0x6d53484dU /* "mSHM" */
 #define MPROC__SHM_MAGIC_QUEUE 0x6d51554eU /* "mQUE" */
+#define MPROC__SHM_MAGIC_RSEM  0x6d52534dU /* "mRSM" */
 
 #endif

@@ -440,7 +440,10 @@ static int recv_msg(mproc_pipe *p, void *buf, size_t cap, void **alloc, size_t *
         if (alloc) {
             *alloc = p->msg;
         } else {
-            memcpy(buf, p->msg, n);
+            /* buf is never NULL here (cap >= n > 0); the test is for GCC,
+               which inlines mproc_pipe_recv's NULL into this branch. */
+            if (buf)
+                memcpy(buf, p->msg, n);
             free(p->msg);
         }
         p->msg = NULL;

@@ -18,13 +18,29 @@
 
 /* ---- creating ------------------------------------------------------------------ */
 
+_Atomic unsigned mproc__pool_fork_gen;
+
+static void pool_after_fork_child(void)
+{
+    atomic_fetch_add(&mproc__pool_fork_gen, 1);
+}
+
+__attribute__((constructor)) static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_after_fork_child);
+}
+
 void mproc__pool_unref(mproc_pool *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->ext_mu);
     pthread_cond_destroy(&p->cv);
+    mproc__pool_window_unmap(p);
+    mproc__pool_ext_lists_free(p);
     free(p->inflight);
+    free(p->lost_sig);
     free(p->segs);
     free(p);
 }
@@ -51,6 +67,16 @@ static void release_shared(mproc_pool *p)
     p->arena_fd = p->cmd_fd = -1;
 }
 
+/* A time limit in seconds as the ring keeps it: 0 for none. */
+static int64_t timeout_ns(double t)
+{
+    /* A limit past 31 years is no limit (and past 292 would not fit). */
+    if (t <= 0 || t > 1e9)
+        return 0;
+    int64_t ns = (int64_t)(t * 1e9);
+    return ns ? ns : 1;
+}
+
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
 {
     mproc_pool_opts o = { 0 };
@@ -69,14 +95,17 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     if (!p)
         return -ENOMEM;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->ext_mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     atomic_init(&p->refs, 1);
+    p->gen = atomic_load(&mproc__pool_fork_gen);
     atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
     p->nprocs = n;
     p->inflight = calloc(MPROC__SLOTS, sizeof *p->inflight);
-    if (!p->inflight) {
+    p->lost_sig = calloc(n, sizeof *p->lost_sig);
+    if (!p->inflight || !p->lost_sig) {
         err = -ENOMEM;
         goto out;
     }
@@ -96,6 +125,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
         err = mproc__err();
         goto out;
     }
+    mproc__pool_window_map(p);
     p->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->cmd_fd < 0 || pipe2(start, O_CLOEXEC) < 0) {
         err = mproc__err();
@@ -104,10 +134,10 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     mproc__shared *sh = p->sh;
     sh->nworkers = n;
     sh->maxtasks = o.maxtasksperchild;
-    /* A limit past 31 years is no limit (and past 292 would not fit). */
-    sh->timeout_ns = o.task_timeout > 1e9 ? 0 : (int64_t)(o.task_timeout * 1e9);
-    if (o.task_timeout > 0 && o.task_timeout <= 1e9 && sh->timeout_ns == 0)
-        sh->timeout_ns = 1;
+    sh->timeout_ns = timeout_ns(o.task_timeout);
+    atomic_init(&sh->min_timeout_ns, sh->timeout_ns);
+    sh->win = p->win;
+    sh->win_size = p->win_size;
     sh->init = o.initializer;
     sh->initarg = o.initarg;
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
@@ -202,7 +232,17 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->count = t->count;
     s->res_len = 0;
     s->res_off = 0;
+    s->res_ext = -1;
     s->code = s->detail = s->sig = 0;
+    s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
+    if (s->timeout_ns) {
+        int64_t m = atomic_load(&sh->min_timeout_ns);
+        if (!m || s->timeout_ns < m) {
+            /* The supervisor must look more often from now on. */
+            atomic_store(&sh->min_timeout_ns, s->timeout_ns);
+            send_cmd(p);
+        }
+    }
     if (t->arg_len <= MPROC__INLINE && t->arg_len)
         memcpy(s->data, t->arg, t->arg_len);
     p->inflight[pos % MPROC__SLOTS] = r;
@@ -222,32 +262,33 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     return 0;
 }
 
-/* Copies a large argument into the arena, outside the mutex. */
+/* Copies a large argument into an extent, outside the pool's mutex: the
+   one copy of its bytes on the way to the worker. */
 static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len)
 {
     if (len <= MPROC__INLINE)
         return 0;
     uint64_t off;
-    int err = mproc__arena_alloc(p->sh, len, &off);
+    int err = mproc__pool_ext_get(p, len, &off);
     if (err < 0)
         return err;
-    void *m = mproc__arena_map(p->arena_fd, off, len, true);
+    void *m = mproc__arena_at(p->sh, p->arena_fd, off, len, true);
     if (!m) {
         err = mproc__err();
-        mproc__arena_release(p->arena_fd, off, len);
+        mproc__pool_ext_put(p, off, len);
         return err;
     }
     memcpy(m, arg, len);
-    mproc__arena_unmap(m, len);
+    mproc__arena_done(p->sh, m, off, len);
     r->arg_off = off;
     r->arg_len = len;
     return 0;
 }
 
-static void unstage_arg(mproc_pool *p, mproc_result *r)
+void mproc__pool_unstage_arg(mproc_pool *p, mproc_result *r)
 {
     if (r->arg_len > MPROC__INLINE)
-        mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+        mproc__pool_ext_put(p, r->arg_off, r->arg_len);
     r->arg_len = 0;
 }
 
@@ -272,10 +313,20 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
         return err;
     }
     r->arg_len = t->arg_len;
+    if (t->on_ok || t->on_err) {
+        r->on_ok = t->on_ok;
+        r->on_err = t->on_err;
+        r->cookie = t->cookie;
+        r->has_cb = true;
+    }
     pthread_mutex_lock(&p->mu);
-    err = p->sh ? publish(p, r, t) : -EINVAL;
+    err = p->sh ? 0 : -EINVAL;
+    if (!err && r->has_cb)
+        err = mproc__pool_cb_start(p);
+    if (!err)
+        err = publish(p, r, t);
     if (err < 0)
-        unstage_arg(p, r);
+        mproc__pool_unstage_arg(p, r);
     pthread_mutex_unlock(&p->mu);
     if (err < 0) {
         mproc__result_discard(r);
@@ -288,9 +339,26 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
 int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
                            mproc_result **out)
 {
-    if (!pool || !fn || !out || (!arg && arg_len))
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len))
         return -EINVAL;
     task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
+    return mproc__pool_submit_task(pool, &t, out);
+}
+
+int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t arg_len,
+                      const mproc_submit_opts *opts, mproc_result **out)
+{
+    if (!pool || !mproc__pool_here(pool->gen) || !fn || !out || (!arg && arg_len) ||
+        (opts && (isnan(opts->timeout) || opts->timeout < 0)))
+        return -EINVAL;
+    task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = TASK_APPLY };
+    if (opts) {
+        t.on_ok = opts->on_success;
+        t.on_err = opts->on_error;
+        t.cookie = opts->cookie;
+        t.own_timeout = opts->timeout > 0;
+        t.timeout_ns = timeout_ns(opts->timeout);
+    }
     return mproc__pool_submit_task(pool, &t, out);
 }
 
@@ -307,12 +375,12 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
     if ((err == 0 || err == MPROC_ETASK) && data) {
         void *copy = NULL;
         if (n) {
-            copy = malloc(n);
+            copy = malloc(n + 1);
             if (!copy) {
                 mproc_result_free(r);
                 return -ENOMEM;
             }
-            memcpy(copy, d, n);
+            memcpy(copy, d, n + 1); /* with the NUL that follows */
         }
         *data = copy;
     }
@@ -326,7 +394,7 @@ int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg, size_t
 
 int mproc_pool_close(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     if (pool->state == P_OPEN) {
@@ -360,7 +428,7 @@ static void terminate_locked(mproc_pool *p)
 
 int mproc_pool_terminate(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);
@@ -370,7 +438,7 @@ int mproc_pool_terminate(mproc_pool *pool)
 
 int mproc_pool_join(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return -EINVAL;
     pthread_mutex_lock(&pool->mu);
     int err = 0;
@@ -387,7 +455,7 @@ int mproc_pool_join(mproc_pool *pool)
         }
         mproc__pool_reap_supervisor(pool, true);
         mproc__pool_collect(pool);
-        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+        mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : 0);
         pool->joined = true;
     }
     /* Every outcome is known now, and no task can be added (the pool is
@@ -401,7 +469,7 @@ out:
 
 void mproc_pool_free(mproc_pool *pool)
 {
-    if (!pool)
+    if (!pool || !mproc__pool_here(pool->gen))
         return;
     pthread_mutex_lock(&pool->mu);
     terminate_locked(pool);

@@ -26,33 +26,35 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
     r->detail = s->detail;
     r->sig = s->sig;
     size_t len = (size_t)s->res_len;
-    if ((code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed) && len) {
-        if (len <= MPROC__INLINE) {
-            r->data = malloc(len);
-            if (r->data) {
-                memcpy(r->data, s->data, len);
-                r->len = len;
-            } else {
+    bool wanted = (code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed);
+    if (len > MPROC__INLINE) {
+        /* A large result stays in the extent the task wrote it into,
+           without a copy, until the result is freed; then the extent goes
+           back to its worker (or, a one-off, to the owner's lists). */
+        r->in_arena = true;
+        r->off = s->res_off;
+        r->len = len;
+        r->ext = s->res_ext;
+        r->ext_place = mproc__word_owner(atomic_load(&s->word)) - 1;
+        r->unmap = !mproc__arena_in_window(p->sh, r->off, mproc__res_span(len));
+        if (wanted) {
+            r->data = mproc__arena_at(p->sh, p->arena_fd, r->off, mproc__res_span(len), false);
+            if (!r->data)
                 r->code = -ENOMEM;
-            }
-        } else {
-            /* Large results stay where the worker wrote them: mapped, not
-               copied, until the result is freed. */
-            r->data = mproc__arena_map(p->arena_fd, s->res_off, len, false);
-            if (r->data) {
-                r->mapped = true;
-                r->off = s->res_off;
-                r->len = len;
-            } else {
-                r->code = -ENOMEM;
-                mproc__arena_release(p->arena_fd, s->res_off, len);
-            }
         }
-    } else if (len > MPROC__INLINE) {
-        mproc__arena_release(p->arena_fd, s->res_off, len);
+        if (!wanted || !r->data)
+            mproc__result_release_bytes(p, r);
+    } else if (wanted && len) {
+        r->data = malloc(len + 1);
+        if (r->data) {
+            memcpy(r->data, s->data, len);
+            ((char *)r->data)[len] = 0;
+            r->len = len;
+        } else {
+            r->code = -ENOMEM;
+        }
     }
-    if (r->arg_len > MPROC__INLINE)
-        mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
+    mproc__pool_unstage_arg(p, r);
     free_slot(p, pos, s);
     mproc__result_settle(p, r);
 }
@@ -86,8 +88,25 @@ void mproc__pool_collect(mproc_pool *p)
         p->coll++;
 }
 
-/* Ends every task still in flight with code, without a worker. Used once
-   no worker and no supervisor is left. Mutex held. */
+/* The outcome of a task at pos (slot word v) that the supervisor, killed
+   from outside, left behind: a task a worker was running ends as that
+   worker did (killed by its death signal); one that never started ends
+   -EPIPE. The take decides against a worker that is claiming it now. */
+static int lost_outcome(mproc_pool *p, uint64_t pos, uint64_t v, int *sig)
+{
+    if (mproc__word_state(v) == SLOT_READY && mproc__task_take(p->sh, pos, OWNER_SUP))
+        return -EPIPE;
+    v = atomic_load(&mproc__slot_at(p->sh, pos)->word);
+    unsigned owner = mproc__word_owner(v);
+    if (mproc__word_state(v) != SLOT_RUNNING || owner == 0 || owner > p->nprocs)
+        return -EPIPE;
+    *sig = p->lost_sig[owner - 1] ? p->lost_sig[owner - 1] : SIGKILL;
+    return MPROC_EWORKER;
+}
+
+/* Ends every task still in flight with code (0: as lost_outcome says),
+   without a worker. Used once no worker and no supervisor is left. Mutex
+   held. */
 void mproc__pool_settle_all(mproc_pool *p, int code)
 {
     for (uint64_t pos = p->coll; pos < p->tail; pos++) {
@@ -100,11 +119,12 @@ void mproc__pool_settle_all(mproc_pool *p, int code)
             finish(p, pos, s);
             continue;
         }
-        if (s->res_len > MPROC__INLINE && mproc__word_state(v) == SLOT_RUNNING)
-            mproc__arena_release(p->arena_fd, s->res_off, s->res_len);
-        if (r->arg_len > MPROC__INLINE)
-            mproc__arena_release(p->arena_fd, r->arg_off, r->arg_len);
-        r->code = code;
+        /* No worker is left to finish it: its argument's extent is free;
+           a result extent it was writing is its dead place's, never used
+           again. */
+        mproc__pool_unstage_arg(p, r);
+        r->sig = 0;
+        r->code = code ? code : lost_outcome(p, pos, v, &r->sig);
         free_slot(p, pos, s);
         mproc__result_settle(p, r);
     }
@@ -120,6 +140,36 @@ void mproc__pool_wake_owners(mproc_pool *p)
     mproc__futex_wake(&p->sh->done_seq, INT_MAX);
 }
 
+/* A supervisor that ends on its own has reaped every worker (and cleared
+   its pid). One killed from outside leaves workers that its death signal
+   kills; they are reparented to the nearest subreaper, and when that is
+   the owner they are its children now: reaped here, or they would stay
+   zombies. The signal each died of goes to lost_sig. Not our children
+   (ECHILD): init reaps them. */
+static void reap_orphans(mproc_pool *p)
+{
+    if (!p->sh)
+        return;
+    for (unsigned i = 0; i < p->nprocs; i++) {
+        pid_t pid = atomic_load(&p->sh->w[i].pid);
+        atomic_store(&p->sh->w[i].pid, 0);
+        /* A pid the supervisor reaped just before it died may name another
+           process by now: wait only for a child of ours that is one of the
+           pool's (a worker, or a worker not yet named one). */
+        mproc_procinfo info;
+        if (pid <= 0 || mproc__child_is_owned(pid) || mproc_procinfo_get(pid, &info) < 0 ||
+            info.ppid != getpid() ||
+            (strcmp(info.name, "mproc-worker") != 0 && strcmp(info.name, "mproc-pool") != 0))
+            continue;
+        int st;
+        pid_t r;
+        while ((r = waitpid(pid, &st, __WALL)) < 0 && errno == EINTR)
+            ;
+        if (r == pid && WIFSIGNALED(st))
+            p->lost_sig[i] = WTERMSIG(st);
+    }
+}
+
 void mproc__pool_reap_supervisor(mproc_pool *p, bool block)
 {
     if (p->sup_reaped)
@@ -131,6 +181,7 @@ void mproc__pool_reap_supervisor(mproc_pool *p, bool block)
     if (r == p->sup_pid || (r < 0 && errno == ECHILD)) {
         p->sup_reaped = true;
         mproc__child_disown(p->sup_pid);
+        reap_orphans(p);
     }
 }
 
@@ -146,7 +197,7 @@ static void check_supervisor(mproc_pool *p)
     mproc__pool_collect(p);
     if (!atomic_load(&p->sh->broken))
         p->lost = true;
-    mproc__pool_settle_all(p, atomic_load(&p->sh->broken) ? MPROC_EINIT : MPROC_EWORKER);
+    mproc__pool_settle_all(p, atomic_load(&p->sh->broken) ? MPROC_EINIT : 0);
     mproc__pool_wake_owners(p);
 }
 

@@ -61,37 +61,69 @@ void mproc__task_post(mproc__shared *sh, uint64_t pos, unsigned owner, int code,
 
 enum { P_OPEN, P_CLOSED, P_TERMINATED };
 
+/* Kept within 120 bytes, glibc's largest fast-bin size on 64-bit
+   machines: freed fast-bin chunks are not merged back into the heap's top,
+   so a pipeline of many results never makes the heap shrink and grow again
+   (a system call and fresh page faults every few hundred tasks). */
 struct mproc_result {
     mproc_pool *pool;      /* fixed; the result holds a reference to it */
     _Atomic int refs;
     _Atomic bool ready;
     _Atomic bool user_freed;
+    bool has_cb;
+    bool in_arena;         /* data is a result extent at off (len bytes and the NUL) */
     int code, detail, sig;
+    int ext;               /* its record in place ext_place (-1: a one-off extent) */
     void *data;
     size_t len;
-    bool mapped;           /* data is an arena mapping of len bytes at off */
     uint64_t off;
-    uint64_t arg_off;      /* the argument's arena range, while in flight */
+    uint64_t arg_off;      /* the argument's extent, while in flight */
     size_t arg_len;
-    bool has_cb;
     mproc_result_cb on_ok, on_err;
     void *cookie;
     mproc_result *cb_next;
+    unsigned ext_place;
+    bool unmap;            /* the extent lies beyond the window: a mapping of its own */
 };
+
+_Static_assert(sizeof(void *) != 8 || sizeof(struct mproc_result) <= 120, "result size");
+
+/* A size class of the owner's extents (pool_arena.c). */
+#define MPROC__EXT_CLASSES 52
+typedef struct mproc__ext_entry {
+    uint64_t off;
+    uint64_t used; /* ext_uses when it was put on the list */
+} mproc__ext_entry;
+typedef struct mproc__ext_list {
+    mproc__ext_entry *v;
+    size_t n, cap;
+} mproc__ext_list;
 
 /* A loaded object's address range, as it was when the pool was made. */
 typedef struct seg {
     uintptr_t lo, hi;
 } seg;
 
+/* Bumped in every child forked from this process (pool.c): a pool, its
+   results and its maps answer only in the process that made them, whose
+   generation they keep. A child's copy of a pool shares the ring with the
+   owner, so anything it did there would take the owner's tasks and slots. */
+extern _Atomic unsigned mproc__pool_fork_gen;
+static inline bool mproc__pool_here(unsigned gen)
+{
+    return gen == atomic_load_explicit(&mproc__pool_fork_gen, memory_order_relaxed);
+}
+
 struct mproc_pool {
     pthread_mutex_t mu;
+    unsigned gen;            /* mproc__pool_fork_gen of the process that made it */
     pthread_cond_t cv;       /* local_sleepers reached 0; the callback queue */
     _Atomic int refs;
     int state;
     bool joined;
     bool sup_reaped;
     bool lost;               /* the supervisor died from outside */
+    int *lost_sig;           /* then: the signal each worker place died of, 0 unknown */
     mproc__shared *sh;
     size_t sh_size;
     int arena_fd, cmd_fd;
@@ -112,6 +144,13 @@ struct mproc_pool {
     pthread_t cb_thread;
     mproc_result *cbq_head, *cbq_tail;
     size_t cb_inflight;      /* in-flight results with callbacks */
+    /* the arena (pool_arena.c); the window outlives the shared state, as
+       results that point into it may */
+    char *win;
+    uint64_t win_size;
+    pthread_mutex_t ext_mu;
+    mproc__ext_list ext_hot[MPROC__EXT_CLASSES], ext_cold[MPROC__EXT_CLASSES];
+    uint64_t ext_uses;       /* takes and puts so far, the lists' clock */
     /* libraries loaded when the pool was made */
     unsigned long long dl_adds;
     seg *segs;
@@ -125,6 +164,10 @@ typedef struct task {
     size_t arg_len;
     uint32_t kind;
     uint64_t item_size, count;
+    mproc_result_cb on_ok, on_err; /* attached before the task is published */
+    void *cookie;
+    bool own_timeout;              /* timeout_ns replaces the pool's task_timeout */
+    int64_t timeout_ns;
 } task;
 
 /* ---- pool.c ---------------------------------------------------------------- */
@@ -132,8 +175,22 @@ typedef struct task {
 void mproc__pool_unref(mproc_pool *p);
 /* 0 while the pool takes tasks, else the error apply_async returns. Mutex held. */
 int mproc__pool_refuse(mproc_pool *p);
+/* Gives back the extent of r's argument once its task is over. */
+void mproc__pool_unstage_arg(mproc_pool *p, mproc_result *r);
 /* Submits one task; *out gets its result. */
 int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out);
+
+/* ---- pool_arena.c ---------------------------------------------------------------- */
+
+/* Maps the arena's window (before the supervisor is forked); none if the
+   system refuses every size tried. */
+void mproc__pool_window_map(mproc_pool *p);
+void mproc__pool_window_unmap(mproc_pool *p);
+/* An extent for need bytes: a kept one of its size class, or a new one. */
+int mproc__pool_ext_get(mproc_pool *p, size_t need, uint64_t *off);
+/* Gives an extent of need bytes back to its size class's list. */
+void mproc__pool_ext_put(mproc_pool *p, uint64_t off, size_t need);
+void mproc__pool_ext_lists_free(mproc_pool *p);
 
 /* ---- pool_dl.c ---------------------------------------------------------------- */
 
@@ -149,10 +206,15 @@ mproc_result *mproc__result_new(mproc_pool *p);
 /* Frees a result that was never published. */
 void mproc__result_discard(mproc_result *r);
 void mproc__result_drop(mproc_result *r, bool locked);
+/* Frees r's outcome bytes (an arena extent goes back where it came from);
+   with the pool's mutex held, or the pool's shared state gone. */
+void mproc__result_release_bytes(mproc_pool *p, mproc_result *r);
 /* Marks r ready; hands it to the callback thread or drops the pool's
    reference. With the pool's mutex held. */
 void mproc__result_settle(mproc_pool *p, mproc_result *r);
 
+/* Starts the callback thread if it is not running. Mutex held. 0 or -EAGAIN. */
+int mproc__pool_cb_start(mproc_pool *p);
 /* Waits (mutex held, released meanwhile) until the callback thread has run
    every queued callback; at once in the callback thread itself. */
 void mproc__pool_wait_callbacks(mproc_pool *p);
@@ -160,6 +222,9 @@ void mproc__pool_wait_callbacks(mproc_pool *p);
 /* ---- pool_collect.c ------------------------------------------------------------ */
 
 void mproc__pool_collect(mproc_pool *p);
+/* Ends every task in flight with code; 0: as after a supervisor killed
+   from outside (a running task MPROC_EWORKER with its worker's signal, a
+   task that never started -EPIPE). */
 void mproc__pool_settle_all(mproc_pool *p, int code);
 void mproc__pool_wake_owners(mproc_pool *p);
 void mproc__pool_reap_supervisor(mproc_pool *p, bool block);

@@ -11,7 +11,7 @@
 
 typedef struct chunk_view {
     uint64_t count;
-    uint64_t uniform;       /* 0, or every item's length (all returned 0) */
+    uint64_t uniform;       /* every item's length, when all returned 0 and were as long */
     bool ok;                /* the chunk ran: per-item outcomes are here */
     const int32_t *codes;
     const uint64_t *ends;
@@ -19,6 +19,7 @@ typedef struct chunk_view {
 } chunk_view;
 
 struct mproc_map {
+    unsigned gen; /* the fork generation of the pool's process */
     size_t n, chunksize, nchunks;
     mproc_result **chunks;
     chunk_view *views;
@@ -71,18 +72,19 @@ static void item_of(const mproc_map *m, size_t i, mproc_item *it)
         it->detail = mproc_result_code(r);
         return;
     }
+    /* Each item's bytes are followed by their NUL (run_chunk). */
     if (!v->codes) {
         it->code = it->detail = 0;
         it->len = (size_t)v->uniform;
-        it->data = it->len ? v->data + j * it->len : NULL;
+        it->data = v->data + j * mproc__chunk_stride(it->len);
         return;
     }
     int32_t rc = v->codes[j];
-    uint64_t lo = j ? v->ends[j - 1] : 0, hi = v->ends[j];
+    uint64_t lo = j ? (v->ends[j - 1] + 7) & ~(uint64_t)7 : 0, hi = v->ends[j];
     it->code = rc ? MPROC_ETASK : 0;
     it->detail = rc;
-    it->data = hi > lo ? v->data + lo : NULL;
-    it->len = (size_t)(hi - lo);
+    it->data = v->data + lo;
+    it->len = (size_t)(hi - lo) - 1;
 }
 
 static size_t default_chunksize(mproc_pool *p, size_t n)
@@ -107,8 +109,9 @@ static int map_start(mproc_pool *p, mproc_task_fn fn, const void *items, size_t 
                      size_t n, size_t chunksize, mproc_map *m)
 {
     memset(m, 0, sizeof *m);
-    if (!p || !fn || (n && (!items || !item_size)))
+    if (!p || !mproc__pool_here(p->gen) || !fn || (n && (!items || !item_size)))
         return -EINVAL;
+    m->gen = p->gen;
     if (n && item_size > SIZE_MAX / n)
         return -ENOMEM;
     m->n = n;
@@ -167,12 +170,12 @@ int mproc_pool_map(mproc_pool *pool, mproc_task_fn fn, const void *items, size_t
 
 size_t mproc_map_count(const mproc_map *m)
 {
-    return m ? m->n : 0;
+    return m && mproc__pool_here(m->gen) ? m->n : 0;
 }
 
 int mproc_map_get(const mproc_map *m, size_t i, const void **data, size_t *len)
 {
-    if (!m || i >= m->n)
+    if (!m || !mproc__pool_here(m->gen) || i >= m->n)
         return -EINVAL;
     mproc_item it;
     item_of(m, i, &it);
@@ -187,7 +190,7 @@ int mproc_map_get(const mproc_map *m, size_t i, const void **data, size_t *len)
 
 int mproc_map_error(const mproc_map *m, size_t *index)
 {
-    if (!m)
+    if (!m || !mproc__pool_here(m->gen))
         return -EINVAL;
     for (size_t c = 0; c < m->nchunks; c++) {
         const chunk_view *v = &m->views[c];
@@ -211,7 +214,7 @@ int mproc_map_error(const mproc_map *m, size_t *index)
 
 void mproc_map_free(mproc_map *m)
 {
-    if (!m)
+    if (!m || !mproc__pool_here(m->gen))
         return;
     map_release(m);
     free(m);
@@ -270,7 +273,7 @@ static size_t chunk_items(const mproc_map *m, size_t c)
 
 int mproc_iter_next(mproc_iter *it, double timeout, mproc_item *item)
 {
-    if (!it || !item || !mproc__timeout_ok(timeout))
+    if (!it || !mproc__pool_here(it->m.gen) || !item || !mproc__timeout_ok(timeout))
         return -EINVAL;
     mproc_map *m = &it->m;
     if (it->ordered) {
@@ -325,9 +328,10 @@ int mproc_iter_next(mproc_iter *it, double timeout, mproc_item *item)
 
 void mproc_iter_free(mproc_iter *it)
 {
-    if (!it)
+    if (!it || !mproc__pool_here(it->m.gen))
         return;
     map_release(&it->m);
     free(it->pending);
     free(it->pending_idx);
+    free(it);
 }

@@ -12,18 +12,26 @@
 
 /* ---- result objects ---------------------------------------------------------------- */
 
-/* Frees r's outcome bytes; with the pool's mutex held (or the pool's shared
-   state gone). */
-static void result_release_locked(mproc_pool *p, mproc_result *r)
+void mproc__result_release_bytes(mproc_pool *p, mproc_result *r)
 {
-    if (r->mapped) {
-        mproc__arena_unmap(r->data, r->len);
-        mproc__arena_release(p->arena_fd, r->off, r->len);
-    } else {
+    if (!r->in_arena) {
         free(r->data);
+        r->data = NULL;
+        return;
+    }
+    size_t span = mproc__res_span(r->len);
+    if (r->data && r->unmap)
+        munmap(r->data, span);
+    if (p->sh && r->ext >= 0) {
+        /* Back to the worker place that lent it, populated. */
+        mproc__ext *e = &p->sh->w[r->ext_place].ext[r->ext];
+        uint64_t lent = mproc__ext_word(r->off, EXT_LENT);
+        atomic_compare_exchange_strong(&e->word, &lent, mproc__ext_word(r->off, EXT_FREE));
+    } else if (p->sh) {
+        mproc__pool_ext_put(p, r->off, span);
     }
     r->data = NULL;
-    r->mapped = false;
+    r->in_arena = false;
 }
 
 void mproc__result_drop(mproc_result *r, bool locked)
@@ -32,10 +40,10 @@ void mproc__result_drop(mproc_result *r, bool locked)
         return;
     mproc_pool *p = r->pool;
     if (locked) {
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
     } else {
         pthread_mutex_lock(&p->mu);
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
         pthread_mutex_unlock(&p->mu);
     }
     free(r);
@@ -68,7 +76,7 @@ void mproc__result_settle(mproc_pool *p, mproc_result *r)
         }
     }
     if (atomic_load(&r->user_freed))
-        result_release_locked(p, r);
+        mproc__result_release_bytes(p, r);
     mproc__result_drop(r, true);
 }
 
@@ -94,7 +102,7 @@ void mproc__result_discard(mproc_result *r)
 
 int mproc_result_wait(mproc_result *r, double timeout)
 {
-    if (!r || !mproc__timeout_ok(timeout))
+    if (!r || !mproc__pool_here(r->pool->gen) || !mproc__timeout_ok(timeout))
         return -EINVAL;
     if (atomic_load(&r->ready))
         return 0;
@@ -118,7 +126,7 @@ int mproc_result_wait(mproc_result *r, double timeout)
 
 bool mproc_result_ready(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return false;
     if (atomic_load(&r->ready))
         return true;
@@ -138,7 +146,7 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
         return err;
     if (r->code == 0 || r->code == MPROC_ETASK) {
         if (data)
-            *data = r->data;
+            *data = r->data ? r->data : "";
         if (len)
             *len = r->len;
     }
@@ -147,6 +155,8 @@ int mproc_result_get(mproc_result *r, double timeout, const void **data, size_t 
 
 int mproc_result_code(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     if (r->code == MPROC_ETASK || (r->code == MPROC_EWORKER && r->sig == 0))
@@ -156,6 +166,8 @@ int mproc_result_code(const mproc_result *r)
 
 int mproc_result_signal(const mproc_result *r)
 {
+    if (r && !mproc__pool_here(r->pool->gen))
+        return -EINVAL;
     if (!r || !atomic_load(&r->ready))
         return 0;
     return r->code == MPROC_EWORKER || r->code == MPROC_ETASKTIMEOUT ? r->sig : 0;
@@ -163,7 +175,7 @@ int mproc_result_signal(const mproc_result *r)
 
 void mproc_result_free(mproc_result *r)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return;
     atomic_store(&r->user_freed, true);
     mproc__result_drop(r, false);
@@ -176,6 +188,8 @@ int mproc_result_wait_any(mproc_result *const *rs, size_t n, double timeout)
     for (size_t i = 0; i < n; i++)
         if (!rs[i] || rs[i]->pool != rs[0]->pool)
             return -EINVAL;
+    if (!mproc__pool_here(rs[0]->pool->gen))
+        return -EINVAL;
     mproc_pool *p = rs[0]->pool;
     double deadline = mproc__deadline(timeout);
     int found = -ETIMEDOUT;
@@ -236,6 +250,23 @@ static void *cb_main(void *arg)
     return NULL;
 }
 
+int mproc__pool_cb_start(mproc_pool *p)
+{
+    if (p->cb_started || p->cb_stop)
+        return 0;
+    sigset_t old;
+    mproc__block_all(&old);
+    atomic_fetch_add(&p->refs, 1);
+    int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
+    mproc__restore_mask(&old);
+    if (e) {
+        atomic_fetch_sub(&p->refs, 1);
+        return -EAGAIN;
+    }
+    p->cb_started = true;
+    return 0;
+}
+
 void mproc__pool_wait_callbacks(mproc_pool *p)
 {
     /* A callback that joins would wait for itself. */
@@ -248,7 +279,7 @@ void mproc__pool_wait_callbacks(mproc_pool *p)
 int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_result_cb on_error,
                           void *cookie)
 {
-    if (!r)
+    if (!r || !mproc__pool_here(r->pool->gen))
         return -EINVAL;
     mproc_pool *p = r->pool;
     int err = 0;
@@ -268,19 +299,8 @@ int mproc_result_on_ready(mproc_result *r, mproc_result_cb on_success, mproc_res
             fn(r, cookie);
         return 0;
     }
-    if (!p->cb_started && !p->cb_stop) {
-        sigset_t old;
-        mproc__block_all(&old);
-        atomic_fetch_add(&p->refs, 1);
-        int e = pthread_create(&p->cb_thread, NULL, cb_main, p);
-        mproc__restore_mask(&old);
-        if (e) {
-            atomic_fetch_sub(&p->refs, 1);
-            err = -EAGAIN;
-            goto out;
-        }
-        p->cb_started = true;
-    }
+    if ((err = mproc__pool_cb_start(p)) < 0)
+        goto out;
     r->on_ok = on_success;
     r->on_err = on_error;
     r->cookie = cookie;

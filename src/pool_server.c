@@ -23,10 +23,12 @@
  */
 #include "pool_internal.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +50,181 @@
 #define WORKER_SPIN_MAX_NS 20000
 #define WORKER_SPIN_MIN_NS 500
 
+/* A task's output. Small results are written into the worker's own
+   buffer and copied into the slot; a result that grows past the inline
+   limit moves, once, into an extent of the worker's place, and the task's
+   further writes go straight there: that extent is what the owner reads. */
 struct mproc_out {
-    char *buf;
-    size_t len, cap;
-    bool failed; /* an allocation failed: the task's result is -ENOMEM */
+    char *buf;          /* where the bytes go: priv, or the extent at off */
+    size_t len, cap;    /* in an extent, cap leaves room for the NUL */
+    bool failed;        /* an allocation failed: the task's result is -ENOMEM */
+    int ext;            /* buf is extent record ext of the place; -1 a one-off; NO_EXT: priv */
+    uint64_t off;
+    size_t ext_cap;
+    char *priv;
+    size_t priv_cap;
+    mproc__shared *sh;  /* where extents come from */
+    int arena_fd;
+    unsigned place;
 };
+
+#define NO_EXT (-2)
+
+/* Gives back the pages of the place's free extents that no task has
+   used for a while (MPROC__EXT_AGE). The owner moves only LENT extents: a
+   free one is this worker's. */
+static void trim_idle(mproc_out *o)
+{
+    mproc__wrec *rec = &o->sh->w[o->place];
+    for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
+        mproc__ext *e = &rec->ext[i];
+        uint64_t w = atomic_load(&e->word);
+        if (mproc__ext_state(w) != EXT_FREE || (e->cap & EXT_PUNCHED) ||
+            e->used + MPROC__EXT_AGE >= rec->ext_uses)
+            continue;
+        mproc__arena_release(o->arena_fd, mproc__ext_off(w), e->cap);
+        e->cap |= EXT_PUNCHED;
+    }
+}
+
+/* Takes an extent of at least need bytes for this worker's output, marked
+   OUT: the smallest free one of the place that fits; else a new one, in an
+   empty record or in place of a free one too small (its pages punched out,
+   its range left behind); else a one-off that no record keeps (*k = -1). */
+static int ext_take(mproc_out *o, size_t need, int *k, uint64_t *off, size_t *cap)
+{
+    mproc__ext *e = o->sh->w[o->place].ext;
+    int fit = -1, empty = -1, small = -1;
+    for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
+        unsigned st = mproc__ext_state(atomic_load(&e[i].word));
+        if (st == EXT_FREE && (e[i].cap & ~EXT_PUNCHED) >= need) {
+            if (fit < 0 || e[i].cap < e[fit].cap)
+                fit = i;
+        } else if (st == EXT_FREE) {
+            small = i;
+        } else if (st == EXT_EMPTY && empty < 0) {
+            empty = i;
+        }
+    }
+    if (fit >= 0) {
+        *k = fit;
+        *off = mproc__ext_off(atomic_load(&e[fit].word));
+        e[fit].cap &= ~EXT_PUNCHED; /* in use: populated again */
+        e[fit].used = ++o->sh->w[o->place].ext_uses;
+        *cap = e[fit].cap;
+        atomic_store(&e[fit].word, mproc__ext_word(*off, EXT_OUT));
+        trim_idle(o);
+        return 0;
+    }
+    size_t size = mproc__ext_size(need);
+    int err = mproc__arena_alloc(o->sh, size, off);
+    if (err < 0)
+        return err;
+    *cap = size;
+    *k = empty >= 0 ? empty : small;
+    if (*k >= 0) {
+        /* Emptied first: a worker killed in between leaves an empty record,
+           never one whose size belongs to another range. */
+        uint64_t old = atomic_exchange(&e[*k].word, 0);
+        if (*k == small)
+            mproc__arena_release(o->arena_fd, mproc__ext_off(old), e[*k].cap & ~EXT_PUNCHED);
+        e[*k].cap = size;
+        e[*k].used = ++o->sh->w[o->place].ext_uses;
+        atomic_store(&e[*k].word, mproc__ext_word(*off, EXT_OUT));
+    }
+    trim_idle(o);
+    return 0;
+}
+
+/* The worker is done with an OUT extent it did not lend. */
+static void ext_drop(mproc_out *o, int k, uint64_t off, size_t cap)
+{
+    if (k >= 0)
+        atomic_store(&o->sh->w[o->place].ext[k].word, mproc__ext_word(off, EXT_FREE));
+    else
+        mproc__arena_release(o->arena_fd, off, cap);
+}
+
+/* Records in slot s that its result is len bytes in the OUT extent (k,
+   off) at p, NUL after them, and lends the extent to the owner. The slot
+   says it first, so that the supervisor can give the extent back if this
+   worker dies before the outcome is posted. */
+static void ext_lend(mproc_out *o, mproc__slot *s, int k, uint64_t off, char *p, size_t len,
+                     size_t cap)
+{
+    p[len] = 0;
+    s->res_off = off;
+    s->res_len = len;
+    s->res_ext = k;
+    if (k >= 0)
+        atomic_store(&o->sh->w[o->place].ext[k].word, mproc__ext_word(off, EXT_LENT));
+    mproc__arena_done(o->sh, p, off, cap);
+}
+
+/* Room for extra more bytes after the result's len. */
+static int out_reserve(mproc_out *out, size_t extra)
+{
+    if (extra > SIZE_MAX - 1 - out->len)
+        return -ENOMEM;
+    size_t need = out->len + extra;
+    if (need <= out->cap)
+        return 0;
+    if (need <= MPROC__INLINE) {
+        /* The private buffer holds exactly what fits in a slot: more goes
+           to an extent. */
+        size_t cap = MPROC__INLINE;
+        char *b = realloc(out->priv, cap);
+        if (!b) {
+            out->failed = true;
+            return -ENOMEM;
+        }
+        out->buf = out->priv = b;
+        out->cap = out->priv_cap = cap;
+        return 0;
+    }
+    int k;
+    uint64_t off;
+    size_t cap;
+    int err = ext_take(out, need + 1, &k, &off, &cap);
+    char *b = err < 0 ? NULL : mproc__arena_at(out->sh, out->arena_fd, off, cap, true);
+    if (!b) {
+        if (err == 0)
+            ext_drop(out, k, off, cap);
+        out->failed = true;
+        return -ENOMEM;
+    }
+    if (out->len)
+        memcpy(b, out->buf, out->len);
+    if (out->ext != NO_EXT) {
+        mproc__arena_done(out->sh, out->buf, out->off, out->ext_cap);
+        ext_drop(out, out->ext, out->off, out->ext_cap);
+    }
+    out->buf = b;
+    out->cap = cap - 1;
+    out->ext = k;
+    out->off = off;
+    out->ext_cap = cap;
+    return 0;
+}
+
+/* Puts the task's output in slot s as its result: inline, or by lending
+   the extent it was written into. The output starts afresh. */
+static void out_post(mproc_out *out, mproc__slot *s)
+{
+    s->res_ext = -1;
+    s->res_off = 0;
+    s->res_len = out->len;
+    if (out->len <= MPROC__INLINE) {
+        if (out->len)
+            memcpy(s->data, out->buf, out->len);
+        return;
+    }
+    assert(out->ext != NO_EXT);
+    ext_lend(out, s, out->ext, out->off, out->buf, out->len, out->ext_cap);
+    out->buf = out->priv;
+    out->cap = out->priv_cap;
+    out->ext = NO_EXT;
+}
 
 int mproc_out_write(mproc_out *out, const void *data, size_t len)
 {
@@ -60,21 +232,9 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
         return -EINVAL;
     if (len == 0)
         return 0;
-    if (len > SIZE_MAX - out->len)
-        return -ENOMEM;
-    size_t need = out->len + len;
-    if (need > out->cap) {
-        size_t cap = out->cap ? out->cap : 256;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        char *b = realloc(out->buf, cap);
-        if (!b) {
-            out->failed = true;
-            return -ENOMEM;
-        }
-        out->buf = b;
-        out->cap = cap;
-    }
+    int err = out_reserve(out, len);
+    if (err < 0)
+        return err;
     if (len <= 16) {
         /* A map item's few bytes: cheaper than a call to memcpy. */
         char *d = out->buf + out->len;
@@ -84,7 +244,33 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
     } else {
         memcpy(out->buf + out->len, data, len);
     }
-    out->len = need;
+    out->len += len;
+    return 0;
+}
+
+int mproc_out_printf(mproc_out *out, const char *fmt, ...)
+{
+    if (!out || !fmt)
+        return -EINVAL;
+    va_list ap;
+    /* Formatted straight into the result: where it fits in the room left,
+       once; else again into room made for its exact length. */
+    int err = out_reserve(out, 64);
+    if (err < 0)
+        return err;
+    va_start(ap, fmt);
+    int n = vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n >= out->cap - out->len) {
+        if ((err = out_reserve(out, (size_t)n + 1)) < 0)
+            return err;
+        va_start(ap, fmt);
+        vsnprintf(out->buf + out->len, out->cap - out->len, fmt, ap);
+        va_end(ap);
+    }
+    out->len += (size_t)n;
     return 0;
 }
 
@@ -175,48 +361,13 @@ static uint64_t claim(worker *wk)
     return got;
 }
 
-/* Where a result of len bytes goes: the slot, or a fresh arena range. */
-static void *result_space(worker *wk, mproc__slot *s, size_t len, int *err)
-{
-    *err = 0;
-    s->res_off = 0;
-    s->res_len = 0;
-    if (len <= MPROC__INLINE) {
-        s->res_len = len;
-        return s->data;
-    }
-    uint64_t off;
-    int e = mproc__arena_alloc(wk->sh, len, &off);
-    if (e < 0) {
-        *err = e;
-        return NULL;
-    }
-    /* Recorded before the bytes are written, so that if this worker dies
-       now the supervisor can give the range back. */
-    s->res_off = off;
-    s->res_len = len;
-    void *p = mproc__arena_map(wk->arena_fd, off, len, true);
-    if (!p) {
-        *err = mproc__err();
-        mproc__arena_release(wk->arena_fd, off, len);
-        s->res_len = 0;
-        s->res_off = 0;
-    }
-    return p;
-}
-
-static void result_done(void *p, mproc__slot *s, size_t len)
-{
-    if (p && p != (void *)s->data)
-        mproc__arena_unmap(p, len);
-}
-
 /* Runs fn over every item of a chunk. The result (ring.h, CHUNK_*) is
    uint64 count, uint64 uniform, then, unless every item returned 0 and
    wrote the same number of bytes (uniform = CHUNK_UNIFORM | that number),
    int32 codes[count] (padded to 8) and uint64 ends[count]; then the items'
-   bytes end to end: item i is [ends[i-1], ends[i]). The uniform case, the
-   usual one for a map, carries the results and nothing else. */
+   bytes, each followed by a NUL, laid out as mproc__chunk_stride says:
+   item i ends (its NUL included) at ends[i]. The uniform case, the usual
+   one for a map, carries the results and nothing else. */
 static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *items)
 {
     uint64_t n = s->count;
@@ -236,34 +387,74 @@ static int run_chunk(worker *wk, mproc__slot *s, mproc_task_fn fn, const char *i
     }
     int32_t *codes = wk->codes;
     uint64_t *ends = wk->ends;
-    wk->out.len = 0;
-    wk->out.failed = false;
+    mproc_out *o = &wk->out;
     bool uniform = true;
+    size_t len0 = 0;
     for (uint64_t i = 0; i < n; i++) {
-        int rc = fn(items + i * isz, isz, &wk->out);
-        if (wk->out.failed)
+        /* Every item starts 8-aligned, as a result of its own would. */
+        size_t pad = (8 - (o->len & 7)) & 7;
+        if (pad) {
+            if (out_reserve(o, pad) < 0)
+                return -ENOMEM;
+            memset(o->buf + o->len, 0, pad);
+            o->len += pad;
+        }
+        size_t start = o->len;
+        int rc = fn(items + i * isz, isz, o);
+        /* Each item's bytes end with a NUL of their own, as every result. */
+        if (o->failed || out_reserve(o, 1) < 0)
             return -ENOMEM;
+        o->buf[o->len++] = 0;
         codes[i] = rc;
-        ends[i] = wk->out.len;
-        uniform = uniform && rc == 0 && ends[i] == (i + 1) * ends[0];
+        ends[i] = o->len;
+        size_t len = o->len - 1 - start;
+        if (i == 0)
+            len0 = len;
+        uniform = uniform && rc == 0 && len == len0;
     }
-    uint64_t head[2] = { n, uniform && n ? MPROC__CHUNK_UNIFORM | ends[0] : 0 };
+    size_t stride = mproc__chunk_stride(len0), wrote = (len0 + 1 + 7) & ~(size_t)7;
+    uint64_t head[2] = { n, uniform && n ? MPROC__CHUNK_UNIFORM | len0 : 0 };
     size_t codes_sz = uniform ? 0 : ((size_t)n * sizeof(int32_t) + 7) & ~(size_t)7;
     size_t ends_sz = uniform ? 0 : (size_t)n * 8;
-    size_t total = sizeof head + codes_sz + ends_sz + wk->out.len;
-    int err;
-    char *dst = result_space(wk, s, total, &err);
-    if (dst) {
-        memcpy(dst, head, sizeof head);
-        if (!uniform) {
-            memcpy(dst + sizeof head, codes, n * sizeof(int32_t));
-            memcpy(dst + sizeof head + codes_sz, ends, ends_sz);
+    size_t data_sz = uniform ? (size_t)n * stride : o->len;
+    size_t total = sizeof head + codes_sz + ends_sz + data_sz;
+    char inline_buf[MPROC__INLINE];
+    char *dst = inline_buf;
+    int k = NO_EXT;
+    uint64_t off = 0;
+    size_t cap = 0;
+    if (total > MPROC__INLINE) {
+        int err = ext_take(o, total + 1, &k, &off, &cap);
+        if (err < 0)
+            return err;
+        if (!(dst = mproc__arena_at(wk->sh, wk->arena_fd, off, cap, true))) {
+            ext_drop(o, k, off, cap);
+            return -ENOMEM;
         }
-        if (wk->out.len)
-            memcpy(dst + sizeof head + codes_sz + ends_sz, wk->out.buf, wk->out.len);
-        result_done(dst, s, total);
     }
-    return err;
+    memcpy(dst, head, sizeof head);
+    if (!uniform) {
+        memcpy(dst + sizeof head, codes, n * sizeof(int32_t));
+        memcpy(dst + sizeof head + codes_sz, ends, ends_sz);
+    }
+    char *data = dst + sizeof head + codes_sz + ends_sz;
+    if (!uniform || stride == wrote) {
+        memcpy(data, o->buf, data_sz);
+    } else {
+        /* Closer than 8 apart where the items' own alignment allows. */
+        memset(data, 0, data_sz);
+        for (uint64_t i = 0; i < n; i++)
+            memcpy(data + i * stride, o->buf + i * wrote, len0 + 1);
+    }
+    if (k == NO_EXT) {
+        memcpy(s->data, dst, total);
+        s->res_len = total;
+        s->res_off = 0;
+        s->res_ext = -1;
+    } else {
+        ext_lend(o, s, k, off, dst, total, cap);
+    }
+    return 0;
 }
 
 static void run_task(worker *wk, uint64_t pos)
@@ -271,6 +462,8 @@ static void run_task(worker *wk, uint64_t pos)
     mproc__shared *sh = wk->sh;
     mproc__slot *s = mproc__slot_at(sh, pos);
     mproc__wrec *rec = &sh->w[wk->place];
+    /* Seen by the supervisor no later than task_pos, which is stored after. */
+    atomic_store_explicit(&rec->limit_ns, s->timeout_ns, memory_order_relaxed);
     atomic_store(&rec->started_ns, now_ns());
     atomic_store(&rec->task_pos, pos + 1);
 
@@ -279,50 +472,39 @@ static void run_task(worker *wk, uint64_t pos)
     const void *arg = s->data;
     void *amap = NULL;
     int code = 0, detail = 0;
+    s->res_ext = -1;
     if (alen > MPROC__INLINE) {
-        amap = mproc__arena_map(wk->arena_fd, s->arg_off, alen, false);
+        /* Read in place: in the window, no system call. */
+        amap = mproc__arena_at(sh, wk->arena_fd, s->arg_off, alen, false);
         if (!amap) {
             code = mproc__err();
             goto publish;
         }
         arg = amap;
     }
+    wk->out.len = 0;
+    wk->out.failed = false;
     if (s->kind == TASK_CHUNK) {
         code = run_chunk(wk, s, fn, arg);
     } else {
-        wk->out.len = 0;
-        wk->out.failed = false;
         int rc = fn(alen ? arg : NULL, alen, &wk->out);
         /* The argument is no longer read: the slot's bytes may now carry
            the result. */
         if (wk->out.failed) {
             code = -ENOMEM;
         } else {
-            int err;
-            void *dst = result_space(wk, s, wk->out.len, &err);
-            if (dst) {
-                if (wk->out.len)
-                    memcpy(dst, wk->out.buf, wk->out.len);
-                result_done(dst, s, wk->out.len);
-                code = rc ? MPROC_ETASK : 0;
-                detail = rc;
-            } else {
-                code = err;
-            }
+            out_post(&wk->out, s);
+            code = rc ? MPROC_ETASK : 0;
+            detail = rc;
         }
     }
 publish:
     if (amap)
-        mproc__arena_unmap(amap, alen);
+        mproc__arena_done(sh, amap, s->arg_off, alen);
     if (code < 0 && code != MPROC_ETASK) {
         s->res_len = 0;
         s->res_off = 0;
-    }
-    if (wk->out.cap > (1u << 20)) {
-        /* Do not keep a huge buffer for the next small task. */
-        free(wk->out.buf);
-        wk->out.buf = NULL;
-        wk->out.cap = 0;
+        s->res_ext = -1;
     }
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
@@ -338,6 +520,10 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
                                   pid_t sup, const sigset_t *mask,
                                   const struct sigaction *chld)
 {
+    /* Our pid is known from our first instruction on, even if the
+       supervisor dies before fork returns there: an owner that is a
+       subreaper then adopts and reaps us by it. */
+    atomic_store(&sh->w[place].pid, getpid());
     /* Our parent is the single-threaded supervisor, so the death signal
        follows the process, not a thread. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -356,7 +542,8 @@ static _Noreturn void worker_main(mproc__shared *sh, int arena_fd, int ready_fd,
     uint64_t one = 1;
     (void)!write(ready_fd, &one, sizeof one);
     worker wk = { .sh = sh, .arena_fd = arena_fd, .place = place, .me = place + 1,
-                  .bit = (uint64_t)1 << (place % 64), .spin_ns = WORKER_SPIN_MAX_NS };
+                  .bit = (uint64_t)1 << (place % 64), .spin_ns = WORKER_SPIN_MAX_NS,
+                  .out = { .ext = NO_EXT, .sh = sh, .arena_fd = arena_fd, .place = place } };
     unsigned done = 0;
     for (;;) {
         uint64_t pos = claim(&wk);
@@ -395,6 +582,17 @@ static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, uns
     mproc__task_post(sh, pos, owner, code, detail, sig);
 }
 
+/* A dead worker's output extents are free for its replacement. */
+static void free_out_extents(mproc__shared *sh, unsigned place)
+{
+    mproc__ext *e = sh->w[place].ext;
+    for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
+        uint64_t w = atomic_load(&e[i].word);
+        if (mproc__ext_state(w) == EXT_OUT)
+            atomic_store(&e[i].word, mproc__ext_word(mproc__ext_off(w), EXT_FREE));
+    }
+}
+
 /* Settle the task a dead worker was running, if any. */
 static void fail_running(sup *S, unsigned place, int status)
 {
@@ -405,8 +603,15 @@ static void fail_running(sup *S, unsigned place, int status)
         uint64_t v = atomic_load(&s->word);
         if (mproc__word_state(v) != SLOT_RUNNING || mproc__word_owner(v) != place + 1)
             continue;
-        if (s->res_len > MPROC__INLINE)
-            mproc__arena_release(S->a->arena_fd, s->res_off, s->res_len);
+        if (s->res_len > MPROC__INLINE) {
+            /* The extent its result went to, before it could post it. */
+            if (s->res_ext >= 0 && s->res_ext < MPROC__PLACE_EXTS)
+                atomic_store(&sh->w[place].ext[s->res_ext].word,
+                             mproc__ext_word(s->res_off, EXT_FREE));
+            else
+                mproc__arena_release(S->a->arena_fd, s->res_off,
+                                     mproc__ext_size(mproc__res_span(s->res_len)));
+        }
         int code = MPROC_EWORKER, detail = 0, sig = 0;
         if (S->timed_out[place]) {
             code = MPROC_ETASKTIMEOUT;
@@ -516,6 +721,7 @@ static void reap(sup *S)
             } else {
                 fail_running(S, i, status);
             }
+            free_out_extents(sh, i);
             /* The worker may have died between marking a task DONE and
                counting it in done_seq: count one more, so the owner looks
                again; an extra count only costs it one scan. */
@@ -541,7 +747,8 @@ static void check_timeouts(sup *S)
         if (pid <= 0 || !tp || S->timed_out[i])
             continue;
         int64_t st = atomic_load(&sh->w[i].started_ns);
-        if (now - st < sh->timeout_ns)
+        int64_t limit = atomic_load(&sh->w[i].limit_ns);
+        if (!limit || now - st < limit)
             continue;
         /* Claim the kill on this very task: if the worker finished it in
            the meantime (and may have begun the next), the swap fails and
@@ -557,8 +764,9 @@ static void check_timeouts(sup *S)
 static int tick_ms(sup *S)
 {
     int ms = -1;
-    if (S->sh->timeout_ns) {
-        int64_t t = S->sh->timeout_ns / 10 / 1000000;
+    int64_t lim = atomic_load(&S->sh->min_timeout_ns);
+    if (lim) {
+        int64_t t = lim / 10 / 1000000;
         ms = t < 1 ? 1 : t > 20 ? 20 : (int)t;
     }
     if (S->ownerfd < 0 && (ms < 0 || ms > 100))
@@ -645,7 +853,7 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
                     report(&S, 0);
             }
         }
-        if (sh->timeout_ns)
+        if (atomic_load(&sh->min_timeout_ns))
             check_timeouts(&S);
 
         bool broken = atomic_load(&sh->broken);

@@ -57,6 +57,7 @@ static mproc_process main_process = { .mu = PTHREAD_MUTEX_INITIALIZER, .name = "
 /* The forker thread, which forks every daemon. */
 typedef struct fork_req {
     mproc_process *p;
+    int devnull;
     sigset_t child_mask;
     pid_t result;
     bool done;
@@ -211,7 +212,8 @@ int mproc_process_new(mproc_process **out, mproc_target_fn target, void *arg,
 /* Everything the child does before the target runs. After a fork from a
    multithreaded parent only async-signal-safe calls are allowed here; the
    target itself is the user's code, run as Python runs it. */
-static _Noreturn void child_main(mproc_process *p, pid_t parent, const sigset_t *mask)
+static _Noreturn void child_main(mproc_process *p, pid_t parent, int devnull,
+                                 const sigset_t *mask)
 {
     if (p->daemon) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -219,8 +221,9 @@ static _Noreturn void child_main(mproc_process *p, pid_t parent, const sigset_t 
         if (getppid() != parent)
             _exit(128 + SIGKILL);
     }
-    if (!p->keep_stdin && mproc__stdin_devnull() < 0)
-        _exit(127);
+    /* Cannot fail: the descriptor exists and 0 is below any limit. */
+    if (devnull >= 0)
+        (void)mproc__stdin_from(devnull);
     st.current = p;
     atomic_store(&st.counter, 0);
     mproc__restore_mask(mask);
@@ -230,8 +233,9 @@ static _Noreturn void child_main(mproc_process *p, pid_t parent, const sigset_t 
     mproc__child_leave(rc);
 }
 
-/* Forks p's child from the calling thread. Returns the PID or -errno. */
-static pid_t fork_child(mproc_process *p, const sigset_t *child_mask)
+/* Forks p's child from the calling thread, devnull (or -1) to become its
+   stdin. Returns the PID or -errno. */
+static pid_t fork_child(mproc_process *p, int devnull, const sigset_t *child_mask)
 {
     pid_t parent = getpid();
     sigset_t old;
@@ -239,7 +243,7 @@ static pid_t fork_child(mproc_process *p, const sigset_t *child_mask)
     mproc__fork_begin();
     pid_t pid = fork();
     if (pid == 0)
-        child_main(p, parent, child_mask);
+        child_main(p, parent, devnull, child_mask);
     int err = pid < 0 ? mproc__err() : 0;
     if (pid > 0)
         mproc__child_own(pid);
@@ -258,7 +262,7 @@ static void *forker_main(void *unused)
         fork_req *req = st.fk_pending;
         st.fk_pending = NULL;
         pthread_mutex_unlock(&st.fk_mu);
-        pid_t pid = fork_child(req->p, &req->child_mask);
+        pid_t pid = fork_child(req->p, req->devnull, &req->child_mask);
         pthread_mutex_lock(&st.fk_mu);
         req->result = pid;
         req->done = true;
@@ -269,9 +273,9 @@ static void *forker_main(void *unused)
 
 /* Forks through the forker thread, started on first use with every signal
    blocked so that it never takes a signal meant for the program. */
-static pid_t fork_from_forker(mproc_process *p)
+static pid_t fork_from_forker(mproc_process *p, int devnull)
 {
-    fork_req req = { .p = p };
+    fork_req req = { .p = p, .devnull = devnull };
     pthread_sigmask(SIG_SETMASK, NULL, &req.child_mask);
     pthread_mutex_lock(&st.fk_serial);
     pthread_mutex_lock(&st.fk_mu);
@@ -308,7 +312,7 @@ int mproc_process_start(mproc_process *p)
     if (is_self(p))
         return -EINVAL;
     pthread_mutex_lock(&p->mu);
-    int err = 0;
+    int err = 0, devnull = -1;
     if (p->state != ST_NEW) {
         err = -EINVAL;
         goto out;
@@ -317,14 +321,26 @@ int mproc_process_start(mproc_process *p)
        (as Python's child does), so no other stream's buffer can be written
        twice. */
     mproc__flush_std();
+    /* Opened here, not in the child: a child without a free descriptor
+       could only die before the target ran, and the start would look like
+       a success. */
+    if (!p->keep_stdin) {
+        devnull = mproc__devnull_open();
+        if (devnull < 0) {
+            err = devnull;
+            goto out;
+        }
+    }
     pid_t pid;
     if (p->daemon) {
-        pid = fork_from_forker(p);
+        pid = fork_from_forker(p, devnull);
     } else {
         sigset_t mask;
         pthread_sigmask(SIG_SETMASK, NULL, &mask);
-        pid = fork_child(p, &mask);
+        pid = fork_child(p, devnull, &mask);
     }
+    mproc__close(devnull);
+    devnull = -1;
     if (pid < 0) {
         err = pid;
         goto out;
@@ -336,6 +352,7 @@ int mproc_process_start(mproc_process *p)
     p->state = ST_RUNNING;
     reg_add(p);
 out:
+    mproc__close(devnull);
     pthread_mutex_unlock(&p->mu);
     return err;
 }

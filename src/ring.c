@@ -131,8 +131,15 @@ int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off)
     return 0;
 }
 
-void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable)
+bool mproc__arena_in_window(const mproc__shared *sh, uint64_t off, size_t len)
 {
+    return off < sh->win_size && len <= sh->win_size - off;
+}
+
+void *mproc__arena_at(const mproc__shared *sh, int fd, uint64_t off, size_t len, bool writable)
+{
+    if (mproc__arena_in_window(sh, off, len))
+        return sh->win + off;
     int prot = PROT_READ | (writable ? PROT_WRITE : 0);
     /* Every page of the range is about to be touched: one populating call
        costs far less than a fault per page. */
@@ -140,10 +147,20 @@ void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable)
     return p == MAP_FAILED ? NULL : p;
 }
 
-void mproc__arena_unmap(void *p, size_t len)
+void mproc__arena_done(const mproc__shared *sh, void *p, uint64_t off, size_t len)
 {
-    if (p)
+    if (p && !mproc__arena_in_window(sh, off, len))
         munmap(p, len);
+}
+
+size_t mproc__ext_size(size_t need)
+{
+    size_t size = mproc__page_round(need ? need : 1);
+    size_t page = mproc__page_round(1);
+    size_t c = page;
+    while (c < size && c <= SIZE_MAX / 2)
+        c *= 2;
+    return c < size ? size : c;
 }
 
 void mproc__arena_release(int fd, uint64_t off, size_t len)

@@ -17,10 +17,18 @@
  *
  * Arguments and results up to MPROC__INLINE bytes travel inside the slot.
  * Larger ones go in the arena: one sparse memfd, inherited by every process
- * of the pool, whose space is handed out by an atomic bump of a shared
- * offset (so a process dying mid-allocation cannot wedge the others) and
- * given back by punching holes (so the memory, not the address space, is
- * what is recycled).
+ * of the pool, whose space is handed out in extents by an atomic bump of a
+ * shared offset (so a process dying mid-allocation cannot wedge the
+ * others). The owner maps a large window of the arena once, before it
+ * forks the supervisor, so every process of the pool has it at the same
+ * address: an extent inside it costs no system call to reach. Extents are
+ * reused, so their pages stay populated and the bytes move at memory
+ * speed: the owner keeps the argument extents in size-class lists
+ * (pool_arena.c); each worker place keeps a few result extents in its
+ * record (mproc__ext), lends one to the owner with each large result
+ * (the task wrote straight into it) and gets it back when the owner frees
+ * the result. Only extents beyond what is kept populated are given back
+ * to the system, by punching holes.
  *
  * Sleeping and waking are futexes on 32-bit counters, with a count of
  * sleepers beside each so that a producer makes the wake system call only
@@ -57,9 +65,48 @@ static inline uint64_t mproc__word_pos(uint64_t w) { return w >> 20; }
 static inline unsigned mproc__word_owner(uint64_t w) { return (unsigned)(w >> 4) & 0xffffu; }
 static inline unsigned mproc__word_state(uint64_t w) { return (unsigned)w & 0xfu; }
 
+/* A worker place's result extents. The word is offset | EXT_* (offsets
+   are page-aligned); 0 is no extent. The place's worker moves FREE to OUT
+   (its output buffer) and OUT to LENT (a result the owner holds); the owner
+   moves LENT back to FREE when it frees the result; the supervisor frees
+   the OUT and unposted LENT extents of a worker that died. */
+#define MPROC__PLACE_EXTS 32
+enum { EXT_EMPTY = 0, EXT_FREE = 1, EXT_OUT = 2, EXT_LENT = 3 };
+
+typedef struct mproc__ext {
+    _Atomic uint64_t word;
+    uint64_t cap;  /* its bytes, | EXT_PUNCHED; written by the place's worker only */
+    uint64_t used; /* the place's ext_uses when its worker last took it */
+} mproc__ext;
+
+/* In a record's cap: the extent's pages were given back while it was free. */
+#define EXT_PUNCHED ((uint64_t)1)
+
+/* An idle extent (a worker place's free one, one on the owner's lists)
+   keeps its pages while it was last used within this many of its keeper's
+   latest extent uses: a pipeline of tasks reuses its extents well within
+   that, so they stay populated, while extents of tasks past (another size,
+   a burst) give their memory back as soon as later tasks have moved on. */
+#define MPROC__EXT_AGE 64
+
+static inline uint64_t mproc__ext_word(uint64_t off, unsigned state) { return off | state; }
+static inline uint64_t mproc__ext_off(uint64_t w) { return w & ~(uint64_t)3; }
+static inline unsigned mproc__ext_state(uint64_t w) { return (unsigned)w & 3u; }
+
 /* A chunk's result header says its items all returned 0 and wrote the
    same number of bytes (the low bits). */
 #define MPROC__CHUNK_UNIFORM ((uint64_t)1 << 63)
+
+/* Where map items' bytes lie in a chunk's result, each followed by its
+   NUL: in a chunk whose items differ, item j starts at ends[j-1] rounded up
+   to 8; in a uniform one (every item returned 0 and wrote len bytes), at j
+   times this stride, aligned as an array of such items would be. */
+static inline size_t mproc__chunk_stride(size_t len)
+{
+    size_t a = len ? len & -len : 1;
+    a = a > 8 ? 8 : a;
+    return (len + 1 + a - 1) & ~(a - 1);
+}
 
 /* What a slot asks the worker to do. */
 enum { TASK_APPLY = 0, TASK_CHUNK = 1 };
@@ -77,7 +124,9 @@ typedef struct mproc__slot {
     int32_t detail;     /* the task's return value, or the worker's exit status */
     int32_t sig;        /* the signal that ended the worker */
     uint32_t kind;
-    uint8_t pad[96 - 80];
+    int64_t timeout_ns; /* this task's limit; 0: none */
+    int32_t res_ext;    /* a large result's extent record in its worker's place; -1: none */
+    uint8_t pad[96 - 92];
     uint8_t data[MPROC__INLINE];
 } mproc__slot;
 
@@ -92,7 +141,10 @@ typedef struct __attribute__((aligned(64))) mproc__wrec {
     _Atomic uint64_t task_pos;   /* position + 1 of the task it runs; 0 idle;
                                     MPROC__KILL_BIT added: being killed */
     _Atomic int64_t started_ns;  /* CLOCK_MONOTONIC when that task started */
+    _Atomic int64_t limit_ns;    /* that task's time limit; 0: none */
     _Atomic uint32_t futex;      /* the worker sleeps here; bumped to wake it */
+    mproc__ext ext[MPROC__PLACE_EXTS];
+    uint64_t ext_uses;           /* extents its workers have taken; theirs alone */
 } mproc__wrec;
 
 /* A cache line of its own for each word several CPUs write. */
@@ -109,10 +161,15 @@ typedef struct mproc__shared {
     MPROC__LINE _Atomic uint32_t stop;          /* STOP_* */
     _Atomic uint32_t broken;                    /* an initializer failed */
     _Atomic uint64_t arena_next;                /* bump pointer of the arena */
+    char *win;          /* the arena's first win_size bytes, at this address everywhere */
+    uint64_t win_size;  /* 0: no window (every range is mapped when used) */
     /* Fixed at creation. */
     uint32_t nworkers;
     uint32_t maxtasks;
-    int64_t timeout_ns; /* 0: none */
+    int64_t timeout_ns; /* the pool's task_timeout; 0: none */
+    /* The shortest limit of any task submitted, so the supervisor knows how
+       often to look; the owner lowers it (and says so on cmd_fd). */
+    _Atomic int64_t min_timeout_ns;
     int (*init)(void *);
     void *initarg;
     uint64_t slots_off;
@@ -138,12 +195,23 @@ size_t mproc__shared_size(unsigned n);
 /* Reserve len bytes (page-rounded); the offset in *off. -ENOMEM when the
    arena's address space is spent. */
 int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off);
-/* Map an arena range; NULL and errno on failure. */
-void *mproc__arena_map(int fd, uint64_t off, size_t len, bool writable);
-void mproc__arena_unmap(void *p, size_t len);
-/* Give a range's memory back to the system. */
+/* The bytes of an arena range in this process: inside the window, or a
+   mapping of their own beyond it (MAP_POPULATE: every page is about to be
+   touched). NULL and errno on failure. */
+void *mproc__arena_at(const mproc__shared *sh, int fd, uint64_t off, size_t len, bool writable);
+/* True when the range lies in the window (arena_at maps nothing for it). */
+bool mproc__arena_in_window(const mproc__shared *sh, uint64_t off, size_t len);
+/* Done with what arena_at gave: unmaps it when it was a mapping of its own. */
+void mproc__arena_done(const mproc__shared *sh, void *p, uint64_t off, size_t len);
+/* Give a range's memory back to the system (its offsets stay valid). */
 void mproc__arena_release(int fd, uint64_t off, size_t len);
 size_t mproc__page_round(size_t len);
+/* The size of the extent that holds need bytes: a page times a power of
+   two, so extents of one size class can stand in for one another. */
+size_t mproc__ext_size(size_t need);
+/* A large result's arena range: its bytes, then the NUL that the owner
+   finds after every result. */
+static inline size_t mproc__res_span(uint64_t len) { return (size_t)len + 1; }
 
 /* ---- the supervisor ----------------------------------------------------------- */
 

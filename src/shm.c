@@ -113,15 +113,28 @@ out:
     return err;
 }
 
-/* Size fd for a block of size bytes, map it and write the header. */
+/* Size fd for a block of size bytes, map it and write the header. A named
+   block's pages are reserved now: tmpfs allocates a page when it is first
+   touched, and one that does not fit the filesystem then kills the
+   toucher with SIGBUS. fallocate allocates them here or fails with
+   -ENOSPC, undoing what it took. (MAP_POPULATE would not do: it ignores a
+   page it cannot get.) An anonymous block (memfd) has no filesystem limit
+   to hit; its pages stay lazy, so a large sparse block costs only what is
+   used. */
 static int build(mproc_shm **out, int fd, size_t size, uint32_t magic, unsigned attachers,
-                 mproc__shm_init_fn init, void *arg)
+                 bool reserve, mproc__shm_init_fn init, void *arg)
 {
     size_t len = SHM_HDR + size;
-    if (ftruncate(fd, (off_t)len) < 0) {
-        int err = mproc__err();
+    int r = 0;
+    if (ftruncate(fd, (off_t)len) < 0)
+        r = errno;
+    else if (reserve)
+        do
+            r = posix_fallocate(fd, 0, (off_t)len);
+        while (r == EINTR);
+    if (r) {
         mproc__close(fd);
-        return err == -EFBIG || err == -EINVAL ? -ENOMEM : err;
+        return r == EFBIG || r == EINVAL ? -ENOMEM : -r;
     }
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
@@ -168,7 +181,7 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
         int fd = memfd_create("mproc-shm", MFD_CLOEXEC);
         if (fd < 0)
             return mproc__err();
-        return build(out, fd, size, magic, 0, init, arg);
+        return build(out, fd, size, magic, 0, false, init, arg);
     }
     char path[256];
     int err = valid_name(name, path, sizeof path);
@@ -181,7 +194,7 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
     int fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
     if (fd >= 0) {
         mproc_shm *b = NULL;
-        err = build(&b, fd, size, magic, attachers, init, arg);
+        err = build(&b, fd, size, magic, attachers, true, init, arg);
         if (err < 0)
             return err;
         char proc[64], dst[300];
@@ -204,7 +217,7 @@ int mproc__shm_make(mproc_shm **out, const char *name, size_t size, const mproc_
     fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, mode);
     if (fd < 0)
         return mproc__err();
-    err = build(out, fd, size, magic, attachers, init, arg);
+    err = build(out, fd, size, magic, attachers, true, init, arg);
     if (err < 0)
         shm_unlink(path);
     return err;

@@ -50,33 +50,29 @@ int mproc__rmutex_init(pthread_mutex_t *m, bool recursive)
 
 int mproc__rmutex_lock(pthread_mutex_t *m, double deadline)
 {
-    int r;
-    if (isinf(deadline)) {
-        r = pthread_mutex_lock(m);
-    } else {
-        r = pthread_mutex_trylock(m);
-        if (r == EBUSY) {
-            if (mproc__now() >= deadline)
-                return -ETIMEDOUT;
-            struct timespec ts;
-            mproc__timespec(deadline, &ts);
+    if (isinf(deadline))
+        return -pthread_mutex_lock(m);
+    /* Never pthread_mutex_trylock: glibc's, on a robust mutex made
+       unrecoverable, takes the lock word and keeps it while returning
+       ENOTRECOVERABLE, wedging the mutex for good. A timed lock whose
+       deadline has passed is a try (POSIX: no timeout when the mutex can be
+       taken at once) and releases the word on that path. */
+    struct timespec ts;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 30) && \
     !defined(__SANITIZE_THREAD__)
-            r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+    mproc__timespec(deadline, &ts);
+    return -pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
 #else
-            /* Without clocklock (or under ThreadSanitizer, which does not
-               intercept it and would then miss the lock) the wait is on
-               CLOCK_REALTIME: convert, accepting that a clock step moves
-               the deadline. */
-            struct timespec rt;
-            clock_gettime(CLOCK_REALTIME, &rt);
-            double abs = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 + (deadline - mproc__now());
-            mproc__timespec(abs, &ts);
-            r = pthread_mutex_timedlock(m, &ts);
+    /* Without clocklock (or under ThreadSanitizer, which does not intercept
+       it and would then miss the lock) the wait is on CLOCK_REALTIME:
+       convert, accepting that a clock step moves the deadline. */
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    double left = deadline - mproc__now();
+    double abs = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 + (left > 0 ? left : 0);
+    mproc__timespec(abs, &ts);
+    return -pthread_mutex_timedlock(m, &ts);
 #endif
-        }
-    }
-    return -r;
 }
 
 int mproc__ilock(pthread_mutex_t *m, double deadline)
@@ -105,8 +101,19 @@ void mproc__shared_free(void *p, size_t size)
 
 /* ---- lock ---------------------------------------------------------------------- */
 
+/* A lock whose holder died stays usable only if the acquirer that got
+   EOWNERDEAD declares it consistent; released without that it is lost for
+   good. The C library tracks this too, but not reliably for every way of
+   acquiring (see mproc__rmutex_lock), and a caller already asleep in the
+   mutex cannot be told: so the lock keeps its own word. dead is 0 for a
+   healthy lock, the thread id of the acquirer that inherited it from a
+   dead holder, or DEAD_LOST once released inconsistent. Only the holder
+   writes it; acquirers read it first and never touch a lost mutex. */
+#define DEAD_LOST (-1)
+
 typedef struct {
     pthread_mutex_t m;
+    _Atomic int32_t dead;
 } lock_impl;
 _Static_assert(sizeof(lock_impl) <= sizeof(mproc_lock), "mproc_lock too small");
 _Static_assert(sizeof(lock_impl) <= sizeof(mproc_rlock), "mproc_rlock too small");
@@ -114,6 +121,67 @@ _Static_assert(sizeof(lock_impl) <= sizeof(mproc_rlock), "mproc_rlock too small"
 static pthread_mutex_t *lock_m(void *l)
 {
     return &((lock_impl *)l)->m;
+}
+
+static int32_t self_tid(void)
+{
+    return (int32_t)syscall(SYS_gettid);
+}
+
+/* A lost mutex, released, wakes one sleeper; glibc's and musl's sleeper
+   that then finds it unrecoverable returns without waking the next, who
+   would sleep forever. So wake them all: each retries and sees the mutex
+   unrecoverable. The futex word is the C library's: the first int in
+   glibc's mutex, the second in musl's (_m_lock). A spurious wake is
+   harmless to both. */
+static void wake_all_waiters(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+    void *word = &m->__data.__lock;
+#else
+    void *word = (int *)m + 1;
+#endif
+    mproc__futex_wake(word, INT_MAX);
+}
+
+static int lk_acquire(void *l, double deadline)
+{
+    lock_impl *k = l;
+    if (atomic_load(&k->dead) == DEAD_LOST)
+        return -ENOTRECOVERABLE;
+    int r = mproc__rmutex_lock(&k->m, deadline);
+    if (r == -EOWNERDEAD)
+        atomic_store(&k->dead, self_tid());
+    else if (r == -ETIMEDOUT && atomic_load(&k->dead) == DEAD_LOST)
+        r = -ENOTRECOVERABLE; /* lost while we waited */
+    return r;
+}
+
+static int lk_consistent(void *l)
+{
+    lock_impl *k = l;
+    int32_t d = atomic_load(&k->dead);
+    if (d <= 0 || d != self_tid())
+        return -EINVAL;
+    int r = pthread_mutex_consistent(&k->m);
+    if (r == 0)
+        atomic_store(&k->dead, 0);
+    return -r;
+}
+
+static int lk_release(void *l)
+{
+    lock_impl *k = l;
+    /* Lost before the mutex can pass on: whoever comes next must see it. */
+    int32_t d = atomic_load(&k->dead);
+    if (d > 0 && d == self_tid())
+        atomic_store(&k->dead, DEAD_LOST);
+    int r = pthread_mutex_unlock(&k->m);
+    if (d > 0 && r == 0)
+        wake_all_waiters(&k->m);
+    /* glibc reports an inner release of an inconsistent recursive lock
+       so; the hold was dropped all the same. */
+    return r == ENOTRECOVERABLE ? 0 : -r;
 }
 
 static int timeout_deadline(double timeout, double *deadline)
@@ -165,27 +233,21 @@ int mproc_lock_acquire(mproc_lock *l, double timeout)
     if (!l)
         return -EINVAL;
     /* The uncontended path first: no clock read, no float work. */
-    if (timeout < 0) {
-        int r = pthread_mutex_lock(lock_m(l));
-        return -r;
-    }
+    if (timeout < 0)
+        return lk_acquire(l, INFINITY);
     double deadline;
     int r = timeout_deadline(timeout, &deadline);
-    return r < 0 ? r : mproc__rmutex_lock(lock_m(l), deadline);
+    return r < 0 ? r : lk_acquire(l, deadline);
 }
 
 int mproc_lock_consistent(mproc_lock *l)
 {
-    if (!l)
-        return -EINVAL;
-    return -pthread_mutex_consistent(lock_m(l));
+    return l ? lk_consistent(l) : -EINVAL;
 }
 
 int mproc_lock_release(mproc_lock *l)
 {
-    if (!l)
-        return -EINVAL;
-    return -pthread_mutex_unlock(lock_m(l));
+    return l ? lk_release(l) : -EINVAL;
 }
 
 /* ---- recursive lock ----------------------------------------------------------- */
@@ -232,21 +294,17 @@ int mproc_rlock_acquire(mproc_rlock *l, double timeout)
         return -EINVAL;
     double deadline;
     int r = timeout_deadline(timeout, &deadline);
-    return r < 0 ? r : mproc__rmutex_lock(lock_m(l), deadline);
+    return r < 0 ? r : lk_acquire(l, deadline);
 }
 
 int mproc_rlock_consistent(mproc_rlock *l)
 {
-    if (!l)
-        return -EINVAL;
-    return -pthread_mutex_consistent(lock_m(l));
+    return l ? lk_consistent(l) : -EINVAL;
 }
 
 int mproc_rlock_release(mproc_rlock *l)
 {
-    if (!l)
-        return -EINVAL;
-    return -pthread_mutex_unlock(lock_m(l));
+    return l ? lk_release(l) : -EINVAL;
 }
 
 /* ---- semaphore ------------------------------------------------------------------ */
@@ -501,17 +559,17 @@ int mproc_cond_wait(mproc_cond *c, mproc_lock *lock, double timeout)
        instead of missing it. */
     uint32_t seq = atomic_load(&m->seq);
     atomic_fetch_add(&m->waiters, 1);
-    int r = pthread_mutex_unlock(lock_m(lock));
-    if (r) {
+    int r = lk_release(lock);
+    if (r < 0) {
         atomic_fetch_sub(&m->waiters, 1);
-        return -r;
+        return r;
     }
     int w;
     do
         w = mproc__futex_wait(&m->seq, seq, deadline);
     while (w == -EINTR && atomic_load(&m->seq) == seq);
     atomic_fetch_sub(&m->waiters, 1);
-    r = mproc__rmutex_lock(lock_m(lock), INFINITY);
+    r = lk_acquire(lock, INFINITY);
     if (r < 0)
         return r;
     return w == -ETIMEDOUT ? -ETIMEDOUT : 0;

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* harness.c: the Check runner and the leak checks run around every case. */
+/* harness.c: the Check runner and the leak checks run around every case.
+ *
+ * Check's environment applies (CK_RUN_CASE, CK_RUN_SUITE, CK_VERBOSITY,
+ * CK_TIMEOUT_MULTIPLIER, CK_FORK): ctest runs each case group as its own
+ * entry, <module>.<case>, with CK_RUN_CASE set to the group, and passes in
+ * MPROC_TEST_CASES the groups it found in the source, so that a group it did
+ * not see, or a CK_RUN_CASE that names none, fails instead of passing with
+ * nothing run. */
 #include "harness.h"
 
 #include <dirent.h>
@@ -155,8 +162,17 @@ static void teardown(void)
                   "leak check: SIGPIPE disposition changed");
 }
 
+#define MAX_CASES 64
+static const char *case_names[MAX_CASES];
+static int ncases;
+
 TCase *mproc_tcase(Suite *s, const char *name, double timeout)
 {
+    if (ncases == MAX_CASES) {
+        fprintf(stderr, "harness: more than %d case groups\n", MAX_CASES);
+        exit(2);
+    }
+    case_names[ncases++] = name;
     TCase *tc = tcase_create(name);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, timeout);
@@ -248,13 +264,59 @@ void mproc_test_drop_root(void)
     prctl(PR_SET_DUMPABLE, 1);
 }
 
+static bool known_case(const char *name)
+{
+    for (int i = 0; i < ncases; i++)
+        if (!strcmp(case_names[i], name))
+            return true;
+    return false;
+}
+
+/* True when name is one of the '|'-separated names in list. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p += len + (bar != NULL);
+    }
+    return false;
+}
+
+static bool cases_agree(void)
+{
+    const char *only = getenv("CK_RUN_CASE");
+    if (only && *only && !known_case(only)) {
+        fprintf(stderr, "harness: CK_RUN_CASE=%s names no case group; groups:", only);
+        for (int i = 0; i < ncases; i++)
+            fprintf(stderr, " '%s'", case_names[i]);
+        fputc('\n', stderr);
+        return false;
+    }
+    const char *seen = getenv("MPROC_TEST_CASES");
+    for (int i = 0; seen && i < ncases; i++)
+        if (!listed(seen, case_names[i])) {
+            fprintf(stderr,
+                    "harness: case group '%s' has no ctest entry: name it with a string "
+                    "literal, mproc_tcase(s, \"name\", ...), and re-run cmake\n",
+                    case_names[i]);
+            return false;
+        }
+    return true;
+}
+
 int main(void)
 {
     Suite *s = suite_create("mproc");
     mproc_test_cases(s);
+    if (!cases_agree())
+        return 2;
     SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
+    /* Forked cases unless CK_FORK=no (for a debugger): Check's default. */
+    srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? 0 : 1;

@@ -1,62 +1,90 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The mproc authors
-# install_check.sh BUILD SOURCE: `make install` into a scratch DESTDIR, then a
-# program is built against the installed copy three ways: pkg-config
-# (shared), pkg-config --static, and CMake's find_package. Each must run.
+# install_check.sh BUILD SOURCE: after the build, `make install PREFIX=` into
+# one prefix and then a second, new one (the first removed), as a user who
+# installs again elsewhere; then programs are built against the second copy,
+# rewriting nothing: pkg-config mproc (shared), pkg-config mproc-static, and
+# CMake's find_package with mproc::mproc and mproc::mproc_static. Each must
+# run and be linked the way it asked.
 set -eu
-build=$1
+build=$(cd "$1" && pwd)
 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-prefix=/opt/mproc-test
-DESTDIR="$tmp/root" cmake --install "$build" --prefix "$prefix" >/dev/null
-root="$tmp/root$prefix"
-for f in include/mproc.h lib/libmproc.a lib/pkgconfig/mproc.pc bin/mproc \
-         lib/cmake/mproc/mprocConfig.cmake; do
-    [ -e "$root/$f" ] || { echo "install: expected $f, not installed"; exit 1; }
+unset MAKEFLAGS MFLAGS MAKELEVEL DESTDIR
+fail() { echo "install: $*"; exit 1; }
+
+make -s -C "$src" BUILD="$build" PREFIX="$tmp/first" install >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "make install failed"; }
+make -s -C "$src" BUILD="$build" PREFIX="$tmp/prefix" install >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "second make install failed"; }
+rm -rf "$tmp/first"
+root=$tmp/prefix
+pc=$(find "$root" -name mproc.pc)
+[ -n "$pc" ] || fail "no mproc.pc installed"
+libdir=$(dirname "$(dirname "$pc")")
+version=$(sed -n 's/^Version: //p' "$pc")
+
+for f in include/mproc.h include/mproc/version.h include/mproc/pool.h include/mproc/ipc.h bin/mproc \
+         share/man/man1/mproc.1 share/man/man3/mproc.3 share/man/man3/mproc_pool_new.3 \
+         share/man/man3/mproc_queue_put.3 share/doc/mproc/LICENSE share/doc/mproc/CHANGELOG.md \
+         share/bash-completion/completions/mproc; do
+    [ -e "$root/$f" ] || fail "expected $f, not installed"
 done
-ls "$root"/lib/libmproc.so.* >/dev/null 2>&1 || { echo "install: no versioned libmproc.so"; exit 1; }
-soname=$(objdump -p "$root"/lib/libmproc.so | awk '/SONAME/ {print $2}')
-[ "$soname" = libmproc.so.0.2 ] || { echo "install: expected soname libmproc.so.0.2, got '$soname'"; exit 1; }
+for f in libmproc.a pkgconfig/mproc-static.pc cmake/mproc/mprocConfig.cmake; do
+    [ -e "$libdir/$f" ] || fail "expected $libdir/$f, not installed"
+done
+soname=$(objdump -p "$libdir/libmproc.so" | awk '/SONAME/ {print $2}')
+want=libmproc.so.$(echo "$version" | awk -F. '$1 == 0 {print $1 "." $2; next} {print $1}')
+[ "$soname" = "$want" ] || fail "expected soname $want, got '$soname'"
+[ -e "$libdir/$soname" ] || fail "no $soname"
 
 # Only the public API is exported from the shared library.
-bad=$(nm -D --defined-only "$root"/lib/libmproc.so | awk '$2 ~ /[TD]/ {print $3}' | grep -v '^mproc_' || true)
-[ -z "$bad" ] || { echo "install: exported symbols outside the API: $bad"; exit 1; }
+bad=$(nm -D --defined-only "$libdir/libmproc.so" | awk '$2 ~ /[TD]/ {print $3}' | grep -v '^mproc_' || true)
+[ -z "$bad" ] || fail "exported symbols outside the API: $bad"
 
-cat > "$tmp/prog.c" <<'C'
-#include <mproc.h>
-static int seven(void *arg) { (void)arg; return 7; }
-int main(void)
-{
-    mproc_process *p;
-    int code = -1;
-    if (mproc_process_new(&p, seven, 0, 0) || mproc_process_start(p) || mproc_process_join(p, -1))
-        return 1;
-    mproc_process_exitcode(p, &code);
-    mproc_process_free(p);
-    return code == 7 ? 0 : 2;
+# The .pc files name this prefix and push no linker flags onto consumers.
+grep -qx "prefix=$root" "$pc" || fail "mproc.pc: expected prefix=$root, got $(grep ^prefix= "$pc")"
+if grep -h '^Libs' "$pc" "$libdir/pkgconfig/mproc-static.pc" | grep -q -- '-Wl,'; then
+    fail "linker flags in the .pc files: $(grep -h '^Libs' "$pc" "$libdir/pkgconfig/mproc-static.pc")"
+fi
+
+prog=$src/tests/consumer/prog.c
+expect="mproc $version MPROC_EWORKER"
+check_run() { # name, linked shared (yes/no)
+    out=$(LD_LIBRARY_PATH="$libdir" "$tmp/$1") || fail "$1: exited $?"
+    [ "$out" = "$expect" ] || fail "$1: printed '$out', expected '$expect'"
+    if readelf -d "$tmp/$1" | grep -q "NEEDED.*$soname"; then linked=yes; else linked=no; fi
+    [ "$linked" = "$2" ] || fail "$1: linked to $soname: $linked, expected $2"
 }
-C
-# pkg-config reads the prefix from mproc.pc; point it at the scratch copy.
-export PKG_CONFIG_PATH="$tmp/pc"
-mkdir -p "$tmp/pc"
-sed "s|^prefix=.*|prefix=$root|" "$root/lib/pkgconfig/mproc.pc" > "$tmp/pc/mproc.pc"
-cc -o "$tmp/shared" "$tmp/prog.c" $(pkg-config --cflags --libs mproc)
-LD_LIBRARY_PATH="$root/lib" "$tmp/shared"
-cc -static-libgcc -o "$tmp/static" "$tmp/prog.c" $(pkg-config --cflags mproc) \
-    "$root/lib/libmproc.a" $(pkg-config --static --libs-only-other --libs-only-l mproc | sed 's/-lmproc//')
-"$tmp/static"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+[ "$(pkg-config --modversion mproc)" = "$version" ] || fail "pkg-config --modversion mproc"
+# shellcheck disable=SC2046
+cc -o "$tmp/pc_shared" "$prog" $(pkg-config --cflags --libs mproc)
+check_run pc_shared yes
+# shellcheck disable=SC2046
+cc -o "$tmp/pc_static" "$prog" $(pkg-config --cflags --libs mproc-static)
+check_run pc_static no
+pkg-config --static --libs mproc | grep -q -- -pthread || fail "mproc.pc: no Libs.private"
+# The headers are C++-clean too.
+if command -v c++ >/dev/null 2>&1; then
+    # shellcheck disable=SC2046
+    c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ "$prog" $(pkg-config --cflags mproc) ||
+        fail "the installed headers do not compile as C++"
+fi
 
 mkdir -p "$tmp/cm"
-cat > "$tmp/cm/CMakeLists.txt" <<'CM'
+cat > "$tmp/cm/CMakeLists.txt" <<CM
 cmake_minimum_required(VERSION 3.18)
 project(prog C)
-find_package(mproc REQUIRED)
-add_executable(prog ../prog.c)
-target_link_libraries(prog PRIVATE mproc::mproc)
+find_package(mproc $version REQUIRED)
+add_executable(cm_shared $prog)
+target_link_libraries(cm_shared PRIVATE mproc::mproc)
+add_executable(cm_static $prog)
+target_link_libraries(cm_static PRIVATE mproc::mproc_static)
+set_target_properties(cm_shared cm_static PROPERTIES RUNTIME_OUTPUT_DIRECTORY $tmp)
 CM
-cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$root" >/dev/null
-cmake --build "$tmp/cm/build" >/dev/null
-LD_LIBRARY_PATH="$root/lib" "$tmp/cm/build/prog"
-echo "install: 1 passed, 0 failed"
+cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$root" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake configure failed"; }
+cmake --build "$tmp/cm/build" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "cmake build failed"; }
+check_run cm_shared yes
+check_run cm_static no
+echo "install: 6 programs built against the second install passed"

@@ -5,7 +5,7 @@
  *
  * ctest-label: threads
  */
-#include "harness.h"
+#include "test_pool_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int echo(const void *arg, size_t len, mproc_out *out)
-{
-    return mproc_out_write(out, arg, len);
-}
 
 static int block_on_fd(const void *arg, size_t len, mproc_out *out)
 {

@@ -4,6 +4,7 @@
  * join, many processes, sharing by name and by descriptor, and producers
  * and consumers killed in the middle of an operation. */
 #include "test_ipc_util.h"
+#include "queue_layout.h"
 
 #include <stdio.h>
 #include <pthread.h>
@@ -147,6 +148,10 @@ START_TEST(timeouts_and_bad_input)
     mproc_shm_free(blk);
     ck_assert_int_eq(mproc_queue_task_done(NULL), -EINVAL);
     ck_assert_int_eq(mproc_queue_qsize(NULL), -EINVAL);
+    /* The snapshots say false for no queue, as ipc.h promises. */
+    ck_assert(!mproc_queue_empty(NULL));
+    ck_assert(!mproc_queue_full(NULL));
+    ck_assert(!mproc_queue_closed(NULL));
     mproc_queue_free(NULL);
     mproc_queue_free(q);
 }
@@ -364,6 +369,47 @@ START_TEST(holder_of_the_queue_mutex_killed)
 }
 END_TEST
 
+/* Shared memory written over by something else: reported, never followed
+   (the cases fuzz/queue_frames.c explores, fixed here). */
+START_TEST(written_over_positions_and_lengths_are_reported)
+{
+    mproc_queue *q;
+    mproc_queue_opts o = { .bytes = 4096 };
+    ASSERT_OK(mproc_queue_new(&q, &o));
+    ASSERT_OK(mproc_queue_put(q, "hello", 5, 0));
+    qhdr *h = q->h;
+    char buf[64];
+    size_t len;
+    void *data;
+    uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+    atomic_store(&h->head, head + 3); /* not at a record */
+    ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), -EPROTO);
+    atomic_store(&h->head, tail - 8192); /* more than a ring behind */
+    ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), -EPROTO);
+    atomic_store(&h->head, head);
+    atomic_store(&h->tail, tail + 2); /* a put would write across the ring's end */
+    ck_assert_int_eq(mproc_queue_put(q, "x", 1, 0), -EPROTO);
+    atomic_store(&h->tail, tail);
+    uint64_t n;
+    memcpy(&n, q->ring, 8);
+    uint64_t bad[] = { (uint64_t)1 << 62, 4096, 16 }; /* past the ring, past the tail */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(q->ring, &bad[i], 8);
+        ck_assert_int_eq(mproc_queue_get_alloc(q, &data, &len, 0), -EPROTO);
+        ck_assert_int_eq(mproc_queue_get(q, buf, sizeof buf, &len, 0), -EPROTO);
+    }
+    memcpy(q->ring, &n, 8);
+    /* A ring size changed after opening moves nothing: our own copy rules. */
+    h->cap = (uint64_t)1 << 40;
+    ck_assert_uint_eq(mproc_queue_max_message(q), 4096 - 8);
+    ASSERT_OK(mproc_queue_get(q, buf, sizeof buf, &len, 0));
+    ck_assert_uint_eq(len, 5);
+    mproc_queue *q2 = NULL;
+    ck_assert_int_eq(mproc_queue_from_fd(&q2, mproc_queue_fd(q)), -EINVAL);
+    mproc_queue_free(q);
+}
+END_TEST
+
 /* ---- join --------------------------------------------------------------------------- */
 
 static int take_and_done(void *arg)
@@ -525,6 +571,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, joinable_task_done_and_join);
     tcase_add_test(tc, named_queue_attached_and_name_removed);
     tcase_add_test(tc, queue_passed_by_descriptor_to_unrelated_process);
+    tcase_add_test(tc, written_over_positions_and_lengths_are_reported);
     tc = mproc_tcase(s, "queue_stress", 120);
     tcase_add_test(tc, two_producers_two_consumers_exact_totals);
     tcase_add_test(tc, producers_and_consumers_killed_mid_operation);

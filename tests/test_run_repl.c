@@ -175,6 +175,28 @@ START_TEST(rpl_definitions)
 }
 END_TEST
 
+START_TEST(manual_examples)
+{
+    if (!have_parallel())
+        return;
+    /* The replacement-string examples of GNU parallel's man page. */
+    GNU_SAME("1\n2\n3\n", "-k", "echo", "{}", "+", "1", "is", "{= $_++ =}");
+    GNU_SAME("1\n2\n3\n", "-k", "echo", "job", "{#}", "of", "{= $_=total_jobs() =}");
+    GNU_SAME(NULL, "-k", "echo", "{= $_= ++$wrong_counter =}", ":::", "a", "b", "c");
+    GNU_SAME(NULL, "-k", "--parens", ",,,,", "echo", "foo", "is", ",,s/I/O/g,,", ":::", "FII");
+    GNU_SAME(NULL, "-k", "--rpl", "{%(.*?)} s/$$1//", "echo", "{%.tar.gz}", ":::", "my.tar.gz");
+    GNU_SAME(NULL, "-k", "--rpl", "{:%(.+?)} s:$$1(\\.[^/]+)*$::", "echo", "{:%_file}", ":::",
+             "my_file.tar.gz");
+    GNU_SAME(NULL, "-k", "--rpl", "{/(.+?)/(.*?)} s/$$1/$$2/;", "echo", "{/replacethis/withthis}",
+             "{/b/C}", ":::", "a_replacethis_b");
+    GNU_SAME(NULL, "-k", "--rpl", "{(.*?)/(.*?)} $_=\"$$2$_$$1\"", "echo", "{swap/these}", ":::",
+             "-middle-");
+    GNU_SAME(NULL, "-k", "--rpl", "{%1} $_ = slot() + 1", "-j1", "echo", "{%1}", ":::", "a");
+    GNU_SAME(NULL, "-k", "--rpl", "{:} s:(\\.[^/]+)*$::", "echo", "{:}", ":::", "d.x/a.tar.gz");
+    GNU_SAME("test\n", "-k", "-q", "echo", "{}", "$VAR");
+}
+END_TEST
+
 START_TEST(skip_is_a_failed_job_not_run)
 {
     if (!have_parallel())
@@ -243,6 +265,20 @@ START_TEST(quote_words_and_shellquote)
 }
 END_TEST
 
+START_TEST(from_bash_and_from_sh)
+{
+    if (!have_parallel())
+        return;
+    /* The jobs' shell is the one mproc was started from; the quoting must
+       hold in each. */
+    gnu_script_both("@P@ -k echo {} '{= s/a/X/ =}' ::: 'a b' \"it's\" '$HOME' '`x`' 'é'; true", 0);
+    gnu_script_both("@P@ -k -q printf '<%s>\\n' {} 'x y' ::: 'a b' \"c'd\"; true", 0);
+    gnu_script_both("@P@ -k --plus echo '{%.c}' {..} {+.} ::: a.b.c; true", 0);
+    gnu_script_both("@P@ -k --shellquote echo {} ::: \"a'b\" 'c d'; true", 0);
+    gnu_script_both("@P@ -k -I @@ 'echo @@; echo {= $_=uc =}' ::: a; true", 0);
+}
+END_TEST
+
 /* ---- errors ---------------------------------------------------------------------------- */
 
 START_TEST(perl_errors_are_usage_errors)
@@ -266,6 +302,14 @@ START_TEST(perl_errors_are_usage_errors)
     r = TOOL("run", "--rpl", "{([)} s/a/b/", "echo", ":::", "a", NULL);
     ck_assert_int_eq(r.status, 255);
     ck_assert_str_eq(r.out, "");
+    tr_free(&r);
+    /* No perl to run: said, 255, nothing run. */
+    char *argv[] = { "env", "PATH=/nonexistent", MPROC_TOOL, "run", "echo", "{= s/a/b/ =}", ":::",
+                     "a", NULL };
+    r = tr_exec("/usr/bin/env", argv, "", 0);
+    ck_assert_int_eq(r.status, 255);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot run perl: No such file or directory"));
     tr_free(&r);
     if (have_parallel()) {
         GNU_SAME(NULL, "echo", "{= s/(/ =}", ":::", "a");
@@ -340,11 +384,13 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "perl", 120);
     tcase_add_test(tc, perl_expressions);
     tcase_add_test(tc, rpl_definitions);
+    tcase_add_test(tc, manual_examples);
     tcase_add_test(tc, skip_is_a_failed_job_not_run);
     tcase_add_test(tc, framing_survives_nul_and_newline);
     tcase_add_test(tc, perl_errors_are_usage_errors);
     tc = mproc_tcase(s, "quoting", 120);
     tcase_add_test(tc, quote_words_and_shellquote);
+    tcase_add_test(tc, from_bash_and_from_sh);
     tc = mproc_tcase(s, "coprocess", 60);
     tcase_add_test(tc, perl_only_when_needed_and_reaped);
     tcase_add_test(tc, perl_descriptors_closed_in_jobs);

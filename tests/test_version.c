@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,11 +76,50 @@ START_TEST(errname_errno_values)
 }
 END_TEST
 
+/* Option structs keep their size and field offsets from one release to the
+   next: reserved_ comes last, and a new option takes a reserved slot. The
+   sizes below are 0.2's on LP64; a change to one is an ABI change. */
+#define OPTS_LAST(T)                                                           \
+    ck_assert_uint_eq(sizeof(T), offsetof(T, reserved_) + sizeof(((T *)0)->reserved_))
+#define OPTS_ZERO(T)                                                           \
+    do {                                                                       \
+        T o_ = { 0 };                                                          \
+        for (size_t i_ = 0; i_ < sizeof o_.reserved_ / sizeof o_.reserved_[0]; i_++) \
+            ck_assert_uint_eq(o_.reserved_[i_], 0);                            \
+    } while (0)
+
+START_TEST(option_structs_keep_their_layout)
+{
+    OPTS_LAST(mproc_process_opts);
+    OPTS_LAST(mproc_pool_opts);
+    OPTS_LAST(mproc_submit_opts);
+    OPTS_LAST(mproc_pipe_opts);
+    OPTS_LAST(mproc_shm_opts);
+    OPTS_LAST(mproc_queue_opts);
+    OPTS_ZERO(mproc_process_opts);
+    OPTS_ZERO(mproc_pool_opts);
+    OPTS_ZERO(mproc_submit_opts);
+    OPTS_ZERO(mproc_queue_opts);
+    if (sizeof(void *) == 8 && sizeof(long) == 8) {
+        ck_assert_uint_eq(sizeof(mproc_process_opts), 48);
+        ck_assert_uint_eq(sizeof(mproc_pool_opts), 72);
+        ck_assert_uint_eq(sizeof(mproc_submit_opts), 64);
+        ck_assert_uint_eq(sizeof(mproc_pipe_opts), 40);
+        ck_assert_uint_eq(sizeof(mproc_shm_opts), 40);
+        ck_assert_uint_eq(sizeof(mproc_queue_opts), 64);
+        ck_assert_uint_eq(offsetof(mproc_pool_opts, task_timeout), 32);
+        ck_assert_uint_eq(offsetof(mproc_queue_opts, attachers), 24);
+    }
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "version", 30);
     tcase_add_test(tc, version_matches_headers);
-    tcase_add_test(tc, tool_prints_version);
+    if (MPROC_TOOL[0]) /* empty where no tool is built */
+        tcase_add_test(tc, tool_prints_version);
+    tcase_add_test(tc, option_structs_keep_their_layout);
     tc = mproc_tcase(s, "errname", 30);
     tcase_add_test(tc, errname_library_codes);
     tcase_add_test(tc, errname_errno_values);

@@ -22,6 +22,8 @@
  *                    Array conveniences with an optional lock.
  * - mproc_lock_*     robust process-shared locks; mproc_rlock_* recursive.
  * - mproc_sem_*      counting and bounded semaphores.
+ * - mproc_rsem_*     robust named counting semaphores: a holder that dies
+ *                    gives its unit back.
  * - mproc_event_*, mproc_cond_*, mproc_barrier_*.
  *
  * Where the objects live
@@ -61,7 +63,8 @@
  *     the queue. A process killed between a get and its task_done keeps
  *     join waiting (use the timeout).
  *   - semaphore: units acquired by a dead process are not given back (a
- *     semaphore has no owner: any process may release a unit).
+ *     semaphore has no owner: any process may release a unit); the
+ *     robust semaphore (mproc_rsem_*) gives them back at once.
  *   - event, condition: unaffected; a dead waiter consumes no notification.
  *   - barrier: a party that arrived and then died still counts for that
  *     round; a party killed inside the barrier's own bookkeeping breaks the
@@ -98,7 +101,9 @@ typedef struct mproc_pipe_opts {
     bool one_way; /* false (default): both ends send and receive, as
                      Pipe(duplex=True); true: the first end only receives,
                      the second only sends, as Pipe(duplex=False) */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pipe_opts;
+MPROC_OPTS_CHECK_(mproc_pipe_opts);
 
 /**
  * mproc_pipe_new - make a connected pair of pipe ends.
@@ -212,7 +217,9 @@ typedef struct mproc_shm_opts {
                            mproc_shm_unlink; N > 0: the name is removed as
                            soon as N processes have attached */
     unsigned mode;      /* named blocks: permission bits; 0: 0600 */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_shm_opts;
+MPROC_OPTS_CHECK_(mproc_shm_opts);
 
 /**
  * mproc_shm_new - an anonymous block of size bytes, zero-filled.
@@ -242,8 +249,12 @@ MPROC_API int mproc_shm_new(mproc_shm **out, size_t size);
  * mproc_shm_unlink, as in Python. The block is complete before its name
  * appears: an attacher never sees a half-made one.
  *
+ * The block's pages are reserved at creation, so a full /dev/shm is an
+ * error here (-ENOSPC), never a SIGBUS at first use.
+ *
  * Returns 0, -EEXIST (the name is taken), -EINVAL (bad name, size 0, NULL
- * out), -EACCES, -ENOMEM, -EMFILE. Nothing is left behind on failure.
+ * out), -EACCES, -ENOSPC (/dev/shm cannot hold it), -ENOMEM, -EMFILE.
+ * Nothing is left behind on failure.
  */
 MPROC_API int mproc_shm_create(mproc_shm **out, const char *name, size_t size,
                                const mproc_shm_opts *opts);
@@ -446,6 +457,113 @@ MPROC_API int mproc_sem_release(mproc_sem *s);
 MPROC_API int mproc_sem_value(mproc_sem *s);
 
 /* =========================================================================
+ * Robust named semaphore (a counting semaphore that survives SIGKILL)
+ * ========================================================================= */
+
+/** A robust named counting semaphore, as seen by one process. */
+typedef struct mproc_rsem mproc_rsem;
+
+/** The most units a robust semaphore can have. */
+#define MPROC_RSEM_MAX 1024
+
+/**
+ * mproc_rsem_open - open the robust semaphore called name, creating it
+ * with count units when no semaphore of that name exists.
+ *
+ * Unlike mproc_sem, a unit has an owner: the thread that acquired it. A
+ * unit comes back by itself, at once, when its owner ends without
+ * releasing it: a thread that returns or calls pthread_exit, a process
+ * killed by any signal (SIGKILL included), one that calls _exit, or one
+ * that execs. The next waiter takes it without any timeout or clean-up
+ * step. Units are never given to more than count owners at once.
+ *
+ * name is as for mproc_shm_create (up to 200 characters of [A-Za-z0-9._-],
+ * an optional leading '/') and lives in /dev/shm while the semaphore is
+ * open. count 1 .. MPROC_RSEM_MAX creates the semaphore if absent; an
+ * existing semaphore keeps the count it was made with (see
+ * mproc_rsem_count); count 0 only opens an existing one.
+ *
+ * When the name goes: the mproc_rsem_close that finds no other handle open
+ * on the semaphore, in any process, removes the name (a process that died
+ * has closed its handles; a handle inherited through fork counts until
+ * every copy is closed). So nothing is left in /dev/shm once the last
+ * user has closed it. (A dying process gives back its units a moment
+ * before the kernel closes its files: a close that follows an owner's
+ * death, and finds no unit held or waited for, gives the dead process's
+ * handle up to 0.1 s to go.) If the last user dies without closing, the
+ * name stays, with every unit free, until some process opens and closes
+ * it again, or calls mproc_rsem_unlink. A semaphore whose name was
+ * removed lives on for the handles still open; a later open of the name
+ * makes a new one.
+ *
+ * Caller's steps:
+ *   1. mproc_rsem_open(&s, "jobs", 4); in each process (or once before
+ *      fork);
+ *   2. mproc_rsem_acquire(s, timeout) ... mproc_rsem_release(s), in the
+ *      same thread;
+ *   3. mproc_rsem_close(s) in each process.
+ *
+ * On success *out is this process's handle. Returns 0; -EINVAL (NULL out,
+ * bad name, count over MPROC_RSEM_MAX, or the name holds something other
+ * than a robust semaphore); -ENOENT (count 0 and no such semaphore);
+ * -EACCES; -ENOMEM; -EMFILE; -ENOSYS (the C library's robust mutexes do
+ * not follow the kernel's robust-futex layout, so a dead owner could not
+ * be detected). Nothing is left behind on failure.
+ *
+ * Threads: a handle may be used by every thread of the process at once;
+ * only mproc_rsem_close must not overlap other calls on the same handle.
+ * Fork: the child's copy of a handle works and counts as open until it is
+ * closed; the child holds none of the parent's units.
+ */
+MPROC_API int mproc_rsem_open(mproc_rsem **out, const char *name, unsigned count);
+
+/**
+ * mproc_rsem_acquire - take one unit for the calling thread, waiting up to
+ * timeout seconds while every unit is held.
+ *
+ * A thread may hold several units. Waiters are woken by every release and
+ * by the death of any owner (with futex_waitv, Linux 5.16 and later; on
+ * older kernels, and past 127 units held, a unit freed by a death is seen
+ * within 50 ms). Returns 0; -ETIMEDOUT (0 timeout included); -EINVAL (NULL,
+ * NaN timeout).
+ */
+MPROC_API int mproc_rsem_acquire(mproc_rsem *s, double timeout);
+
+/**
+ * mproc_rsem_release - give back one unit held by the calling thread and
+ * wake the waiters. Returns 0; -EPERM (the calling thread holds no unit:
+ * units are not released on another's behalf); -EINVAL.
+ */
+MPROC_API int mproc_rsem_release(mproc_rsem *s);
+
+/** mproc_rsem_value - the units free now (a snapshot), or -EINVAL. */
+MPROC_API int mproc_rsem_value(mproc_rsem *s);
+
+/** mproc_rsem_count - the number of units the semaphore was made with,
+    or -EINVAL. */
+MPROC_API int mproc_rsem_count(mproc_rsem *s);
+
+/**
+ * mproc_rsem_wait_idle - wait until no unit is held (by anyone alive),
+ * taking none. Returns 0; -ETIMEDOUT; -EINVAL.
+ */
+MPROC_API int mproc_rsem_wait_idle(mproc_rsem *s, double timeout);
+
+/**
+ * mproc_rsem_close - release the units the calling thread holds, close
+ * the handle, and remove the name when this was the last handle open (see
+ * mproc_rsem_open). No other thread of this process may hold units of, or
+ * be waiting on, this handle. Accepts NULL.
+ */
+MPROC_API void mproc_rsem_close(mproc_rsem *s);
+
+/**
+ * mproc_rsem_unlink - remove a semaphore's name now, as mproc_shm_unlink;
+ * open handles keep working. Returns 0, -ENOENT, -EINVAL.
+ */
+MPROC_API int mproc_rsem_unlink(const char *name);
+
+/* =========================================================================
  * Event (multiprocessing.Event)
  * ========================================================================= */
 
@@ -564,7 +682,9 @@ typedef struct mproc_queue_opts {
                            and through mproc_queue_fd); else a name as for
                            mproc_shm_create, for mproc_queue_attach */
     unsigned attachers; /* with a name: see mproc_shm_opts.attachers */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_queue_opts;
+MPROC_OPTS_CHECK_(mproc_queue_opts);
 
 /**
  * mproc_queue_new - make a queue in shared memory.
@@ -582,7 +702,8 @@ typedef struct mproc_queue_opts {
  *
  * On success *out is this process's handle: free it in every process with
  * mproc_queue_free. Returns 0, -EINVAL (NULL out, bad name, bytes over
- * 2^40), -EEXIST (name taken), -ENOMEM, -EMFILE. Nothing is left behind on
+ * 2^40), -EEXIST (name taken), -ENOSPC (named: /dev/shm cannot hold it; its
+ * pages are reserved here), -ENOMEM, -EMFILE. Nothing is left behind on
  * failure.
  */
 MPROC_API int mproc_queue_new(mproc_queue **out, const mproc_queue_opts *opts);
@@ -609,12 +730,15 @@ MPROC_API int mproc_queue_fd(const mproc_queue *q);
  *
  * The message is copied into the ring whole and becomes visible to getters
  * at once; a producer killed during the copy leaves nothing behind. A put
- * that found no room is woken once a sixteenth of the ring is free (as a
- * pipe's writer waits for a whole page), or under maxsize as soon as a
- * message may go, so that a waiting producer and a slow consumer trade
- * messages in batches rather than one at a time.
+ * that found no room is woken once half the ring is free (as a pipe's
+ * writer waits for a whole page; a message larger than that, once it
+ * fits), or under maxsize as soon as a message may go, so that a waiting
+ * producer and a slow consumer trade messages in batches rather than one
+ * at a time.
  * Returns 0; -ETIMEDOUT (full; 0 timeout included, as put_nowait's Full);
- * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL.
+ * -EMSGSIZE (can never fit); -EPIPE (the queue was closed); -EINVAL;
+ * -EPROTO when the queue's shared memory holds positions no put or get
+ * left there (written over by something other than this library).
  */
 MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout);
 
@@ -626,7 +750,9 @@ MPROC_API int mproc_queue_put(mproc_queue *q, const void *data, size_t len, doub
  * *len is set to its size and it stays first in the queue; -ETIMEDOUT
  * (empty; 0 timeout included, as get_nowait's Empty); -EPIPE when the
  * queue is closed and empty; -EINVAL (NULL q or len, NULL buf with cap >
- * 0, NaN timeout).
+ * 0, NaN timeout); -EPROTO when the queue's shared memory holds a message
+ * or positions no put wrote (written over by something other than this
+ * library): reported, never followed outside the ring.
  */
 MPROC_API int mproc_queue_get(mproc_queue *q, void *buf, size_t cap, size_t *len,
                               double timeout);

@@ -58,18 +58,37 @@
  * pool, and only when the first callback is attached
  * (mproc_result_on_ready): callbacks run there.
  *
- * Fork. A pool belongs to the process that made it; a child forked from
- * that process must not use it (its workers answer the parent).
+ * Fork. A pool belongs to the process that made it. In any other process
+ * (a child forked from the owner, say) every call on the pool, its results,
+ * maps and iterators is refused: those returning int give -EINVAL
+ * (mproc_result_code and mproc_result_signal too), mproc_result_ready
+ * false, mproc_map_count 0, and the frees do nothing; the owner's pool is
+ * not disturbed (no task lost, no slot taken). A child may make a pool of
+ * its own.
  *
- * Resources. A pool holds two descriptors (close-on-exec) and one shared
- * mapping in the owner; when mproc_pool_free (or terminate + join) returns
- * no process of the pool is left, no zombie, and nothing in /dev/shm.
+ * The supervisor killed from outside. A task that was running ends
+ * MPROC_EWORKER with the signal its worker died of (SIGKILL: the workers
+ * die with their supervisor); a task that had not started ends -EPIPE;
+ * later submissions return -EPIPE. Under an owner that is a subreaper
+ * (mproc_subreaper), the orphaned workers become the owner's children and
+ * the pool reaps them: no zombie is left.
+ *
+ * Resources. A pool holds two descriptors (close-on-exec) and two shared
+ * mappings in the owner: its task ring, and a window onto the memory that
+ * carries large arguments and results (address space of up to 64 GiB,
+ * less where the system refuses that; memory only as payloads use it).
+ * That memory is reused from task to task, so payloads travel at memory
+ * speed; what no task has used for a while goes back to the system. When
+ * mproc_pool_free (or terminate + join) returns no process of the pool is
+ * left, no zombie, and nothing in /dev/shm; the window goes with the last
+ * result that points into it.
  */
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -80,6 +99,9 @@ typedef struct mproc_pool mproc_pool;
 typedef struct mproc_result mproc_result;
 typedef struct mproc_out mproc_out;
 
+/** A callback on a result: r stays valid during the call. */
+typedef void (*mproc_result_cb)(mproc_result *r, void *cookie);
+
 /**
  * mproc_task_fn - what a pool runs, in a worker process.
  *
@@ -87,7 +109,9 @@ typedef struct mproc_out mproc_out;
  * item), may append result bytes to out with mproc_out_write, and returns 0
  * on success or any other value as its error code (the result is then
  * MPROC_ETASK, with the value in mproc_result_code and what the task wrote
- * still readable). The argument bytes are valid only during the call.
+ * still readable). The argument bytes are valid only during the call, and
+ * aligned to 16 bytes at least (map items: as in a C array of them), so a
+ * task may read a scalar or a struct argument in place.
  */
 typedef int (*mproc_task_fn)(const void *arg, size_t arg_len, mproc_out *out);
 
@@ -99,13 +123,27 @@ typedef int (*mproc_task_fn)(const void *arg, size_t arg_len, mproc_out *out);
  */
 MPROC_API int mproc_out_write(mproc_out *out, const void *data, size_t len);
 
+/**
+ * mproc_out_printf - append printf-formatted text to a task's result: the
+ * characters, without the terminating NUL (every result is followed by a
+ * NUL anyway when the owner reads it, see mproc_result_get). Called only
+ * from within a task, as mproc_out_write.
+ *
+ * Returns 0; -EINVAL (NULL out or fmt, or an encoding error in the
+ * conversion); -ENOMEM (the task's result then ends -ENOMEM).
+ */
+MPROC_API int mproc_out_printf(mproc_out *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 typedef struct mproc_pool_opts {
     int processes;                 /* 0: mproc_cpu_count() */
     int (*initializer)(void *arg); /* run once in each worker; non-zero (or a crash) fails it */
     void *initarg;
     unsigned maxtasksperchild;     /* 0: no limit; else a worker is replaced after so many tasks */
     double task_timeout;           /* 0: none; else a task running longer is killed */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
 } mproc_pool_opts;
+MPROC_OPTS_CHECK_(mproc_pool_opts);
 
 /**
  * mproc_pool_new - start a pool.
@@ -143,6 +181,39 @@ MPROC_API int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts);
 MPROC_API int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const void *arg,
                                      size_t arg_len, mproc_result **out);
 
+/** What mproc_pool_submit adds to apply_async; zero-initialize for defaults. */
+typedef struct mproc_submit_opts {
+    mproc_result_cb on_success;  /* as mproc_result_on_ready */
+    mproc_result_cb on_error;
+    void *cookie;
+    double timeout;              /* 0: the pool's task_timeout; > 0 this task's own */
+    uint64_t reserved_[4]; /* zero (= {0} does it): room for later options */
+} mproc_submit_opts;
+MPROC_OPTS_CHECK_(mproc_submit_opts);
+
+/**
+ * mproc_pool_submit - apply_async with its callbacks (and an optional
+ * per-task timeout) in one call, as Python's apply_async(callback=,
+ * error_callback=).
+ *
+ * opts may be NULL: then this is exactly mproc_pool_apply_async. With
+ * on_success or on_error set, they are attached before the task is queued,
+ * exactly as mproc_result_on_ready attaches them (same thread, same order,
+ * exactly one runs, join waits for them); with both NULL no callback is
+ * attached and mproc_result_on_ready may still be called. timeout > 0 is
+ * this task's limit in place of the pool's task_timeout (a task running
+ * longer is killed with its worker: MPROC_ETASKTIMEOUT), also in a pool made
+ * without one; a limit past 10^9 s is none.
+ *
+ * On success *out owns the result (mproc_result_free; freeing it before its
+ * callback ran drops the callback, as with on_ready). Returns 0 or an error
+ * of mproc_pool_apply_async; -EINVAL also for a negative or NaN timeout;
+ * -EAGAIN (the callback thread could not be started; nothing was queued).
+ */
+MPROC_API int mproc_pool_submit(mproc_pool *pool, mproc_task_fn fn, const void *arg,
+                                size_t arg_len, const mproc_submit_opts *opts,
+                                mproc_result **out);
+
 /**
  * mproc_pool_apply - run fn(arg) in the pool and wait for it, as Python's
  * Pool.apply.
@@ -150,7 +221,8 @@ MPROC_API int mproc_pool_apply_async(mproc_pool *pool, mproc_task_fn fn, const v
  * Returns the outcome as mproc_result_get does (0, MPROC_ETASK,
  * MPROC_EWORKER, ...), or an error of mproc_pool_apply_async. When the task
  * returned (0 or MPROC_ETASK) and data is not NULL, *data is a malloc'd
- * copy of its result bytes (NULL when empty) for the caller to free, and
+ * copy of its result bytes followed by a NUL (NULL when empty) for the
+ * caller to free, and
  * *len their count; data and len may be NULL to drop them.
  */
 MPROC_API int mproc_pool_apply(mproc_pool *pool, mproc_task_fn fn, const void *arg,
@@ -217,11 +289,15 @@ MPROC_API bool mproc_result_ready(mproc_result *r);
  * mproc_result_get - wait (as mproc_result_wait) and give the outcome.
  *
  * Returns 0: the task returned 0, and *data / *len are its result bytes,
- * valid until mproc_result_free (*data may be NULL when *len is 0).
+ * valid until mproc_result_free, aligned to 16 bytes. One NUL byte follows
+ * them (not counted in *len), so a text result prints with %s; an empty
+ * result is "" (never NULL). A large result is not copied: *data points
+ * into the shared memory the task wrote it to.
  * Otherwise MPROC_ETASK (and *data / *len are what the task wrote),
  * MPROC_EWORKER (the worker died during the task), MPROC_ETASKTIMEOUT,
  * MPROC_EINIT (the pool broke before the task ran), -ECANCELED (terminated
- * or freed first), -ENOMEM (the task's result could not be stored),
+ * or freed first), -EPIPE (the supervisor was killed from outside before
+ * the task started), -ENOMEM (the task's result could not be stored),
  * -ETIMEDOUT (not ready within timeout), -EINVAL. data and len may be NULL;
  * they are written only for 0 and MPROC_ETASK. The same answer comes again
  * on every call.
@@ -257,9 +333,6 @@ MPROC_API void mproc_result_free(mproc_result *r);
  * results of several pools, NaN timeout).
  */
 MPROC_API int mproc_result_wait_any(mproc_result *const *results, size_t n, double timeout);
-
-/** A callback on a result: r stays valid during the call. */
-typedef void (*mproc_result_cb)(mproc_result *r, void *cookie);
 
 /**
  * mproc_result_on_ready - call on_success(r, cookie) when the task returns
@@ -300,7 +373,9 @@ typedef struct mproc_item {
     size_t index;     /* the item's position in the input */
     int code;         /* as mproc_result_get: 0, MPROC_ETASK, MPROC_EWORKER, ... */
     int detail;       /* the task's return value for MPROC_ETASK, else as mproc_result_code */
-    const void *data; /* the item's result bytes (0 and MPROC_ETASK) */
+    const void *data; /* the item's result bytes (0 and MPROC_ETASK), then a NUL; aligned
+                         to 8 bytes, or as in an array of them when every item of its
+                         chunk returned 0 with as many bytes */
     size_t len;
 } mproc_item;
 
@@ -324,7 +399,8 @@ MPROC_API size_t mproc_map_count(const mproc_map *m);
 /**
  * mproc_map_get - item i's outcome: 0 or an error as mproc_result_get, with
  * *data / *len its result bytes (0 and MPROC_ETASK; valid until
- * mproc_map_free; data and len may be NULL). -EINVAL for i out of range.
+ * mproc_map_free; data and len may be NULL), followed by a NUL not counted
+ * in *len, as mproc_result_get. -EINVAL for i out of range.
  */
 MPROC_API int mproc_map_get(const mproc_map *m, size_t i, const void **data, size_t *len);
 
@@ -355,7 +431,8 @@ MPROC_API int mproc_pool_imap_unordered(mproc_pool *pool, mproc_task_fn fn, cons
  * mproc_iter_next - the next item's outcome.
  *
  * Returns 1 with *item filled (item->data valid until the next call or
- * mproc_iter_free), 0 when every item has been given, -ETIMEDOUT when the
+ * mproc_iter_free, followed by a NUL not counted in item->len, as
+ * mproc_result_get; NULL for an item whose chunk did not run), 0 when every item has been given, -ETIMEDOUT when the
  * next item is not ready within timeout (call again later), -EINVAL.
  * One iterator is used by one thread at a time.
  */

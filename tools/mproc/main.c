@@ -14,6 +14,7 @@ static void usage(FILE *f)
           "\n"
           "commands:\n"
           "  run    run a command for each input, in parallel (see mproc run --help)\n"
+          "  sem    a counting semaphore for command lines, as GNU sem (see mproc sem --help)\n"
           "  tree   show the process tree with states (see mproc tree --help)\n"
           "\n"
           "options:\n"
@@ -31,6 +32,10 @@ void tool_print_version(void)
 
 int main(int argc, char **argv)
 {
+    /* Invoked through a link named sem, the tool is GNU's sem. */
+    const char *base = strrchr(argv[0], '/');
+    if (!strcmp(base ? base + 1 : argv[0], "sem"))
+        return tool_sem(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return TOOL_EXIT_USAGE;
@@ -45,6 +50,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return tool_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sem"))
+        return tool_sem(argc - 1, argv + 1);
     if (!strcmp(argv[1], "tree"))
         return tool_tree(argc - 1, argv + 1);
     fprintf(stderr, "mproc: unknown command '%s'\n", argv[1]);

@@ -139,11 +139,6 @@ int perl_code(const char *code, size_t len)
     return (int)co.ncode++;
 }
 
-bool perl_running(void)
-{
-    return co.fd >= 0;
-}
-
 /* A descriptor of ours above the ones the child's plan names, so that its
    dup2 onto 3 never meets a descriptor it also needs. */
 static int move_high(int fd)
@@ -231,6 +226,8 @@ static void put_num(tbuf *b, unsigned long long v)
     put_field(b, s, (size_t)n);
 }
 
+/* write_all, but a perl that went away is EPIPE, never SIGPIPE (which a
+   dry run does not ignore). */
 static int send_all(const char *p, size_t n)
 {
     while (n > 0) {

@@ -406,18 +406,13 @@ static void replace_tag(word *w, const rpl *r, pcre2_code *re, bool positional,
             continue; /* an empty tag matches nothing */
         code.len = 0;
         match_code(&code, r, p->s, ov, rc, positional);
-        /* Before, the expression, and after (scanned next). */
-        size_t start = ov[0], end = ov[1], len = p->len;
-        char *s = p->s;
-        p->s = NULL;
-        free(w->p[k].s);
-        w->p[k].s = xmalloc(start + 1);
-        memcpy(w->p[k].s, s, start);
+        /* The text after the match becomes a piece of its own, scanned
+           next; the piece keeps the text before. */
+        size_t start = ov[0], end = ov[1];
+        word_push(w, k + 1, false, w->p[k].s + end, w->p[k].len - end);
+        word_push(w, k + 1, true, tbuf_cstr(&code), code.len);
         w->p[k].s[start] = '\0';
         w->p[k].len = start;
-        word_push(w, k + 1, true, tbuf_cstr(&code), code.len);
-        word_push(w, k + 2, false, s + end, len - end);
-        free(s);
         k++;
     }
     /* Empty literal pieces are dropped. */
@@ -448,40 +443,34 @@ static void add_seg(cmd_tmpl *t, seg s, const char *text, size_t len)
     t->segs[t->nseg++] = s;
 }
 
+/* The length of the -?[0-9]+ that c starts with; 0 when none. */
+static size_t number_len(const char *c, size_t n)
+{
+    size_t k = n > 1 && c[0] == '-';
+    size_t d = k;
+    while (d < n && c[d] >= '0' && c[d] <= '9')
+        d++;
+    return d > k ? d : 0;
+}
+
 /* An expression's position and code, as GNU parallel reads them: leading
    digits (with a '-') are a position unless they are "0"; then a second
    optional number and spaces are dropped from the code. */
 static void add_expr(cmd_tmpl *t, const char *c, size_t n)
 {
     seg s = { .type = SEG_EXPR };
-    size_t k = 0;
-    if (k < n && c[k] == '-' && k + 1 < n && c[k + 1] >= '0' && c[k + 1] <= '9')
-        k++;
-    if (k < n && c[k] >= '0' && c[k] <= '9') {
-        while (k < n && c[k] >= '0' && c[k] <= '9')
-            k++;
-        if (!(k == 1 && c[0] == '0')) {
-            s.positional = true;
-            /* Past any real number of values, a position names none. */
-            char num[24];
-            size_t dl = k < sizeof num - 1 ? k : sizeof num - 1;
-            memcpy(num, c, dl);
-            num[dl] = '\0';
-            long v = strtol(num, NULL, 10);
-            s.pos = k > 16 ? (c[0] == '-' ? -(1L << 40) : 1L << 40) : v;
-        }
-    } else {
-        k = 0;
+    size_t k = number_len(c, n);
+    /* Perl's truth: "0" is false, "00" and "-0" are true (and name no
+       value). */
+    if (k && !(k == 1 && c[0] == '0')) {
+        s.positional = true;
+        char num[24];
+        memcpy(num, c, k < sizeof num ? k : sizeof num - 1);
+        num[k < sizeof num ? k : sizeof num - 1] = '\0';
+        /* Past any real number of values, a position names none. */
+        s.pos = k > 16 ? (c[0] == '-' ? -(1L << 40) : 1L << 40) : strtol(num, NULL, 10);
     }
-    size_t j = k;
-    if (j < n && c[j] == '-' && j + 1 < n && c[j + 1] >= '0' && c[j + 1] <= '9')
-        j++;
-    if (j < n && c[j] >= '0' && c[j] <= '9') {
-        while (j < n && c[j] >= '0' && c[j] <= '9')
-            j++;
-    } else {
-        j = k;
-    }
+    size_t j = k + number_len(c + k, n - k);
     while (j < n && c[j] == ' ')
         j++;
     c += j;

@@ -95,9 +95,6 @@ typedef struct perl_res {
 int perl_eval(const cmd_job *job, const perl_req *req, size_t nreq, tbuf *data,
               perl_res *res, bool *skip);
 
-/* Whether the coprocess runs now. */
-bool perl_running(void);
-
 /* End the coprocess (it reads end of file and exits) and reap it; forget
    every code string. Harmless when none runs. */
 void perl_stop(void);

@@ -90,6 +90,9 @@ typedef struct run_opts {
 
     /* ---- replacement strings (repl.h) */
     repl_opts repl;
+
+    /* ---- semaphore */
+    bool semaphore;     /* --semaphore or an option only it has: mproc sem */
 } run_opts;
 
 /* Defaults: every field as if no option were given. */

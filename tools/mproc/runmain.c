@@ -196,6 +196,11 @@ int tool_run(int argc, char **argv)
     int i = gather_opts(&r, argc, argv, &rc);
     if (i < 0)
         goto out;
+    if (r.o.semaphore) {
+        /* --semaphore, or an option only the semaphore has: mproc sem. */
+        rc = tool_sem(argc, argv);
+        goto out;
+    }
     argc = r.argc;
     argv = r.argv;
     if (read_joblog(&r, &rc) < 0)

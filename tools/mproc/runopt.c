@@ -496,13 +496,19 @@ static const optdef table[] = {
     { "fifo", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "pipe-part|pipepart", 0, ARG_NONE, REFUSED(R_NOSUP) },
 
-    /* ---- semaphore */
-    { "semaphore", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "semaphore-timeout|semaphoretimeout|st", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "semaphore-name|semaphorename|id", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "fg", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "bg", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "wait", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    /* ---- semaphore: any of these makes the command line mproc sem's, as
+       GNU parallel's parse_semaphore decides; sem.c reads them again */
+    { "semaphore", 0, ARG_NONE, G_SEM, NULL, "work as GNU's sem (mproc sem --help)",
+      FLAG(semaphore) },
+    { "semaphore-timeout|semaphoretimeout|st", 0, ARG_REQ, G_SEM, "SECS",
+      "wait SECS for a unit, then run anyway (< 0: give up)", FLAG(semaphore) },
+    { "semaphore-name|semaphorename|id", 0, ARG_REQ, G_SEM, "NAME", "the semaphore's name",
+      FLAG(semaphore) },
+    { "fg", 0, ARG_NONE, G_SEM, NULL, "run the command in the foreground", FLAG(semaphore) },
+    { "bg", 0, ARG_NONE, G_SEM, NULL, "run the command in the background (the default)",
+      FLAG(semaphore) },
+    { "wait", 0, ARG_NONE, G_SEM, NULL, "wait until no command of the id runs",
+      FLAG(semaphore) },
 
     /* ---- information */
     { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = h_help, .flag = -1 },
@@ -781,6 +787,25 @@ static int long_error(const getopt_tables *t, const char *word)
     return rc;
 }
 
+/* The option a "--" word abbreviates when every long name it is a prefix
+   of belongs to that one option (aliases): glibc's getopt_long takes such
+   a word, musl's counts the aliases and calls it ambiguous. Its index plus
+   LONG_BASE, or -1. */
+static int long_unique(const getopt_tables *t, const char *word)
+{
+    const char *name = word + 2;
+    size_t l = strcspn(name, "=");
+    int found = -1;
+    for (const struct option *p = t->longs; p->name; p++) {
+        if (strncmp(p->name, name, l))
+            continue;
+        if (found >= 0 && p->val != found)
+            return -1;
+        found = p->val;
+    }
+    return found;
+}
+
 static bool looks_numeric(const char *s)
 {
     char *end;
@@ -819,6 +844,25 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         if (c == -1)
             break;
         const char *word = argv[optind - 1];
+        int k;
+        if (c == '?' && optopt == 0 && !strncmp(word, "--", 2) && (k = long_unique(&t, word)) >= 0) {
+            /* musl: take the abbreviation as glibc does. */
+            const char *eq = strchr(word, '=');
+            int arg = table[k - LONG_BASE].arg;
+            optarg = eq ? (char *)eq + 1 : NULL;
+            c = k;
+            if (eq && arg == ARG_NONE) {
+                c = '?';
+                optopt = k;
+            } else if (!eq && arg == ARG_REQ) {
+                if (optind < argc) {
+                    optarg = argv[optind++];
+                } else {
+                    c = ':';
+                    optopt = k;
+                }
+            }
+        }
         if ((c == '?' || c == ':') && o->probe) {
             *rc = TOOL_EXIT_USAGE;
             goto out;

@@ -30,7 +30,7 @@ static bool is_sep(const char *a, const char *sep, bool *plus)
 
 bool sources_is_marker(const run_opts *o, const char *a)
 {
-    bool plus;
+    bool plus = false;
     return is_sep(a, o->arg_sep, &plus) || is_sep(a, o->arg_file_sep, &plus);
 }
 
@@ -97,7 +97,7 @@ int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, in
         if (read_file(s, o->argfiles[k], o->link, rc) < 0)
             return -1;
     while (i < argc) {
-        bool plus, files = is_sep(argv[i], o->arg_file_sep, &plus);
+        bool plus = false, files = is_sep(argv[i], o->arg_file_sep, &plus);
         if (!files)
             (void)is_sep(argv[i], o->arg_sep, &plus);
         i++;
@@ -276,7 +276,7 @@ int sources_header(sources *s, const run_opts *o, char **words, size_t nwords, i
         for (size_t k = 0; k < o->nargfiles; k++)
             rename_all(s, words, nwords, o->argfiles[k], id++);
         for (bool files = false; i < argc; i++) {
-            bool plus;
+            bool plus = false;
             if (sources_is_marker(o, argv[i]))
                 files = is_sep(argv[i], o->arg_file_sep, &plus);
             else if (files)

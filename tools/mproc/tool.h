@@ -14,6 +14,7 @@
  *   out.c     grouped, line-buffered and tagged output; the progress bar
  *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
  *   tree.c    `mproc tree`
+ *   sem.c     `mproc sem`, `sem`, `mproc run --semaphore`
  *   tbuf.c    a growable byte buffer and EINTR-safe writes
  */
 #ifndef MPROC_TOOL_H
@@ -161,5 +162,11 @@ int tool_run(int argc, char **argv);
 /* Print "mproc VERSION" on stdout (main.c). */
 void tool_print_version(void);
 int tool_tree(int argc, char **argv);
+
+/* ---- sem.c ---------------------------------------------------------------- */
+
+/* `mproc sem`, `sem` and `mproc run --semaphore`: argv[0] is the
+   command's name. */
+int tool_sem(int argc, char **argv);
 
 #endif

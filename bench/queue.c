@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* queue.c: the queue benchmark. mproc's queue beside Boost.Interprocess
+ * message_queue (a C++ peer, bench/queue_boost.cpp), POSIX message queues
+ * and a raw pipe, with 1 producer and 1 consumer and with 2 and 2, at 64 B,
+ * 4 KiB and 1 MiB: time per message and each peer's time over ours.
+ *
+ * Every transport gets the same room (about 1 MiB of messages, four
+ * messages at 1 MiB), producers and consumers are processes released
+ * together, and each consumer copies every message out into its own
+ * buffer. A raw pipe has no message boundaries between several readers, so
+ * it runs 1 -> 1 only. Each figure is the best of three runs;
+ * MPROC_BENCH_QUICK=1 runs fewer messages.
+ *
+ * `queue --instr N` does N put+get pairs of 64 B in one process, for
+ * counting instructions (bench/queue_instr.sh runs it under callgrind);
+ * `queue --mproc NP NC SIZE` prints mproc's one figure, for profiling.
+ */
+#define _GNU_SOURCE 1
+#include "bench.h"
+
+#include <mproc.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAXW 4
+
+static void die(const char *what, int err)
+{
+    fprintf(stderr, "queue bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+    exit(1);
+}
+
+/* Room for about 1 MiB of messages, and never fewer than four. */
+static long depth(size_t size)
+{
+    long d = (long)(((size_t)1 << 20) / size);
+    return d < 4 ? 4 : d;
+}
+
+typedef struct {
+    size_t size;
+    long per_producer, per_consumer;
+    mproc_queue *q;
+    mqd_t mq;
+    int pipe[2];
+} job;
+
+typedef int (*side_fn)(job *j, char *buf);
+
+/* Runs np producers and nc consumers as processes released at once; the
+   seconds from the release to the last one's end, or -1. */
+static double crew(job *j, int np, int nc, side_fn prod, side_fn cons)
+{
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        die("pipe", errno);
+    pid_t pids[2 * MAXW];
+    int n = 0;
+    for (int i = 0; i < np + nc; i++) {
+        pid_t pid = mproc_fork();
+        if (pid < 0)
+            die("fork", (int)-pid);
+        if (pid == 0) {
+            close(gate[1]);
+            char c, *buf = malloc(j->size);
+            if (!buf || read(gate[0], &c, 1) != 1)
+                _exit(2);
+            _exit(i < np ? prod(j, buf) : cons(j, buf));
+        }
+        pids[n++] = pid;
+    }
+    close(gate[0]);
+    char go[2 * MAXW] = { 0 };
+    double t0 = bench_now();
+    if (write(gate[1], go, (size_t)n) != n)
+        die("gate", errno);
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        int st;
+        while (waitpid(pids[i], &st, 0) < 0 && errno == EINTR)
+            ;
+        ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    double dt = bench_now() - t0;
+    close(gate[1]);
+    return ok ? dt : -1;
+}
+
+/* ---- mproc ------------------------------------------------------------------ */
+
+static int mproc_prod(job *j, char *buf)
+{
+    memset(buf, 'm', j->size);
+    for (long i = 0; i < j->per_producer; i++) {
+        memcpy(buf, &i, sizeof i);
+        if (mproc_queue_put(j->q, buf, j->size, -1) < 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int mproc_cons(job *j, char *buf)
+{
+    size_t len;
+    for (long i = 0; i < j->per_consumer; i++)
+        if (mproc_queue_get(j->q, buf, j->size, &len, -1) < 0 || len != j->size)
+            return 1;
+    return 0;
+}
+
+static double run_mproc(job *j, int np, int nc)
+{
+    /* The same room as the others: depth messages of this size. */
+    mproc_queue_opts o = { .bytes = (size_t)depth(j->size) * j->size };
+    int r = mproc_queue_new(&j->q, &o);
+    if (r < 0)
+        die("mproc_queue_new", r);
+    double dt = crew(j, np, nc, mproc_prod, mproc_cons);
+    mproc_queue_free(j->q);
+    return dt;
+}
+
+/* ---- POSIX message queues ------------------------------------------------------- */
+
+static int mq_prod(job *j, char *buf)
+{
+    memset(buf, 'p', j->size);
+    for (long i = 0; i < j->per_producer; i++) {
+        memcpy(buf, &i, sizeof i);
+        while (mq_send(j->mq, buf, j->size, 0) < 0)
+            if (errno != EINTR)
+                return 1;
+    }
+    return 0;
+}
+
+static int mq_cons(job *j, char *buf)
+{
+    for (long i = 0; i < j->per_consumer; i++) {
+        ssize_t n;
+        while ((n = mq_receive(j->mq, buf, j->size, NULL)) < 0)
+            if (errno != EINTR)
+                return 1;
+        if ((size_t)n != j->size)
+            return 1;
+    }
+    return 0;
+}
+
+/* The system's limits allow a depth of 10 and 8 KiB messages unless the
+   caller may raise them (CAP_SYS_RESOURCE): ask for the same depth as the
+   others, else for what is allowed; the depth used goes in *used. */
+static double run_posix(job *j, int np, int nc, long *used)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/mproc-bench-mq-%d", (int)getpid());
+    long want = depth(j->size);
+    struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+    setrlimit(RLIMIT_MSGQUEUE, &rl);
+    for (long d = want;; d = 10) {
+        struct mq_attr a = { .mq_maxmsg = d, .mq_msgsize = (long)j->size };
+        mq_unlink(name);
+        j->mq = mq_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600, &a);
+        if (j->mq != (mqd_t)-1) {
+            *used = d;
+            break;
+        }
+        if (d == 10)
+            return -1;
+    }
+    mq_unlink(name);
+    double dt = crew(j, np, nc, mq_prod, mq_cons);
+    mq_close(j->mq);
+    return dt;
+}
+
+/* ---- a raw pipe ------------------------------------------------------------------ */
+
+static int pipe_prod(job *j, char *buf)
+{
+    close(j->pipe[0]);
+    memset(buf, 'r', j->size);
+    for (long i = 0; i < j->per_producer; i++) {
+        memcpy(buf, &i, sizeof i);
+        for (size_t done = 0; done < j->size;) {
+            ssize_t k = write(j->pipe[1], buf + done, j->size - done);
+            if (k < 0 && errno != EINTR)
+                return 1;
+            done += k > 0 ? (size_t)k : 0;
+        }
+    }
+    return 0;
+}
+
+static int pipe_cons(job *j, char *buf)
+{
+    close(j->pipe[1]);
+    for (long i = 0; i < j->per_consumer; i++)
+        for (size_t got = 0; got < j->size;) {
+            ssize_t k = read(j->pipe[0], buf + got, j->size - got);
+            if (k == 0 || (k < 0 && errno != EINTR))
+                return 1;
+            got += k > 0 ? (size_t)k : 0;
+        }
+    return 0;
+}
+
+static double run_pipe(job *j, int np, int nc)
+{
+    if (np != 1 || nc != 1)
+        return -1;
+    if (pipe2(j->pipe, O_CLOEXEC) < 0)
+        die("pipe", errno);
+    /* The same room as the others, where the system allows it. */
+    fcntl(j->pipe[1], F_SETPIPE_SZ, 1 << 20);
+    double dt = crew(j, np, nc, pipe_prod, pipe_cons);
+    close(j->pipe[0]);
+    close(j->pipe[1]);
+    return dt;
+}
+
+/* ---- Boost.Interprocess, by the peer ---------------------------------------------- */
+
+static double run_boost(job *j, int np, int nc, long count)
+{
+#ifdef MPROC_BOOST_PEER
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' %d %d %zu %ld %ld", MPROC_BOOST_PEER, np, nc, j->size, count,
+             depth(j->size));
+    return bench_command(cmd);
+#else
+    (void)j, (void)np, (void)nc, (void)count;
+    return -1;
+#endif
+}
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+static double best(double a, double b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+static void cell(double peer, double ours)
+{
+    if (peer <= 0)
+        printf(" %10s %6s", "n/a", "");
+    else if (peer * 1e9 >= 10000)
+        printf(" %8.1fus %5.2fx", peer * 1e6, peer / ours);
+    else
+        printf(" %8.0fns %5.2fx", peer * 1e9, peer / ours);
+}
+
+static void instr(long n)
+{
+    mproc_queue *q;
+    int r = mproc_queue_new(&q, NULL);
+    if (r < 0)
+        die("mproc_queue_new", r);
+    char msg[64] = { 0 }, buf[64];
+    size_t len;
+    for (long i = 0; i < n; i++)
+        if (mproc_queue_put(q, msg, sizeof msg, -1) < 0 ||
+            mproc_queue_get(q, buf, sizeof buf, &len, -1) < 0)
+            die("put/get", EIO);
+    mproc_queue_free(q);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--instr")) {
+        instr(atol(argv[2]));
+        return 0;
+    }
+    if (argc == 5 && !strcmp(argv[1], "--mproc")) {
+        /* One figure, for profiling: --mproc NP NC SIZE (ns per message). */
+        int np = atoi(argv[2]), nc = atoi(argv[3]);
+        size_t size = strtoul(argv[4], NULL, 10);
+        long count = size <= 64 ? 2000000 : size <= 4096 ? 400000 : 4000;
+        job j = { .size = size, .per_producer = count / np, .per_consumer = count / nc };
+        printf("%.0f\n", run_mproc(&j, np, nc) / (double)count * 1e9);
+        return 0;
+    }
+    bool quick = getenv("MPROC_BENCH_QUICK") != NULL;
+    static const size_t sizes[] = { 64, 4096, (size_t)1 << 20 };
+    static const long counts[] = { 2000000, 400000, 4000 };
+    static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
+    int runs = 3;
+
+    printf("queue: time per message, best of %d runs; each peer's time over mproc's "
+           "(> 1: mproc is faster)\n",
+           runs);
+    printf("  %-14s %10s  %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
+           " raw pipe");
+    double one[3] = { 0 }, two[3] = { 0 };
+    long mq_depth[3] = { 0 };
+    for (int si = 0; si < 3; si++)
+        for (int sh = 0; sh < 2; sh++) {
+            int np = shapes[sh][0], nc = shapes[sh][1];
+            long count = counts[si] / (quick ? 5 : 1);
+            job j = { .size = sizes[si], .per_producer = count / np, .per_consumer = count / nc };
+            double m = -1, b = -1, p = -1, r = -1;
+            /* Interleaved, so that a noisy neighbour hurts all alike. */
+            for (int k = 0; k < runs; k++) {
+                m = best(m, run_mproc(&j, np, nc));
+                b = best(b, run_boost(&j, np, nc, count));
+                p = best(p, run_posix(&j, np, nc, &mq_depth[si]));
+                r = best(r, run_pipe(&j, np, nc));
+            }
+            if (m < 0)
+                die("mproc run failed", EIO);
+            double per = m / (double)count;
+            (sh ? two : one)[si] = per;
+            char label[32];
+            snprintf(label, sizeof label, "%s, %d->%d",
+                     si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", np, nc);
+            if (per * 1e9 >= 10000)
+                printf("  %-14s %8.1fus", label, per * 1e6);
+            else
+                printf("  %-14s %8.0fns", label, per * 1e9);
+            cell(b > 0 ? b * 1e-9 : -1, per);
+            cell(p > 0 ? p / (double)count : -1, per);
+            cell(r > 0 ? r / (double)count : -1, per);
+            printf("\n");
+        }
+    printf("\n2->2 per message against 1->1 (<= 1: the second consumer helps):");
+    for (int si = 0; si < 3; si++)
+        printf(" %s %.2fx", si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", two[si] / one[si]);
+    printf("\nPOSIX mq depth used:");
+    for (int si = 0; si < 3; si++)
+        printf(" %ld", mq_depth[si]);
+    printf(" messages (the others: %ld, %ld, %ld)\n", depth(sizes[0]), depth(sizes[1]),
+           depth(sizes[2]));
+#ifndef MPROC_BOOST_PEER
+    printf("Boost: n/a (the peer needs a C++ compiler and Boost's headers at configure time)\n");
+#endif
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* queue_layout.h: the layout of a queue's shared block (see queue.c), for
+ * queue.c and for the fuzz target that writes over it. */
+#ifndef MPROC_QUEUE_LAYOUT_H
+#define MPROC_QUEUE_LAYOUT_H
+
+#include "ipc_internal.h"
+
+#define Q_MAGIC 0x71756575U /* "queu" */
+#define Q_HDR 512
+#define Q_DEFAULT_BYTES ((size_t)1 << 20)
+#define Q_MIN_BYTES ((size_t)4096)
+#define Q_MAX_BYTES ((size_t)1 << 40)
+
+typedef struct {
+    /* The producers' side, changed under pm. */
+    pthread_mutex_t pm;
+    _Atomic uint64_t tail; /* bytes published */
+    _Atomic uint64_t puts; /* messages published, ever */
+    uint64_t pj_tail, pj_puts;
+    _Atomic uint32_t pj_valid;
+    _Atomic uint32_t put_seq; /* futex word: bumped by every put (and close) */
+    uint64_t head_seen, gets_seen; /* the consumers' side as last read */
+    /* The consumers' side, changed under gm. */
+    _Alignas(64) pthread_mutex_t gm;
+    _Atomic uint64_t head; /* bytes consumed */
+    _Atomic uint64_t gets; /* messages taken, ever */
+    uint64_t gj_head, gj_gets;
+    _Atomic uint32_t gj_valid;
+    _Atomic uint32_t get_seq; /* futex word: bumped by every get (and close) */
+    uint64_t tail_seen; /* the producers' tail as last read */
+    /* Sleepers, close and join: atomics, no mutex. */
+    _Alignas(64) _Atomic uint32_t getters, putters;
+    _Atomic uint32_t joiners;
+    _Atomic uint32_t closed;
+    _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
+    _Atomic uint64_t dones;    /* task_done calls, ever */
+    /* Set once when the queue is made, then only read. */
+    _Alignas(64) uint32_t magic;
+    uint32_t pad0_;
+    uint64_t cap;     /* ring bytes, a power of two */
+    uint64_t maxsize; /* most messages; 0: no limit but bytes */
+} qhdr;
+_Static_assert(sizeof(qhdr) <= Q_HDR, "queue header too large");
+
+/* A process's handle. The ring's size is copied out of the header when the
+   queue is opened: every bound on what is read or written comes from this
+   copy, so whatever is written into the shared header later cannot move an
+   access outside the ring. */
+struct mproc_queue {
+    mproc_shm *blk;
+    qhdr *h;
+    unsigned char *ring;
+    uint64_t cap, mask;
+};
+
+#endif
