@@ -450,7 +450,8 @@ static int reap_job(run *r, long si)
         r->nfail++;
     } else {
         r->nsucc++;
-        throttle_runtime(&r->th, runtime);
+        if (r->o.timeout_pct > 0) /* the median is needed only for it */
+            throttle_runtime(&r->th, runtime);
     }
     if (r->rs.kind != RES_NONE) {
         /* --results takes the output: none is printed, as in GNU
