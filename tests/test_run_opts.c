@@ -160,7 +160,10 @@ START_TEST(man_page_lists_every_option)
             continue;
         char want[128] = "";
         size_t n = 0;
-        for (const char *p = o; *p && *p != ' ' && *p != ',' && n + 3 < sizeof want; p++) {
+        for (const char *p = o;
+             (*p == '-' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) &&
+             n + 3 < sizeof want;
+             p++) {
             if (*p == '-')
                 want[n++] = '\\';
             want[n++] = *p;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* test_run_output.c: `mproc run`'s output options (-u, -v, -t, --tagstring), compared
+/* test_run_output.c: `mproc run`'s output options (-u, -v, -t, --tagstring, --files), compared
  * with GNU parallel. */
 #include "test_run_util.h"
 
@@ -74,10 +74,22 @@ START_TEST(tagstring_as_gnu)
 }
 END_TEST
 
+START_TEST(files_as_gnu)
+{
+    /* Each job's stdout in a file of --tmpdir, its name printed, stderr
+       dropped. */
+    gnu_session("mkdir t; $T -k --tmpdir t --files 'echo o{}; echo e{} >&2' ::: a b 2>&1 | "
+                "while read -r f; do case $f in t/par*.par) cat \"$f\";; *) echo \"bad $f\";; "
+                "esac; done; ls t | wc -l",
+                "oa\nob\n2\n");
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "output", 60);
     tcase_add_test(tc, ungroup_passes_output_at_once);
     tcase_add_test(tc, verbose_commands);
     tcase_add_test(tc, tagstring_as_gnu);
+    tcase_add_test(tc, files_as_gnu);
 }

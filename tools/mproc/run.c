@@ -157,6 +157,28 @@ static void record_results(run *r, slot *s, int exitval, int sig, double runtime
     s->err.len = 0;
 }
 
+/* --files: the job's stdout goes into a file of its own in the temporary
+   folder, which is left there, and its name is the job's output; stderr
+   is dropped, as GNU parallel does. */
+static void output_to_file(run *r, slot *s)
+{
+    const char *dir = r->o.tmpdir ? r->o.tmpdir : getenv("TMPDIR");
+    tbuf name = {0};
+    tbuf_addf(&name, "%s/parXXXXXX.par", dir && *dir ? dir : "/tmp");
+    int fd = mkostemps(name.p, 4, O_CLOEXEC);
+    int err = fd < 0 ? -errno : write_all(fd, s->out.p, s->out.len);
+    if (fd >= 0)
+        close(fd);
+    s->out.len = s->err.len = 0;
+    if (err < 0) {
+        fprintf(stderr, "mproc run: cannot write '%s': %s\n", name.p, strerror(-err));
+    } else {
+        tbuf_add(&s->out, name.p, name.len);
+        tbuf_addc(&s->out, '\n');
+    }
+    tbuf_free(&name);
+}
+
 /* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
    skipped instead (skip() in an expression). */
 static int start_job(run *r, long si)
@@ -458,6 +480,8 @@ static int reap_job(run *r, long si)
            parallel. */
         record_results(r, s, exitval, sig, runtime);
     }
+    else if (r->o.files)
+        output_to_file(r, s);
 
     if (r->o.keep) {
         pending *p = &r->pend[s->seq - 1];

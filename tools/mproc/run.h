@@ -50,6 +50,7 @@ typedef struct run_opts {
     bool ungroup;       /* -u */
     const char *tmpdir; /* --tmpdir */
     const char *tagstring; /* --tagstring */
+    bool files;         /* --files */
     const char *results; /* --results DIR or FILE.csv|.tsv|.json */
     bool verbose_t;     /* -t: commands to stderr */
     int verbose_v;      /* -v: commands before their output */
