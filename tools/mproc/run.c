@@ -162,9 +162,8 @@ static void record_results(run *r, slot *s, int exitval, int sig, double runtime
    is dropped, as GNU parallel does. */
 static void output_to_file(run *r, slot *s)
 {
-    const char *dir = r->o.tmpdir ? r->o.tmpdir : getenv("TMPDIR");
     tbuf name = {0};
-    tbuf_addf(&name, "%s/parXXXXXX.par", dir && *dir ? dir : "/tmp");
+    tbuf_addf(&name, "%s/parXXXXXX.par", tmp_dir(r));
     int fd = mkostemps(name.p, 4, O_CLOEXEC);
     int err = fd < 0 ? -errno : write_all(fd, s->out.p, s->out.len);
     if (fd >= 0)
@@ -504,6 +503,7 @@ static int reap_job(run *r, long si)
                 tbuf_free(&p->err);
                 p->err = t2;
             }
+            pend_hold(r, p);
         }
         print_ready(r);
     } else {

@@ -21,6 +21,9 @@
 typedef struct pending {
     bool done;
     tbuf out, err;
+    bool spilled;       /* out and err are in the unlinked file fd instead */
+    int fd;
+    size_t outlen, errlen;
 } pending;
 
 typedef struct slot {
@@ -150,6 +153,16 @@ void print_whole(run *r, const char *tag, tbuf *out, tbuf *err);
 void pend_grow(run *r);
 /* Whether this try may still be followed by another. */
 bool may_retry(const run *r, const slot *s);
+/* The folder of temporary files: --tmpdir, $TMPDIR or /tmp. */
+const char *tmp_dir(const run *r);
+/* -k: a finished job's output, tagged, now held in p: past a limit it
+   goes to an unlinked temporary file, so that nothing is left behind
+   whatever ends us and held output needs no memory. */
+void pend_hold(run *r, pending *p);
+/* -k: print what p holds. */
+void pend_print(run *r, pending *p);
+/* -k: let go of what p holds. */
+void pend_free(pending *p);
 /* -k: print every finished job whose turn has come. */
 void print_ready(run *r);
 /* Whether this job's lines go out as they come. */

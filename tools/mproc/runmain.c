@@ -390,7 +390,7 @@ int tool_run(int argc, char **argv)
            halt now drops what was held, as GNU parallel does. */
         for (size_t k = r.next_print; k >= 1 && k <= r.total; k++)
             if (r.pend[k - 1].done)
-                print_whole(&r, NULL, &r.pend[k - 1].out, &r.pend[k - 1].err);
+                pend_print(&r, &r.pend[k - 1]);
     }
     bar_update(&r, true);
     run_counts c = counts(&r);
@@ -430,10 +430,8 @@ out:
         free(r.slots);
     }
     if (r.pend) {
-        for (size_t k = 0; k < r.pend_cap; k++) {
-            tbuf_free(&r.pend[k].out);
-            tbuf_free(&r.pend[k].err);
-        }
+        for (size_t k = 0; k < r.pend_cap; k++)
+            pend_free(&r.pend[k]);
         free(r.pend);
     }
     groups_free(&r.grp);
