@@ -97,6 +97,7 @@ typedef struct slot {
 typedef struct run {
     run_opts o;
     sources in;
+    pipe_in pipe;       /* --pipe: the blocks, one per job */
     size_t total;       /* jobs in all */
     size_t next;        /* next job to start, 0-based */
     size_t done;        /* finished (for the bar) */
@@ -248,7 +249,7 @@ static bool streams(const run *r, const slot *s)
 static void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime)
 {
     joblog_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
-                       .received = s->received, .exitval = exitval, .sig = sig,
+                       .sent = pipe_block_len(&r->pipe, s->seq), .received = s->received, .exitval = exitval, .sig = sig,
                        .cmd = s->cmd.p, .cmdlen = s->cmd.len };
     joblog_write(r->joblog, &rec);
 }
@@ -268,7 +269,8 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
-static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, int *pidfd)
+static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pid_t *pid,
+                    int *pidfd)
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
@@ -286,7 +288,7 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
         if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
             plain = false;
     }
-    spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
+    spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
     if (plain) {
@@ -339,7 +341,7 @@ static int start_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
-    int err = 0;
+    int err = 0, in_r = r->devnull;
     sources_job(&r->in, s->seq - 1, r->vals);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
@@ -366,8 +368,15 @@ static int start_job(run *r, long si)
     announce(r, s);
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, si, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
-                        &pidfd)) < 0)
+    if (r->o.pipe.on && (in_r = pipe_job_stdin(&r->pipe, s->seq)) < 0) {
+        err = in_r;
+        goto out;
+    }
+    err = do_spawn(r, s, si, in_r, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
+                   &pidfd);
+    if (r->o.pipe.on)
+        xclose(&in_r);
+    if (err < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -604,12 +613,15 @@ static int reap_job(run *r, long si)
         exitval = -1;
         sig = SIGTERM;
     }
+    if (sig == 0 && exitval == 0 && pipe_job_broken(&r->pipe, s->seq))
+        sig = SIGPIPE;
     bool failed = exitval != 0 || sig != 0;
     if (failed && s->tries < r->o.retries && !r->stop) {
         /* Only the last try's output and joblog line count. */
         return start_job(r, si);
     }
     r->done++;
+    pipe_block_done(&r->pipe, s->seq);
     if (failed) {
         r->nfail++;
     } else {
@@ -749,6 +761,15 @@ static void on_signal(run *r)
    poll said so; stdin is shared, so it is never made non-blocking). */
 static void on_input(run *r)
 {
+    if (r->o.pipe.on) {
+        int err = pipe_read(&r->pipe, 0);
+        if (err < 0)
+            fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(-err));
+        r->in.eof = r->pipe.eof || err < 0;
+        r->total = r->pipe.nblocks;
+        pend_grow(r);
+        return;
+    }
     char buf[65536];
     ssize_t n = read(0, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -773,7 +794,7 @@ static bool want_input(const run *r)
 
 static int loop(run *r)
 {
-    size_t cap = (size_t)r->nslots * 3 + 2;
+    size_t cap = (size_t)r->nslots * 4 + 2;
     r->pfd = xmalloc(cap * sizeof *r->pfd);
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
@@ -791,11 +812,11 @@ static int loop(run *r)
             slot *s = &r->slots[i];
             if (!s->busy)
                 continue;
-            int fds[3] = { s->pidfd, s->fd_out, s->fd_err };
-            for (int k = 0; k < 3; k++) {
+            int fds[4] = { s->pidfd, s->fd_out, s->fd_err, pipe_job_wfd(&r->pipe, s->seq) };
+            for (int k = 0; k < 4; k++) {
                 if (fds[k] < 0)
                     continue;
-                r->pfd[n] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+                r->pfd[n] = (struct pollfd){ .fd = fds[k], .events = k < 3 ? POLLIN : POLLOUT };
                 r->pidx[n++] = (size_t)i;
             }
         }
@@ -823,6 +844,8 @@ static int loop(run *r)
                 drain(r, s, &s->fd_out, &s->out, true);
             else if (r->pfd[k].fd == s->fd_err)
                 drain(r, s, &s->fd_err, &s->err, false);
+            else if (r->pfd[k].fd == pipe_job_wfd(&r->pipe, s->seq))
+                pipe_job_feed(&r->pipe, s->seq);
         }
         for (size_t k = 1; k < n && err >= 0; k++) {
             if (!r->pfd[k].revents)
@@ -952,6 +975,11 @@ int tool_run(int argc, char **argv)
         rc = run_usage_error("missing command");
         goto out;
     }
+    if (r.o.pipe.on) {
+        if ((rc = pipe_setup(&r.pipe, &r.o.pipe)) != 0)
+            goto out;
+        r.o.repl.no_append = true;
+    }
     r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
     if (!r.tmpl) {
         rc = TOOL_EXIT_USAGE;
@@ -959,9 +987,20 @@ int tool_run(int argc, char **argv)
     }
     /* total_jobs() needs every value before the first job. */
     r.o.whole_input = cmd_wants_total(r.tmpl);
-    if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0)
+    if (r.o.pipe.on) {
+        if (i < argc) {
+            rc = run_usage_error("--pipe reads stdin: no ::: or :::: sources");
+            goto out;
+        }
+        if (r.o.dry) {
+            rc = run_usage_error("--dry-run with --pipe is not supported by mproc");
+            goto out;
+        }
+        r.in.streaming = true;
+    } else if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0) {
         goto out;
-    r.total = sources_count(&r.in);
+    }
+    r.total = r.o.pipe.on ? 0 : sources_count(&r.in);
     r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
 
     long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
@@ -1128,6 +1167,7 @@ out:
         free(r.pend);
     }
     sources_free(&r.in);
+    pipe_free(&r.pipe);
     free(r.vals);
     free(r.pfd);
     free(r.pidx);

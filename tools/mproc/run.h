@@ -24,6 +24,7 @@
 #ifndef MPROC_TOOL_RUN_H
 #define MPROC_TOOL_RUN_H
 
+#include "pipe.h"
 #include "repl.h"
 
 #include <stdio.h>
@@ -58,6 +59,9 @@ typedef struct run_opts {
     /* ---- inputs */
     bool null;          /* -0 */
     bool whole_input;   /* read every value before the first job */
+
+    /* ---- --pipe (pipe.h) */
+    pipe_opts pipe;
 
     /* ---- replacement strings (repl.h) */
     repl_opts repl;
@@ -170,7 +174,7 @@ void joblog_close(FILE *f);
 typedef struct joblog_rec {
     size_t seq;
     double start_real, runtime;
-    size_t received;
+    size_t sent, received;
     int exitval, sig;
     const char *cmd;
     size_t cmdlen;

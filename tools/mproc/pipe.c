@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* pipe.c: --pipe's splitter: stdin into blocks of whole records, cut where
+ * GNU parallel 20221122 cuts them.
+ *
+ * DESIGN. GNU parallel reads until its buffer holds a whole multiple of the
+ * block size (or the input ends), then cuts after the last record end that
+ * is followed by a record start, keeps the rest for the next block, and
+ * grows the block size by 1.3 when no record ends in a whole buffer. The
+ * cut depends only on the bytes, never on how reads return them, so the
+ * buffer here is filled one read at a time, as poll says stdin is readable,
+ * and cut when it is full: the same blocks, without blocking the loop that
+ * runs the jobs.
+ *
+ * Each block goes to a memfd that becomes its job's stdin: the job reads it
+ * at its own pace while the loop does other work, and a retry reads the same
+ * bytes again from the start. The runner holds no more than the running
+ * jobs' blocks and the one being filled, since the loop reads stdin only
+ * while a slot is free.
+ */
+#include "pipe.h"
+#include "run.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define BLOCK_DEFAULT (1024 * 1024)
+#define BLOCK_MAX ((size_t)INT_MAX) /* GNU parallel's 2G-1 */
+
+/* --recstart/--recend's escapes, as GNU parallel reads them: \0 \r \n \t
+   \' \" \\ stand for their characters. */
+static char *unescape(const char *s, size_t *len)
+{
+    size_t n = strlen(s), k = 0;
+    char *d = xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *e = s[i] == '\\' && i + 1 < n ? strchr("0rnt'\"\\", s[i + 1]) : NULL;
+        if (!e || !*e) {
+            d[k++] = s[i];
+            continue;
+        }
+        static const char to[] = { '\0', '\r', '\n', '\t', '\'', '"', '\\' };
+        d[k++] = to[e - "0rnt'\"\\"];
+        i++;
+    }
+    d[k] = '\0';
+    *len = k;
+    return d;
+}
+
+int pipe_setup(pipe_in *p, const pipe_opts *o)
+{
+    memset(p, 0, sizeof *p);
+    double bs = BLOCK_DEFAULT;
+    if (o->block && (!parse_size(o->block, &bs) || bs < 1)) {
+        /* "0" is GNU parallel's default, as Perl takes it for false. */
+        if (!(parse_size(o->block, &bs) && bs == 0))
+            return run_usage_error("--block: not a size: '%s'", o->block);
+        bs = BLOCK_DEFAULT;
+    }
+    if (bs > (double)BLOCK_MAX) {
+        fprintf(stderr, "mproc: Warning: --blocksize >= 2G causes problems. Using 2G-1.\n");
+        bs = (double)BLOCK_MAX;
+    }
+    p->blocksize = (size_t)bs;
+    const char *rs = o->recstart ? o->recstart : "";
+    const char *re = o->recend ? o->recend : o->recstart ? "" : "\n";
+    p->recstart = unescape(rs, &p->startlen);
+    p->recend = unescape(re, &p->endlen);
+    p->seplen = p->endlen + p->startlen;
+    p->sep = xmalloc(p->seplen + 1);
+    memcpy(p->sep, p->recend, p->endlen);
+    memcpy(p->sep + p->endlen, p->recstart, p->startlen);
+    p->rrs = o->rrs;
+    return 0;
+}
+
+/* The last place in b[0, n) where sep starts; -1 when none. An empty sep
+   is found at the end, as Perl's rindex finds it. */
+static long last_sep(const pipe_in *p, const char *b, size_t n)
+{
+    if (p->seplen == 0)
+        return (long)n;
+    if (n < p->seplen)
+        return -1;
+    if (p->seplen == 1) {
+        const char *q = memrchr(b, p->sep[0], n);
+        return q ? q - b : -1;
+    }
+    for (size_t i = n - p->seplen + 1; i-- > 0;) {
+        const char *q = memrchr(b, p->sep[0], i + 1);
+        if (!q)
+            return -1;
+        i = (size_t)(q - b);
+        if (!memcmp(q, p->sep, p->seplen))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* --rrs: the separators between records go, and the first record's start
+   and the last one's end, as GNU parallel removes them. */
+static size_t remove_seps(const pipe_in *p, char *b, size_t n)
+{
+    size_t k = 0;
+    if (p->seplen > 0) {
+        for (size_t i = 0; i < n;) {
+            if (i + p->seplen <= n && !memcmp(b + i, p->sep, p->seplen)) {
+                i += p->seplen;
+                continue;
+            }
+            b[k++] = b[i++];
+        }
+        n = k;
+    }
+    if (p->startlen && n >= p->startlen && !memcmp(b, p->recstart, p->startlen)) {
+        memmove(b, b + p->startlen, n - p->startlen);
+        n -= p->startlen;
+    }
+    if (p->endlen && n >= p->endlen && !memcmp(b + n - p->endlen, p->recend, p->endlen))
+        n -= p->endlen;
+    return n;
+}
+
+/* The next block: the first n bytes of the buffer, which then go. */
+static int emit(pipe_in *p, size_t n)
+{
+    int err = 0;
+    if (n == 0)
+        return 0;
+    int fd = memfd_create("mproc-block", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = p->rrs ? remove_seps(p, p->buf.p, n) : n;
+    if ((err = write_all(fd, p->buf.p, len)) < 0)
+        goto out;
+    if (p->nblocks == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 64;
+        p->blk = xrealloc(p->blk, p->cap * sizeof *p->blk);
+    }
+    p->blk[p->nblocks++] = (pipe_block){ .fd = fd, .wfd = -1, .len = len };
+    fd = -1;
+    memmove(p->buf.p, p->buf.p + n, p->buf.len - n);
+    p->buf.len -= n;
+out:
+    if (fd >= 0)
+        close(fd);
+    return err;
+}
+
+/* A full buffer (not the input's end): cut after its last record end
+   followed by a record start, else let the next block be larger. */
+static int cut(pipe_in *p)
+{
+    long i = last_sep(p, p->buf.p, p->buf.len);
+    size_t n = i < 0 ? 0 : (size_t)i + p->endlen;
+    if (n > 0)
+        return emit(p, n);
+    if (p->blocksize < BLOCK_MAX) {
+        size_t old = p->blocksize;
+        double grown = ceil((double)old * 1.3 + 1);
+        p->blocksize = grown > (double)BLOCK_MAX ? BLOCK_MAX : (size_t)grown;
+        fprintf(stderr,
+                "mproc: Warning: A record was longer than %zu. Increasing to --blocksize %zu.\n",
+                old, p->blocksize);
+    }
+    return 0;
+}
+
+int pipe_read(pipe_in *p, int fd)
+{
+    for (;;) {
+        /* Up to the next whole multiple of the block size. */
+        size_t want = p->blocksize - p->buf.len % p->blocksize;
+        tbuf_grow(&p->buf, want);
+        ssize_t n = read(fd, p->buf.p + p->buf.len, want);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                return 0;
+            return -errno;
+        }
+        if (n == 0) {
+            p->eof = true;
+            return emit(p, p->buf.len);
+        }
+        p->buf.len += (size_t)n;
+        if ((size_t)n == want) {
+            size_t before = p->nblocks;
+            int err = cut(p);
+            if (err < 0)
+                return err;
+            /* A block is ready: let the loop start its job first. */
+            if (p->nblocks > before)
+                return 0;
+        }
+        /* Read on while stdin has more now, so that one wakeup takes it. */
+        int avail = 0;
+        if (ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
+            return 0;
+    }
+}
+
+static pipe_block *block(pipe_in *p, size_t seq)
+{
+    assert(seq >= 1 && seq <= p->nblocks);
+    return &p->blk[seq - 1];
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+int pipe_job_stdin(pipe_in *p, size_t seq)
+{
+    pipe_block *b = block(p, seq);
+    int fds[2];
+    assert(b->fd >= 0);
+    close_fd(&b->wfd);
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0) {
+        int err = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return err;
+    }
+    b->wfd = fds[1];
+    b->off = 0;
+    b->broken = false;
+    pipe_job_feed(p, seq);
+    return fds[0];
+}
+
+int pipe_job_wfd(const pipe_in *p, size_t seq)
+{
+    return seq >= 1 && seq <= p->nblocks ? p->blk[seq - 1].wfd : -1;
+}
+
+void pipe_job_feed(pipe_in *p, size_t seq)
+{
+    pipe_block *b = block(p, seq);
+    while (b->wfd >= 0 && (size_t)b->off < b->len) {
+        /* From the memfd's pages straight into the job's pipe. */
+        ssize_t n = splice(b->fd, &b->off, b->wfd, NULL, b->len - (size_t)b->off,
+                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n <= 0) {
+            b->broken = true; /* EPIPE: the job closed its stdin */
+            break;
+        }
+    }
+    close_fd(&b->wfd);
+}
+
+bool pipe_job_broken(const pipe_in *p, size_t seq)
+{
+    return seq >= 1 && seq <= p->nblocks && p->blk[seq - 1].broken;
+}
+
+size_t pipe_block_len(const pipe_in *p, size_t seq)
+{
+    return seq >= 1 && seq <= p->nblocks ? p->blk[seq - 1].len : 0;
+}
+
+void pipe_block_done(pipe_in *p, size_t seq)
+{
+    if (seq < 1 || seq > p->nblocks)
+        return;
+    close_fd(&p->blk[seq - 1].fd);
+    close_fd(&p->blk[seq - 1].wfd);
+}
+
+void pipe_free(pipe_in *p)
+{
+    for (size_t k = 0; k < p->nblocks; k++)
+        pipe_block_done(p, k + 1);
+    free(p->blk);
+    free(p->recstart);
+    free(p->recend);
+    free(p->sep);
+    tbuf_free(&p->buf);
+    memset(p, 0, sizeof *p);
+}
