@@ -77,6 +77,32 @@ START_TEST(recstart_recend_rrs)
 }
 END_TEST
 
+START_TEST(regexp_records)
+{
+    char *in = seq_text(300);
+    const char *fasta = ">a\nAC\n>b\nGT\n>c\nAA\n";
+    tool_result r = TOOL_IN(fasta, "run", "--pipe", "-k", "--regexp", "--block", "5",
+                            "--recstart", "^>", "--rrs", "cat; echo =", NULL);
+    ck_assert_str_eq(r.out, "a\nAC\n=\nb\nGT\n=\nc\nAA\n=\n");
+    tr_free(&r);
+    r = TOOL("run", "--pipe", "--regexp", "--recend", "(", "cat", NULL);
+    ck_assert_int_eq(r.status, 255);
+    tr_free(&r);
+    if (have_parallel()) {
+        GNU_SAME(fasta, "--pipe", "-k", "--regexp", "--block", "5", "--recstart", "^>", "--rrs",
+                 "cat; echo =");
+        GNU_SAME(in, "--pipe", "-k", "--regexp", "--block", "50", "--recstart", "[24]",
+                 "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--regexp", "--rrs", "--block", "50", "--recend", "[05]\n",
+                 "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--regexp", "--block", "50", "--recend", "", "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--regexp", "--block", "50", "--recend", "5|7",
+                 "cat; echo ==");
+    }
+    free(in);
+}
+END_TEST
+
 START_TEST(failures_retries_joblog)
 {
     char *in = seq_text(3000);
@@ -122,6 +148,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, blocks_end_at_records);
     tcase_add_test(tc, block_grows_past_long_records);
     tcase_add_test(tc, recstart_recend_rrs);
+    tcase_add_test(tc, regexp_records);
     tcase_add_test(tc, failures_retries_joblog);
     tcase_add_test(tc, pipe_usage_errors);
 }

@@ -18,6 +18,7 @@
  * jobs' blocks and the one being filled, since the loop reads stdin only
  * while a slot is free.
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include "pipe.h"
 #include "run.h"
 
@@ -26,6 +27,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pcre2.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +60,87 @@ static char *unescape(const char *s, size_t *len)
     return d;
 }
 
+/* fmt with %1$s the record start and %2$s the record end, each a group of
+   its own, compiled; NULL after printing why. */
+static void *compile(const char *fmt, const char *rs, const char *re, uint32_t flags)
+{
+    tbuf pat = {0};
+    tbuf_addf(&pat, fmt, rs, re);
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)pat.p, pat.len, flags, &ec, &eo, NULL);
+    if (!c) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        fprintf(stderr, "mproc run: --recstart/--recend: %s\n", (char *)msg);
+    }
+    tbuf_free(&pat);
+    return c;
+}
+
+/* As GNU parallel: the last record end followed by a record start, with ^
+   and $ at every line (Perl's /m); --recend '' alone is any one byte. */
+static int setup_regexp(pipe_in *p, const pipe_opts *o, const char *rs, const char *re)
+{
+    if (o->recend && !*o->recend && !o->recstart)
+        re = "(?s:.)";
+    p->rrs = o->rrs;
+    p->re_cut = compile("^((?s:.)*(?:%2$s))(?:%1$s)", rs, re, PCRE2_MULTILINE);
+    if (o->rrs) {
+        p->re_sep = compile("(?:%2$s)(?:%1$s)", rs, re, PCRE2_MULTILINE);
+        p->re_start = compile("^(?:%1$s)%2$.0s", rs, re, PCRE2_ANCHORED | PCRE2_DOTALL);
+        p->re_end = compile("%1$.0s(?:%2$s)$", rs, re, PCRE2_DOTALL);
+    }
+    if (!p->re_cut || (o->rrs && (!p->re_sep || !p->re_start || !p->re_end)))
+        return TOOL_EXIT_USAGE;
+    return 0;
+}
+
+/* Where re first matches in b[from, n): start and end, false when nowhere. */
+static bool re_find(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo)
+{
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (!md)
+        die_nomem();
+    int rc = pcre2_match(re, (PCRE2_SPTR)b, n, from, 0, md, NULL);
+    if (rc > 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        *so = ov[0];
+        /* With a group, the cut is at its end. */
+        *eo = rc > 1 ? ov[3] : ov[1];
+    }
+    pcre2_match_data_free(md);
+    return rc > 0;
+}
+
+/* --rrs with --regexp: as GNU parallel's s/end start//g, s/^start//,
+   s/end$//. */
+static size_t remove_seps_re(const pipe_in *p, char *b, size_t n)
+{
+    size_t k = 0, i = 0, so, eo;
+    while (i <= n && re_find(p->re_sep, b, n, i, &so, &eo)) {
+        memmove(b + k, b + i, so - i);
+        k += so - i;
+        i = eo > so ? eo : so + 1;
+        if (eo == so && so < n)
+            b[k++] = b[so]; /* an empty match keeps the byte it stands before */
+    }
+    if (i < n) {
+        memmove(b + k, b + i, n - i);
+        k += n - i;
+    }
+    n = k;
+    if (re_find(p->re_start, b, n, 0, &so, &eo)) {
+        memmove(b, b + eo, n - eo);
+        n -= eo;
+    }
+    if (re_find(p->re_end, b, n, 0, &so, &eo)) {
+        memmove(b + so, b + eo, n - eo);
+        n -= eo - so;
+    }
+    return n;
+}
+
 int pipe_setup(pipe_in *p, const pipe_opts *o)
 {
     memset(p, 0, sizeof *p);
@@ -74,6 +158,8 @@ int pipe_setup(pipe_in *p, const pipe_opts *o)
     p->blocksize = (size_t)bs;
     const char *rs = o->recstart ? o->recstart : "";
     const char *re = o->recend ? o->recend : o->recstart ? "" : "\n";
+    if (o->regexp)
+        return setup_regexp(p, o, rs, re);
     p->recstart = unescape(rs, &p->startlen);
     p->recend = unescape(re, &p->endlen);
     p->seplen = p->endlen + p->startlen;
@@ -140,7 +226,8 @@ static int emit(pipe_in *p, size_t n)
     int fd = memfd_create("mproc-block", MFD_CLOEXEC);
     if (fd < 0)
         return -errno;
-    size_t len = p->rrs ? remove_seps(p, p->buf.p, n) : n;
+    size_t len = !p->rrs ? n : p->re_cut ? remove_seps_re(p, p->buf.p, n)
+                                         : remove_seps(p, p->buf.p, n);
     if ((err = write_all(fd, p->buf.p, len)) < 0)
         goto out;
     if (p->nblocks == p->cap) {
@@ -161,8 +248,14 @@ out:
    followed by a record start, else let the next block be larger. */
 static int cut(pipe_in *p)
 {
-    long i = last_sep(p, p->buf.p, p->buf.len);
-    size_t n = i < 0 ? 0 : (size_t)i + p->endlen;
+    size_t n = 0, so;
+    if (p->re_cut) {
+        if (!re_find(p->re_cut, p->buf.p, p->buf.len, 0, &so, &n))
+            n = 0;
+    } else {
+        long i = last_sep(p, p->buf.p, p->buf.len);
+        n = i < 0 ? 0 : (size_t)i + p->endlen;
+    }
     if (n > 0)
         return emit(p, n);
     if (p->blocksize < BLOCK_MAX) {
@@ -293,6 +386,10 @@ void pipe_free(pipe_in *p)
     free(p->recstart);
     free(p->recend);
     free(p->sep);
+    pcre2_code_free(p->re_cut);
+    pcre2_code_free(p->re_sep);
+    pcre2_code_free(p->re_start);
+    pcre2_code_free(p->re_end);
     tbuf_free(&p->buf);
     memset(p, 0, sizeof *p);
 }

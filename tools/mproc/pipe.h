@@ -19,6 +19,7 @@ typedef struct pipe_opts {
     const char *recstart;   /* --recstart STR, NULL: none */
     const char *recend;     /* --recend STR, NULL: "\n" (unless --recstart) */
     bool rrs;               /* --remove-rec-sep */
+    bool regexp;            /* --regexp: --recstart and --recend are PCRE */
 } pipe_opts;
 
 /* The splitter's state: the bytes read and not yet cut, and every block
@@ -38,6 +39,9 @@ typedef struct pipe_in {
     char *sep;               /* recend then recstart: where blocks may be cut */
     size_t seplen;
     bool rrs;
+    /* --regexp: where to cut (the last record end followed by a start),
+       and for --rrs the separators, a first start and a last end. */
+    void *re_cut, *re_sep, *re_start, *re_end;
     tbuf buf;
     bool eof;
     struct pipe_block *blk;  /* by seq - 1 */
