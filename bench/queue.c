@@ -9,8 +9,9 @@
  * messages at 1 MiB), producers and consumers are processes released
  * together, and each consumer copies every message out into its own
  * buffer. A raw pipe has no message boundaries between several readers, so
- * it runs 1 -> 1 only. Each figure is the best of three runs;
- * MPROC_BENCH_QUICK=1 runs fewer messages.
+ * it runs 1 -> 1 only. Each figure is the best of five runs, as a shared
+ * machine's neighbours decide single runs; MPROC_BENCH_QUICK=1 runs three,
+ * of fewer messages.
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
@@ -291,7 +292,7 @@ int main(int argc, char **argv)
     static const size_t sizes[] = { 64, 4096, (size_t)1 << 20 };
     static const long counts[] = { 2000000, 400000, 4000 };
     static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
-    int runs = 3;
+    int runs = quick ? 3 : 5;
 
     printf("queue: time per message, best of %d runs; each peer's time over mproc's "
            "(> 1: mproc is faster)\n",

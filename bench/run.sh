@@ -3,7 +3,9 @@
 # Copyright (c) 2026 The mproc authors
 # run.sh BUILD_DIR: `mproc run` against GNU parallel and xargs -P, at -j2.
 #   2000 jobs of `true`: jobs per second (spawn cost and wakeups);
-#   500 jobs of `sleep 0.01`: how soon the next job starts when a slot frees.
+#   500 jobs of `sleep 0.01`: how soon the next job starts when a slot frees;
+#   -X over 100,000 short values: many values per job (grouping, long
+#   command lines), beside xargs -P2 and GNU parallel -X.
 # mproc keeps its default grouped output. One table, with ratios.
 set -eu
 build=${1:-build}
@@ -14,6 +16,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 
 seq 2000 > "$tmp/true.in"
 i=0; while [ $i -lt 500 ]; do echo 0.01; i=$((i + 1)); done > "$tmp/sleep.in"
+seq 100000 > "$tmp/many.in"
 
 now() { date +%s.%N; }
 
@@ -39,7 +42,7 @@ row() { # WORKLOAD TOOL SECONDS JOBS OURS
 # The tools take turns, round after round, and each keeps its best time:
 # a burst of other load on the machine then hits them all alike.
 rounds=3
-m="" x="" p="" ms="" xs=""
+m="" x="" p="" ms="" xs="" mx="" xx="" px=""
 r=0
 while [ $r -lt $rounds ]; do
     m=$(min "$m" "$(elapsed "$tmp/true.in" "$mproc" run -j2 true)")
@@ -49,6 +52,11 @@ while [ $r -lt $rounds ]; do
     fi
     ms=$(min "$ms" "$(elapsed "$tmp/sleep.in" "$mproc" run -j2 sleep)")
     xs=$(min "$xs" "$(elapsed "$tmp/sleep.in" xargs -P2 -n1 sleep)")
+    mx=$(min "$mx" "$(elapsed "$tmp/many.in" "$mproc" run -j2 -X echo)")
+    xx=$(min "$xx" "$(elapsed "$tmp/many.in" xargs -P2 echo)")
+    if $have_parallel; then
+        px=$(min "$px" "$(elapsed "$tmp/many.in" parallel --will-cite -j2 -X echo)")
+    fi
     r=$((r + 1))
 done
 
@@ -62,6 +70,11 @@ if $have_parallel; then
 fi
 row "500 x sleep 0.01" "mproc run" "$ms" 500 "$ms"
 row "" "xargs -P2 -n1" "$xs" 500 "$ms"
+row "-X 100000 values" "mproc run -X" "$mx" 100000 "$mx"
+row "" "xargs -P2" "$xx" 100000 "$mx"
+if $have_parallel; then
+    row "" "GNU parallel -X" "$px" 100000 "$mx"
+fi
 
 echo
 awk -v m="$m" -v x="$x" -v p="$p" -v ms="$ms" -v xs="$xs" 'BEGIN {

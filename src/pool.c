@@ -3,7 +3,7 @@
 /* pool.c: the process pool as its owner sees it: creating it, submitting
  * tasks, and its lifecycle (close, join, terminate, free). The DESIGN
  * paragraph is in pool_internal.h. */
-#include "pool_internal.h"
+#include "pool_ext.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -79,15 +79,20 @@ static int64_t timeout_ns(double t)
 
 int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
 {
+    int procs = opts ? opts->processes : 0;
+    if (procs < 0 || procs > MPROC__MAX_WORKERS)
+        return -EINVAL;
+    unsigned n = procs ? (unsigned)procs : (unsigned)mproc_cpu_count();
+    return mproc__pool_new_n(out, opts, n > MPROC__MAX_WORKERS ? MPROC__MAX_WORKERS : n);
+}
+
+int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts, unsigned n)
+{
     mproc_pool_opts o = { 0 };
     if (opts)
         o = *opts;
-    if (!out || o.processes < 0 || o.processes > MPROC__MAX_WORKERS || isnan(o.task_timeout) ||
-        o.task_timeout < 0)
+    if (!out || n > MPROC__MAX_WORKERS || isnan(o.task_timeout) || o.task_timeout < 0)
         return -EINVAL;
-    unsigned n = o.processes ? (unsigned)o.processes : (unsigned)mproc_cpu_count();
-    if (n > MPROC__MAX_WORKERS)
-        n = MPROC__MAX_WORKERS;
 
     int err = 0;
     int start[2] = { -1, -1 };
@@ -102,7 +107,7 @@ int mproc_pool_new(mproc_pool **out, const mproc_pool_opts *opts)
     atomic_init(&p->spin, OWNER_SPIN_MAX);
     p->arena_fd = p->cmd_fd = -1;
     p->sup_reaped = true;
-    p->nprocs = n;
+    p->nprocs = n ? n : 1;
     p->inflight = calloc(MPROC__SLOTS, sizeof *p->inflight);
     p->lost_sig = calloc(n, sizeof *p->lost_sig);
     if (!p->inflight || !p->lost_sig) {
@@ -421,6 +426,7 @@ static void terminate_locked(mproc_pool *p)
     wake_workers(p);
     /* The supervisor kills and reaps every worker before it exits. */
     mproc__pool_reap_supervisor(p, true);
+    mproc__pool_stop_ext(p);
     mproc__pool_collect(p);
     mproc__pool_settle_all(p, -ECANCELED);
     mproc__pool_wake_owners(p);
@@ -447,12 +453,18 @@ int mproc_pool_join(mproc_pool *pool)
         goto out;
     }
     if (!pool->joined && pool->sh) {
-        while (pool->ninflight > 0 && !pool->sup_reaped) {
+        /* An extension's tasks get their outcomes from it, not from the
+           supervisor's workers. */
+        while (pool->ninflight > 0 && (!pool->sup_reaped || pool->has_ext)) {
             mproc__pool_collect(pool);
             if (pool->ninflight == 0)
                 break;
             mproc__pool_wait_progress(pool, INFINITY);
         }
+        /* The supervisor leaves once closing finds the ring drained; when
+           the extension took the last tasks no worker's exit wakes it. */
+        if (pool->has_ext)
+            send_cmd(pool);
         mproc__pool_reap_supervisor(pool, true);
         mproc__pool_collect(pool);
         mproc__pool_settle_all(pool, atomic_load(&pool->sh->broken) ? MPROC_EINIT : 0);

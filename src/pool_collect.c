@@ -195,6 +195,7 @@ static void check_supervisor(mproc_pool *p)
     mproc__pool_reap_supervisor(p, false);
     if (!p->sup_reaped)
         return;
+    mproc__pool_stop_ext(p);
     mproc__pool_collect(p);
     if (!atomic_load(&p->sh->broken))
         p->lost = true;

@@ -156,6 +156,12 @@ struct mproc_pool {
     seg *segs;
     size_t nsegs;
     _Atomic uintptr_t fn_ok; /* a task function known to be in them */
+    /* a second consumer of the ring (pool_ext.h), or none */
+    bool has_ext;
+    struct mproc__pool_ext {
+        void *ctx;
+        void (*stop)(void *ctx);
+    } ext;
 };
 
 typedef struct task {
@@ -228,6 +234,8 @@ void mproc__pool_collect(mproc_pool *p);
 void mproc__pool_settle_all(mproc_pool *p, int code);
 void mproc__pool_wake_owners(mproc_pool *p);
 void mproc__pool_reap_supervisor(mproc_pool *p, bool block);
+/* Stops an attached extension (pool_ext.h), once. Mutex held. */
+void mproc__pool_stop_ext(mproc_pool *p);
 void mproc__pool_wait_progress(mproc_pool *p, double deadline);
 
 #endif

@@ -816,6 +816,9 @@ _Noreturn void mproc__pool_supervise(const mproc__sup_args *a)
             shutdown_now(&S);
         }
     }
+    /* A pool whose tasks only an extension runs (pool_ext.h) has none. */
+    if (sh->nworkers == 0)
+        report(&S, 0);
 
     for (;;) {
         struct pollfd p[4] = {

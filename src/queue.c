@@ -149,22 +149,10 @@ static void wake_all(qhdr *h)
 }
 
 /* Take one side's mutex, repairing after a holder that died. 0 held,
-   -ETIMEDOUT. A wait without a deadline calls the mutex directly: this is
-   on every put and get. */
+   -ETIMEDOUT. */
 static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
 {
-    int r;
-    if (isinf(deadline)) {
-        r = pthread_mutex_lock(m);
-        if (r == EOWNERDEAD) {
-            pthread_mutex_consistent(m);
-            r = 1;
-        } else {
-            r = -r;
-        }
-    } else {
-        r = mproc__ilock(m, deadline);
-    }
+    int r = mproc__ilock(m, deadline);
     if (r == 1) {
         if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
             put_apply(h);

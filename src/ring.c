@@ -2,7 +2,7 @@
  * Copyright (c) 2026 The mproc authors */
 /* ring.c: the pool's shared memory: its size, the
  * publishing of completions, and the arena for large payloads. */
-#include "pool_internal.h"
+#include "pool_ext.h"
 
 #include <fcntl.h>
 #include <limits.h>

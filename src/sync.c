@@ -144,17 +144,26 @@ static void wake_all_waiters(pthread_mutex_t *m)
     mproc__futex_wake(word, INT_MAX);
 }
 
-static int lk_acquire(void *l, double deadline)
+/* After the mutex said no: note an inheritance, or tell a timeout on a
+   lock lost meanwhile for what it is. */
+static int lk_acquired(lock_impl *k, int r)
 {
-    lock_impl *k = l;
-    if (atomic_load(&k->dead) == DEAD_LOST)
-        return -ENOTRECOVERABLE;
-    int r = mproc__rmutex_lock(&k->m, deadline);
     if (r == -EOWNERDEAD)
         atomic_store(&k->dead, self_tid());
     else if (r == -ETIMEDOUT && atomic_load(&k->dead) == DEAD_LOST)
         r = -ENOTRECOVERABLE; /* lost while we waited */
     return r;
+}
+
+/* The word is read relaxed: a stale "healthy" only sends us to the mutex,
+   which, taken by a (timed) lock, reports a lost one itself. */
+static inline int lk_acquire(void *l, double deadline)
+{
+    lock_impl *k = l;
+    if (__builtin_expect(atomic_load_explicit(&k->dead, memory_order_relaxed) == DEAD_LOST, 0))
+        return -ENOTRECOVERABLE;
+    int r = isinf(deadline) ? -pthread_mutex_lock(&k->m) : mproc__rmutex_lock(&k->m, deadline);
+    return __builtin_expect(r == 0, 1) ? 0 : lk_acquired(k, r);
 }
 
 static int lk_consistent(void *l)
@@ -169,11 +178,10 @@ static int lk_consistent(void *l)
     return -r;
 }
 
-static int lk_release(void *l)
+/* Releasing a lock inherited from a dead holder and not repaired. */
+static int lk_release_dead(lock_impl *k, int32_t d)
 {
-    lock_impl *k = l;
     /* Lost before the mutex can pass on: whoever comes next must see it. */
-    int32_t d = atomic_load(&k->dead);
     if (d > 0 && d == self_tid())
         atomic_store(&k->dead, DEAD_LOST);
     int r = pthread_mutex_unlock(&k->m);
@@ -182,6 +190,16 @@ static int lk_release(void *l)
     /* glibc reports an inner release of an inconsistent recursive lock
        so; the hold was dropped all the same. */
     return r == ENOTRECOVERABLE ? 0 : -r;
+}
+
+static inline int lk_release(void *l)
+{
+    lock_impl *k = l;
+    /* Written only by the holder (the caller, if the release is valid). */
+    int32_t d = atomic_load_explicit(&k->dead, memory_order_relaxed);
+    if (__builtin_expect(d == 0, 1))
+        return -pthread_mutex_unlock(&k->m);
+    return lk_release_dead(k, d);
 }
 
 static int timeout_deadline(double timeout, double *deadline)

@@ -9,7 +9,7 @@ man=$1
 lib=$2
 cd "$man"
 fail=0
-for f in $(nm -D --defined-only "$lib" | awk '$2 == "T" && $3 ~ /^mproc_/ {print $3}'); do
+for f in $(nm -D --defined-only "$lib" | awk '$2 == "T" && $3 ~ /^mproc_[^_]/ {print $3}'); do
     [ -f "man3/$f.3" ] || { echo "man: $f has no page (document it in its header)"; fail=1; }
 done
 pages=0

@@ -8,9 +8,12 @@
  * Putters are the same under both: every get wakes one while any sleeps.
  *
  * Two producers put one message each into a ring that holds CAP messages;
- * two getters take one message each and stop, so a getter left asleep
- * beside a message has nobody to take it, and the run cannot end: spin
- * reports that as an invalid end state. Every statement is one step;
+ * two getters take one message each and stop, the second perhaps sooner:
+ * it may time out while asleep, or find its buffer too small for the
+ * message, and go away without one. So a getter
+ * left asleep beside a message has nobody to take it: when nothing can
+ * move any more, the monitor asserts that no getter sleeps while messages
+ * remain (spin: an assertion violated). Every statement is one step;
  * the side mutexes serialise each side as the C code does; a futex wait is
  * the atomic compare-and-sleep, and a futex wake takes any one sleeper. */
 
@@ -93,12 +96,17 @@ look:
 proctype getter(byte me)
 {
     byte s, t;
-    bool slept = 0, more;
+    bool slept = 0, more, timedout = 0;
+    bool patient = (me == 0); /* getter 1 may give up once asleep, and leave */
     lock(gm);
 look:
     s = put_seq;               /* the futex word before the look */
     t = puts;
     if
+    :: t != gets && !patient ->
+        /* Too small a buffer (-EMSGSIZE): the message stays first and the
+           get goes away, passing the wake-up on. */
+        goto give_up
     :: t != gets ->
         skip;                  /* the copy */
         gets++;                /* the commit */
@@ -138,13 +146,45 @@ look:
             :: else -> skip
             fi
         };
-        !gasleep[me];
+end_asleep:
+        if
+        :: !gasleep[me] -> skip /* woken, or never asleep */
+        :: atomic { !patient && gasleep[me] -> gasleep[me] = 0; timedout = 1 }
+        fi;
 #if !RULE
         getters--;
 #endif
         lock(gm);
-        goto look
-    fi
+        if
+        :: timedout -> goto give_up /* its caller goes away */
+        :: else -> goto look
+        fi
+    fi;
+    goto done;
+give_up:
+    /* Leaving without a message, it passes the wake-up on while messages
+       remain. */
+#if RULE
+    if
+    :: slept -> getters--
+    :: else -> skip
+    fi;
+#endif
+    t = puts;
+    more = (t != gets);
+    unlock(gm);
+    if
+    :: slept && more && getters > 0 -> put_seq++; wake_getter()
+    :: else -> skip
+    fi;
+done:
+    skip
+}
+
+/* When nothing can move any more: no getter asleep beside a message. */
+active proctype monitor()
+{
+    timeout -> assert(puts == gets || !(gasleep[0] || gasleep[1]))
 }
 
 init

@@ -19,7 +19,8 @@ static bool tiny_dev_shm(void)
     if (unshare(CLONE_NEWNS) < 0)
         return false;
     /* Nothing mounted here may reach the rest of the system. */
-    ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return false;
     char opts[64];
     snprintf(opts, sizeof opts, "size=%d,mode=1777", TINY);
     return mount("mproc-test", "/dev/shm", "tmpfs", 0, opts) == 0;

@@ -53,8 +53,11 @@ static int bad_printf_args(const void *arg, size_t len, mproc_out *out)
     (void)arg;
     (void)len;
     int a = mproc_out_printf(NULL, "x");
+    /* Through a pointer, which carries no format attribute: a NULL format
+       is what is tested, and -Wformat-security would refuse it. */
+    int (*out_printf)(mproc_out *, const char *, ...) = mproc_out_printf;
     const char *no_fmt = NULL;
-    int b = mproc_out_printf(out, no_fmt);
+    int b = out_printf(out, no_fmt);
     return a == -EINVAL && b == -EINVAL ? 0 : 1;
 }
 

@@ -538,10 +538,6 @@ START_TEST(usage_errors)
     tool_result r = TOOL("run", "--no-such-option", cmd, ":::", "a", NULL);
     ck_assert_ptr_nonnull(strstr(r.err, "'--no-such-option'\nsee mproc run --help\n"));
     expect_usage_error_lines(&r, dir, 2);
-    r = TOOL("run", ":::", "a", NULL);
-    expect_usage_error(&r, dir);
-    r = TOOL("run", NULL);
-    expect_usage_error(&r, dir);
     r = TOOL("run", cmd, "::::", missing, NULL);
     expect_usage_error(&r, dir);
     r = TOOL("run", "-j", "many", cmd, ":::", "a", NULL);

@@ -139,12 +139,42 @@ START_TEST(help_is_short_and_grouped)
         ck_assert_msg(strstr(r.out, want[i]), "--help lacks '%s'", want[i]);
     /* Refused options are not offered. */
     ck_assert_ptr_null(strstr(r.out, "--sshlogin"));
-    ck_assert_int_lt(count_char(r.out, '\n'), 120);
+    ck_assert_int_lt(count_char(r.out, '\n'), 170);
     tr_free(&r);
     r = TOOL("run", "-h", NULL);
     ck_assert_int_eq(r.status, 0);
     ck_assert_ptr_nonnull(strstr(r.out, "usage: mproc run"));
     tr_free(&r);
+}
+END_TEST
+
+/* The man page names every option --help lists (groff writes - as \-). */
+START_TEST(man_page_lists_every_option)
+{
+    char *man = file_read(MPROC_SOURCE_DIR "/docs/mproc.1");
+    tool_result r = TOOL("run", "--help", NULL);
+    size_t checked = 0;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        char *o = strstr(line, "--");
+        if (strncmp(line, "  ", 2) || !o)
+            continue;
+        char want[128] = "";
+        size_t n = 0;
+        for (const char *p = o;
+             (*p == '-' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) &&
+             n + 3 < sizeof want;
+             p++) {
+            if (*p == '-')
+                want[n++] = '\\';
+            want[n++] = *p;
+        }
+        want[n] = '\0';
+        ck_assert_msg(strstr(man, want), "mproc(1) does not name %s", want);
+        checked++;
+    }
+    ck_assert_int_gt(checked, 60);
+    tr_free(&r);
+    free(man);
 }
 END_TEST
 
@@ -158,4 +188,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, unknown_options_point_at_help);
     tcase_add_test(tc, unsupported_gnu_options_refused);
     tcase_add_test(tc, help_is_short_and_grouped);
+    tcase_add_test(tc, man_page_lists_every_option);
 }

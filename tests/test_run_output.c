@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* test_run_output.c: `mproc run`'s output options (-u, -v, -t), compared
+/* test_run_output.c: `mproc run`'s output options (-u, -v, -t, --tagstring, --files), compared
  * with GNU parallel. */
 #include "test_run_util.h"
 
@@ -58,9 +58,38 @@ START_TEST(verbose_commands)
 }
 END_TEST
 
+START_TEST(tagstring_as_gnu)
+{
+    tool_result r = TOOL("run", "-k", "--tagstring", "x{}y", "echo", ":::", "a b", NULL);
+    ck_assert_str_eq(r.out, "xa by\ta b\n");
+    tr_free(&r);
+    if (!have_parallel())
+        return;
+    GNU_SAME(NULL, "-k", "--tagstring", "T{#}-{.}", "echo", ":::", "a.x", "b.y");
+    GNU_SAME(NULL, "-k", "--tagstring", "const", "echo", ":::", "a", "b");
+    GNU_SAME(NULL, "-k", "--header", ":", "--tagstring", "{h}!", "echo", ":::", "h", "1", "2");
+    GNU_SAME(NULL, "-k", "--tagstring", "{=$_=uc($_)=}", "echo", ":::", "a", "b");
+    GNU_SAME(NULL, "-k", "--dry-run", "--tag-string", "<{}>", "echo", ":::", "a");
+    GNU_SAME(NULL, "-k", "--tagstring", "{%}", "-j1", "sh -c 'echo out; echo err >&2'", ":::", "a");
+}
+END_TEST
+
+START_TEST(files_as_gnu)
+{
+    /* Each job's stdout in a file of --tmpdir, its name printed, stderr
+       dropped. */
+    gnu_session("mkdir t; $T -k --tmpdir t --files 'echo o{}; echo e{} >&2' ::: a b 2>&1 | "
+                "while read -r f; do case $f in t/par*.par) cat \"$f\";; *) echo \"bad $f\";; "
+                "esac; done; ls t | wc -l",
+                "oa\nob\n2\n");
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "output", 60);
     tcase_add_test(tc, ungroup_passes_output_at_once);
     tcase_add_test(tc, verbose_commands);
+    tcase_add_test(tc, tagstring_as_gnu);
+    tcase_add_test(tc, files_as_gnu);
 }

@@ -103,6 +103,34 @@ START_TEST(regexp_records)
 }
 END_TEST
 
+START_TEST(records_per_block_and_header)
+{
+    char *in = seq_text(2000);
+    tool_result r = TOOL_IN("1\n2\n3\n4\n5\n", "run", "--pipe", "-k", "-N2", "cat; echo =", NULL);
+    ck_assert_str_eq(r.out, "1\n2\n=\n3\n4\n=\n5\n=\n");
+    tr_free(&r);
+    r = TOOL_IN("h\n1\n2\n3\n", "run", "--pipe", "-k", "--header", ":", "-N2", "cat; echo =",
+                NULL);
+    ck_assert_str_eq(r.out, "h\n1\n2\n=\nh\n3\n=\n");
+    tr_free(&r);
+    if (have_parallel()) {
+        GNU_SAME(in, "--pipe", "-k", "-N300", "--block", "1k", "wc -l");
+        GNU_SAME(in, "--pipe", "-k", "-N3", "--block", "5", "wc -l");
+        GNU_SAME(in, "--pipe", "-k", "-L7", "--block", "1k", "wc -l");
+        GNU_SAME(in, "--pipe", "-k", "-L2", "-N3", "--block", "1k", "wc -l");
+        GNU_SAME(in, "--pipe", "-k", "-n", "7", "wc -l");
+        GNU_SAME("\n\n1\n\n2\n", "--pipe", "-k", "-N1", "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--header", ":", "--block", "10", "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--header", "2", "--block", "100", "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--header", "(.*\n){3}", "--block", "1k", "wc -l");
+        GNU_SAME(in, "--pipe", "-k", "--header", ":", "-N4", "cat; echo ==");
+        GNU_SAME(in, "--pipe", "-k", "--header", ":", "--retries", "2", "--block", "1k",
+                 "wc -l; exit 1");
+    }
+    free(in);
+}
+END_TEST
+
 START_TEST(failures_retries_joblog)
 {
     char *in = seq_text(3000);
@@ -149,6 +177,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, block_grows_past_long_records);
     tcase_add_test(tc, recstart_recend_rrs);
     tcase_add_test(tc, regexp_records);
+    tcase_add_test(tc, records_per_block_and_header);
     tcase_add_test(tc, failures_retries_joblog);
     tcase_add_test(tc, pipe_usage_errors);
 }

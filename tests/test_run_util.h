@@ -239,9 +239,9 @@ static inline void gnu_compare_flags(const char *in, char **args, int flags)
     tool_result a = tr_exec(MPROC_TOOL, m, in ? in : "", len);
     tool_result b = tr_exec("/usr/bin/parallel", p, in ? in : "", len);
     ck_assert_msg((flags & GNU_STATUS_ONLY) || !strcmp(a.out, b.out), "mproc printed '%s', GNU parallel '%s' (%s %s ...)",
-                  a.out, b.out, args[0], args[0] ? args[1] : "");
+                  a.out, b.out, args[0] ? args[0] : "", args[0] && args[1] ? args[1] : "");
     ck_assert_msg(a.status == b.status, "mproc exited %d, GNU parallel %d (%s %s ...)", a.status,
-                  b.status, args[0], args[0] ? args[1] : "");
+                  b.status, args[0] ? args[0] : "", args[0] && args[1] ? args[1] : "");
     if (flags & GNU_STDERR)
         ck_assert_msg(!strcmp(strip_tool_names(a.err), strip_tool_names(b.err)), "mproc said '%s', GNU parallel '%s' (%s ...)", a.err,
                       b.err, args[0]);
@@ -297,6 +297,40 @@ static inline void gnu_script_flags(const char *sh, const char *script, int flag
     tr_free(&b);
     free(m);
     free(p);
+}
+
+/* Run steps (a sh script using $T for the tool) in a fresh folder with T
+   set to tool; its stdout, a new string. */
+static inline char *session_in_tmp(const char *tool, const char *steps)
+{
+    char dir[64];
+    tmpdir_make(dir, sizeof dir);
+    size_t n = strlen(steps) + strlen(dir) + strlen(tool) + 32;
+    char *script = malloc(n);
+    ck_assert_ptr_nonnull(script);
+    snprintf(script, n, "cd %s && T='%s'; %s", dir, tool, steps);
+    char *argv[] = { "sh", "-c", script, NULL };
+    tool_result r = tr_exec("/bin/sh", argv, "", 0);
+    char *out = r.out;
+    r.out = NULL;
+    tr_free(&r);
+    free(script);
+    tmpdir_remove(dir);
+    return out;
+}
+
+/* The same steps by mproc and GNU parallel print the same; mproc's
+   output holds want. */
+static inline void gnu_session(const char *steps, const char *want)
+{
+    char *m = session_in_tmp(MPROC_TOOL " run", steps);
+    ck_assert_msg(strstr(m, want) != NULL, "'%s' lacks '%s'", m, want);
+    if (have_parallel()) {
+        char *p = session_in_tmp("parallel --will-cite", steps);
+        ck_assert_msg(!strcmp(m, p), "mproc:\n%s\nGNU parallel:\n%s", m, p);
+        free(p);
+    }
+    free(m);
 }
 
 /* The same script from bash and from sh. */

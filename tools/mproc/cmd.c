@@ -229,38 +229,102 @@ static void put_expr(expand *e, const seg *s, size_t i)
     put_value(e, e->tmp.p, e->tmp.len, false);
 }
 
+/* Whether segments [k, end) hold an expression of every value. */
+static bool of_every_value(const cmd_tmpl *t, size_t k, size_t end)
+{
+    for (; k < end; k++)
+        if (t->segs[k].type == SEG_EXPR && !t->segs[k].positional)
+            return true;
+    return false;
+}
+
+/* One segment, with value only of every-value expressions (-X's word
+   repeated per value), or every value in turn when only < 0: emitted, or
+   with req its perl requests appended at *m. */
+static void visit(expand *e, const seg *s, long only, perl_req *req, size_t *m)
+{
+    if (s->type == SEG_LIT) {
+        if (!req)
+            tbuf_add(e->t->quote_words ? &e->group : e->out, e->t->text + s->off, s->len);
+        return;
+    }
+    assert(s->type == SEG_EXPR);
+    size_t from = 0, to = e->n;
+    if (s->positional) {
+        /* A position past the values stands for nothing (not '', as GNU
+           parallel has it). */
+        long i = pos_index(s->pos, e->n);
+        if (i < 0)
+            return;
+        from = (size_t)i, to = (size_t)i + 1;
+    } else if (only >= 0) {
+        from = (size_t)only, to = (size_t)only + 1;
+    }
+    for (size_t i = from; i < to; i++) {
+        if (req) {
+            if (s->fn == FN_PERL)
+                req[(*m)++] = (perl_req){ .val = i, .code = (size_t)s->code };
+            continue;
+        }
+        if (i > from)
+            end_word(e, false);
+        put_expr(e, s, i);
+    }
+}
+
+/* The whole line, word by word, in the order it uses its expressions:
+   emitted, or (req) its perl requests collected, *m counting them. With
+   job->context (-X), a word with an expression of every value is
+   repeated for each value; else such an expression gives every value in
+   turn, separated by spaces. */
+static void walk(expand *e, perl_req *req, size_t *m)
+{
+    const cmd_tmpl *t = e->t;
+    for (size_t k = 0; k < t->nseg;) {
+        size_t end = k;
+        while (end < t->nseg && t->segs[end].type != SEG_SEP)
+            end++;
+        bool ctx = e->job->context && of_every_value(t, k, end);
+        size_t reps = ctx ? e->n : 1;
+        for (size_t r = 0; r < reps; r++) {
+            if (r && !req)
+                end_word(e, false);
+            for (size_t j = k; j < end; j++)
+                visit(e, &t->segs[j], ctx ? (long)r : -1, req, m);
+        }
+        if (end < t->nseg) {
+            if (!req)
+                end_word(e, false);
+            end++;
+        }
+        k = end;
+    }
+    if (!req)
+        end_word(e, true);
+}
+
 /* Every perl expression of the job, in the order the line uses them, in
    one round trip. */
 static int eval_perl(expand *e, bool *skip)
 {
     size_t nreq = 0;
-    for (size_t k = 0; k < e->t->nseg; k++) {
-        const seg *s = &e->t->segs[k];
-        if (s->type == SEG_EXPR && s->fn == FN_PERL)
-            nreq += s->positional ? pos_index(s->pos, e->n) >= 0 : e->n;
-    }
+    /* Count first: at most one request per expression and value, each word
+       repeated at most once per value. */
+    for (size_t k = 0; k < e->t->nseg; k++)
+        if (e->t->segs[k].type == SEG_EXPR && e->t->segs[k].fn == FN_PERL)
+            nreq += e->n;
+    if (e->job->context)
+        nreq *= e->n ? e->n : 1;
     perl_req *req = xmalloc((nreq + 1) * sizeof *req);
-    e->pres = xmalloc((nreq + 1) * sizeof *e->pres);
-    e->npres = nreq;
     size_t m = 0;
-    for (size_t k = 0; k < e->t->nseg; k++) {
-        const seg *s = &e->t->segs[k];
-        if (s->type != SEG_EXPR || s->fn != FN_PERL)
-            continue;
-        if (s->positional) {
-            long i = pos_index(s->pos, e->n);
-            if (i >= 0)
-                req[m++] = (perl_req){ .val = (size_t)i, .code = (size_t)s->code };
-            continue;
-        }
-        for (size_t i = 0; i < e->n; i++)
-            req[m++] = (perl_req){ .val = i, .code = (size_t)s->code };
-    }
-    assert(m == nreq);
+    walk(e, req, &m);
+    assert(m <= nreq);
+    e->pres = xmalloc((m + 1) * sizeof *e->pres);
+    e->npres = m;
     cmd_job job = *e->job;
     job.vals = e->vals;
     job.nvals = e->n;
-    int rc = perl_eval(&job, req, nreq, &e->pdata, e->pres, skip);
+    int rc = perl_eval(&job, req, m, &e->pdata, e->pres, skip);
     free(req);
     return rc;
 }
@@ -271,41 +335,16 @@ int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job)
     expand e = { .t = t, .job = job, .vals = job->vals, .n = job->nvals, .out = out };
     bool skip = false;
     int rc = 0;
-    /* A job without values has one empty value, as in GNU parallel. */
-    if (e.n == 0) {
+    /* A job without values has one empty value, as in GNU parallel; but
+       -N0's jobs have none at all. */
+    if (e.n == 0 && !job->novals) {
         e.vals = none;
         e.n = 1;
     }
     out->len = 0;
     if (t->perl && (rc = eval_perl(&e, &skip)) < 0)
         goto out;
-    for (size_t k = 0; k < t->nseg; k++) {
-        const seg *s = &t->segs[k];
-        switch (s->type) {
-        case SEG_LIT:
-            tbuf_add(t->quote_words ? &e.group : out, t->text + s->off, s->len);
-            break;
-        case SEG_SEP:
-            end_word(&e, false);
-            break;
-        case SEG_EXPR:
-            if (s->positional) {
-                /* A position past the values stands for nothing (not '',
-                   as GNU parallel has it). */
-                long i = pos_index(s->pos, e.n);
-                if (i >= 0)
-                    put_expr(&e, s, (size_t)i);
-                break;
-            }
-            for (size_t i = 0; i < e.n; i++) {
-                if (i)
-                    end_word(&e, false);
-                put_expr(&e, s, i);
-            }
-            break;
-        }
-    }
-    end_word(&e, true);
+    walk(&e, NULL, NULL);
     rc = skip;
 out:
     tbuf_cstr(out);

@@ -50,10 +50,26 @@ void jobenv_init(jobenv *e, const char *shell, const char *tmpdir)
     jobenv_set(e, 0, 0);
 }
 
+/* name then v in decimal into buf: this runs for every job, so without
+   printf's cost. */
+static void put_num(char *buf, const char *name, size_t v)
+{
+    char digits[24];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    size_t l = strlen(name);
+    memcpy(buf, name, l);
+    while (n > 0)
+        buf[l++] = digits[--n];
+    buf[l] = '\0';
+}
+
 char *const *jobenv_set(jobenv *e, size_t seq, int slot)
 {
-    snprintf(e->seq, sizeof e->seq, "PARALLEL_SEQ=%zu", seq);
-    snprintf(e->slot, sizeof e->slot, "PARALLEL_JOBSLOT=%d", slot);
+    put_num(e->seq, "PARALLEL_SEQ=", seq);
+    put_num(e->slot, "PARALLEL_JOBSLOT=", slot > 0 ? (size_t)slot : 0);
     return e->envp;
 }
 

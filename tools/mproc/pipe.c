@@ -96,8 +96,10 @@ static int setup_regexp(pipe_in *p, const pipe_opts *o, const char *rs, const ch
     return 0;
 }
 
-/* Where re first matches in b[from, n): start and end, false when nowhere. */
-static bool re_find(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo)
+/* Where re first matches in b[from, n): start and end (of its first group
+   with group), false when nowhere. */
+static bool re_match(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo,
+                     bool group)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     if (!md)
@@ -107,10 +109,15 @@ static bool re_find(void *re, const char *b, size_t n, size_t from, size_t *so, 
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         *so = ov[0];
         /* With a group, the cut is at its end. */
-        *eo = rc > 1 ? ov[3] : ov[1];
+        *eo = group && rc > 1 ? ov[3] : ov[1];
     }
     pcre2_match_data_free(md);
     return rc > 0;
+}
+
+static bool re_find(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo)
+{
+    return re_match(re, b, n, from, so, eo, false);
 }
 
 /* --rrs with --regexp: as GNU parallel's s/end start//g, s/^start//,
@@ -141,9 +148,29 @@ static size_t remove_seps_re(const pipe_in *p, char *b, size_t n)
     return n;
 }
 
-int pipe_setup(pipe_in *p, const pipe_opts *o)
+int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const char *header)
 {
     memset(p, 0, sizeof *p);
+    p->nrec = nrec > 0 ? nrec : 0;
+    p->nlines = nlines > 0 ? nlines : 0;
+    p->header_done = !header;
+    if (header) {
+        /* ":" is one line, a number N lines, else a Perl pattern. */
+        tbuf pat = {0};
+        if (!strcmp(header, ":"))
+            tbuf_adds(&pat, "(.*\n)");
+        else if (*header && strspn(header, "0123456789") == strlen(header))
+            for (long k = atol(header); k > 0; k--)
+                tbuf_adds(&pat, "(.*\n)");
+        else
+            tbuf_adds(&pat, header);
+        p->re_header = compile("%1$s%2$.0s", tbuf_cstr(&pat), "", PCRE2_ANCHORED);
+        tbuf_free(&pat);
+        if (!p->re_header)
+            return TOOL_EXIT_USAGE;
+    }
+    if (o->regexp && p->nrec)
+        return run_usage_error("-N with --pipe --regexp is not supported by mproc");
     double bs = BLOCK_DEFAULT;
     if (o->block && (!parse_size(o->block, &bs) || bs < 1)) {
         /* "0" is GNU parallel's default, as Perl takes it for false. */
@@ -226,6 +253,9 @@ static int emit(pipe_in *p, size_t n)
     int fd = memfd_create("mproc-block", MFD_CLOEXEC);
     if (fd < 0)
         return -errno;
+    for (int k = p->header_twice ? 2 : 1; k > 0; k--)
+        if ((err = write_all(fd, p->header, p->headerlen)) < 0)
+            goto out;
     size_t len = !p->rrs ? n : p->re_cut ? remove_seps_re(p, p->buf.p, n)
                                          : remove_seps(p, p->buf.p, n);
     if ((err = write_all(fd, p->buf.p, len)) < 0)
@@ -234,7 +264,7 @@ static int emit(pipe_in *p, size_t n)
         p->cap = p->cap ? p->cap * 2 : 64;
         p->blk = xrealloc(p->blk, p->cap * sizeof *p->blk);
     }
-    p->blk[p->nblocks++] = (pipe_block){ .fd = fd, .wfd = -1, .len = len };
+    p->blk[p->nblocks++] = (pipe_block){ .fd = fd, .wfd = -1, .len = p->headerlen * (p->header_twice ? 2 : 1) + len };
     fd = -1;
     memmove(p->buf.p, p->buf.p + n, p->buf.len - n);
     p->buf.len -= n;
@@ -246,11 +276,13 @@ out:
 
 /* A full buffer (not the input's end): cut after its last record end
    followed by a record start, else let the next block be larger. */
+static int grow(pipe_in *p);
+
 static int cut(pipe_in *p)
 {
     size_t n = 0, so;
     if (p->re_cut) {
-        if (!re_find(p->re_cut, p->buf.p, p->buf.len, 0, &so, &n))
+        if (!re_match(p->re_cut, p->buf.p, p->buf.len, 0, &so, &n, true))
             n = 0;
     } else {
         long i = last_sep(p, p->buf.p, p->buf.len);
@@ -258,6 +290,12 @@ static int cut(pipe_in *p)
     }
     if (n > 0)
         return emit(p, n);
+    return grow(p);
+}
+
+/* Nothing was cut from a whole buffer: a record is longer than a block. */
+static int grow(pipe_in *p)
+{
     if (p->blocksize < BLOCK_MAX) {
         size_t old = p->blocksize;
         double grown = ceil((double)old * 1.3 + 1);
@@ -269,8 +307,86 @@ static int cut(pipe_in *p)
     return 0;
 }
 
+/* -N: every N records the buffer holds, each a block; the first record
+   end is looked for from the second byte on, as GNU parallel looks. */
+static int cut_records(pipe_in *p)
+{
+    size_t want = (size_t)p->nrec * (size_t)(p->nlines ? p->nlines : 1);
+    for (;;) {
+        long i = 0;
+        for (size_t k = 0; k < want && i >= 0; k++) {
+            size_t from = (size_t)i + 1;
+            const char *q = p->seplen && from + p->seplen <= p->buf.len
+                                ? memmem(p->buf.p + from, p->buf.len - from, p->sep, p->seplen)
+                                : NULL;
+            i = q ? q - p->buf.p : -1;
+        }
+        if (i < 0 || p->buf.len == 0)
+            return 0;
+        int err = emit(p, (size_t)i + p->endlen);
+        if (err < 0)
+            return err;
+    }
+}
+
+/* -L alone: all the whole groups of L lines the buffer holds, one block. */
+static int cut_lines(pipe_in *p)
+{
+    size_t lines = 0;
+    for (const char *q = p->buf.p, *e = p->buf.p + p->buf.len; (q = memchr(q, '\n', (size_t)(e - q)));
+         q++)
+        lines++;
+    const char *last = p->buf.len ? memrchr(p->buf.p, '\n', p->buf.len) : NULL;
+    while (last && lines % (size_t)p->nlines) {
+        lines--;
+        last = last > p->buf.p ? memrchr(p->buf.p, '\n', (size_t)(last - p->buf.p)) : NULL;
+    }
+    return last ? emit(p, (size_t)(last - p->buf.p) + 1) : 0;
+}
+
+/* A round ends: the buffer is full, or the input ended. */
+static int round_end(pipe_in *p)
+{
+    size_t before = p->nblocks;
+    int err = 0;
+    if (p->nlines && !p->nrec)
+        err = cut_lines(p);
+    else if (p->nrec)
+        err = cut_records(p);
+    else if (!p->eof)
+        return cut(p);
+    if (err < 0 || p->eof || p->nblocks > before)
+        return err;
+    return grow(p);
+}
+
+/* --header: read until it matches at the start; it then goes before every
+   block. No match by the end: no header. */
+static int read_header(pipe_in *p, int fd)
+{
+    tbuf_grow(&p->buf, p->blocksize);
+    ssize_t n = read(fd, p->buf.p + p->buf.len, p->blocksize);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+    p->buf.len += (size_t)n;
+    size_t so, eo;
+    if (n > 0 && !re_find(p->re_header, p->buf.p, p->buf.len, 0, &so, &eo))
+        return 0;
+    p->header_done = true;
+    if (n > 0) {
+        p->header = xmalloc(eo + 1);
+        memcpy(p->header, p->buf.p, eo);
+        p->headerlen = eo;
+        memmove(p->buf.p, p->buf.p + eo, p->buf.len - eo);
+        p->buf.len -= eo;
+    }
+    return 0;
+}
+
 int pipe_read(pipe_in *p, int fd)
 {
+    if (!p->header_done)
+        return read_header(p, fd);
     for (;;) {
         /* Up to the next whole multiple of the block size. */
         size_t want = p->blocksize - p->buf.len % p->blocksize;
@@ -283,12 +399,13 @@ int pipe_read(pipe_in *p, int fd)
         }
         if (n == 0) {
             p->eof = true;
-            return emit(p, p->buf.len);
+            int err = round_end(p);
+            return err < 0 ? err : emit(p, p->buf.len);
         }
         p->buf.len += (size_t)n;
         if ((size_t)n == want) {
             size_t before = p->nblocks;
-            int err = cut(p);
+            int err = round_end(p);
             if (err < 0)
                 return err;
             /* A block is ready: let the loop start its job first. */
@@ -390,6 +507,8 @@ void pipe_free(pipe_in *p)
     pcre2_code_free(p->re_sep);
     pcre2_code_free(p->re_start);
     pcre2_code_free(p->re_end);
+    pcre2_code_free(p->re_header);
+    free(p->header);
     tbuf_free(&p->buf);
     memset(p, 0, sizeof *p);
 }

@@ -39,6 +39,13 @@ typedef struct pipe_in {
     char *sep;               /* recend then recstart: where blocks may be cut */
     size_t seplen;
     bool rrs;
+    long nrec;               /* -N: records per block; 0 by size */
+    long nlines;             /* -L: lines per record; 0 none */
+    void *re_header;         /* --header: what each block starts with */
+    bool header_done;
+    bool header_twice;       /* with --retries GNU parallel sends it twice */
+    char *header;
+    size_t headerlen;
     /* --regexp: where to cut (the last record end followed by a start),
        and for --rrs the separators, a first start and a last end. */
     void *re_cut, *re_sep, *re_start, *re_end;
@@ -50,7 +57,7 @@ typedef struct pipe_in {
 
 /* Check the options and prepare p. Returns 0, or the tool's exit status
    after a usage error was printed. */
-int pipe_setup(pipe_in *p, const pipe_opts *o);
+int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const char *header);
 
 /* Read what stdin (fd) has now without blocking past one read, cutting the
    blocks it completes. Returns 0 or -errno; p->eof is set at its end,

@@ -507,7 +507,7 @@ static bool values_quoted(const word *w)
     return true;
 }
 
-cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const repl_opts *ro)
+static cmd_tmpl *parse(char *const *words, size_t nwords, const repl_opts *ro, bool as_tag)
 {
     static const repl_opts none = { 0 };
     if (!ro)
@@ -575,13 +575,14 @@ cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const repl_opts *ro)
     for (size_t k = 0; k < nw; k++)
         for (size_t j = 0; j < w[k].n; j++)
             any |= w[k].p[j].expr;
-    if (!any && !ro->no_append) {
+    if (!any && !as_tag && !ro->no_append) {
         /* GNU parallel appends the values as a word of their own. */
         memset(&w[nw], 0, sizeof w[nw]);
         word_push(&w[nw], 0, true, "", 0);
         nw++;
     }
-    t->quote_values = values_quoted(&w[0]);
+    /* A --tagstring's values are as they are. */
+    t->quote_values = !as_tag && values_quoted(&w[0]);
     t->quote_words = ro->quote;
     t->shellquote = ro->shellquote;
     for (size_t k = 0; k < nw; k++) {
@@ -612,6 +613,17 @@ out:
         return NULL;
     }
     return t;
+}
+
+cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const repl_opts *ro)
+{
+    return parse(words, nwords, ro, false);
+}
+
+cmd_tmpl *cmd_parse_tag(const char *s, const repl_opts *ro)
+{
+    char *words[] = { (char *)s };
+    return parse(words, 1, ro, true);
 }
 
 void cmd_free(cmd_tmpl *t)

@@ -33,10 +33,8 @@
  * their combinations need them all.
  */
 #include "out.h"
-#include "repl.h"
-#include "run.h"
+#include "runloop.h"
 #include "spawn.h"
-#include "tool.h"
 
 #include "mproc.h"
 
@@ -44,215 +42,23 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
 
-extern char **environ;
-
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
-/* A failure whose message is already printed. */
-#define ERR_REPORTED (-4096)
-
-/* A finished job whose output waits for its turn (-k). */
-typedef struct pending {
-    bool done;
-    tbuf out, err;
-} pending;
-
-typedef struct slot {
-    bool busy;
-    size_t seq;         /* 1-based job number */
-    long tries;
-    pid_t pid;
-    int pidfd, fd_out, fd_err;
-    int wr_out, wr_err; /* our copies of the pipes' write ends */
-    tbuf out, err;
-    size_t received;    /* bytes of stdout, for the joblog */
-    double start_mono, start_real;
-    double kill_at;     /* the next --termseq step; INFINITY when not due */
-    int term_step;      /* the --termseq step due at kill_at */
-    bool timed_out;
-    bool requeued;      /* ended by --memfree: runs again later */
-    bool cancelled;     /* ended by halt now, an interrupt or EPIPE: output dropped */
-    tbuf cmd;
-    char *tagstr;       /* "values\t" for --tag */
-} slot;
-
-typedef struct run {
-    run_opts o;
-    sources in;
-    pipe_in pipe;       /* --pipe: the blocks, one per job */
-    size_t total;       /* jobs in all */
-    size_t next;        /* next job to start, 0-based */
-    size_t done;        /* finished (for the bar) */
-    size_t nfail, nsucc;
-    long nslots;
-    slot *slots;
-    size_t running;
-    cmd_tmpl *tmpl;
-    char **vals;        /* scratch: a job's values */
-
-    pending *pend;      /* -k: by seq - 1 */
-    size_t pend_cap;
-    size_t next_print;  /* -k: next seq (1-based) to print */
-
-    FILE *joblog;
-    int devnull;
-    int sigfd;
-    sigset_t orig_mask; /* the mask we were given: the jobs' */
-    bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
-    bool direct_ok;     /* plain word lists may run without the shell */
-    bool funcs;         /* the environment holds exported bash functions */
-    char *shell;        /* what runs the jobs' command lines */
-    jobenv env;
-
-    throttle th;
-    double hold_until;  /* jobs wait to start until then; INFINITY: not held */
-    size_t *requeue;    /* --memfree: jobs to run again */
-    size_t nrequeue, requeue_cap;
-
-    bool stop;          /* start no more jobs */
-    bool halted;
-    int halt_status;
-    int interrupted;    /* the signal that interrupts us, or 0 */
-    bool epipe;         /* stdout's reader went away */
-
-    double t0;
-    double bar_last;
-    bool bar;
-
-    struct pollfd *pfd;
-    size_t *pidx;       /* pollfd -> slot */
-} run;
-
-/* ---- small helpers ---------------------------------------------------------- */
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void xclose(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-static char *make_tag(const run *r)
-{
-    tbuf t = {0};
-    for (size_t k = 0; k < r->in.nsrc; k++) {
-        if (k)
-            tbuf_addc(&t, ' ');
-        tbuf_adds(&t, r->vals[k]);
-    }
-    tbuf_addc(&t, '\t');
-    return t.p;
-}
-
-/* ---- output ------------------------------------------------------------------ */
-
-static void note_write(run *r, int err)
-{
-    if (err == -EPIPE && !r->epipe) {
-        /* The reader of our output is gone: end everything and leave as a
-           writer to a closed pipe does, by SIGPIPE. */
-        r->epipe = true;
-        r->stop = true;
-    }
-}
-
-static void print_whole(run *r, const char *tag, tbuf *out, tbuf *err)
-{
-    if (!r->epipe)
-        note_write(r, out_write(1, tag, out->p, out->len));
-    (void)out_write(2, tag, err->p, err->len);
-}
-
-/* -k: room in the pending table for every job known so far. */
-static void pend_grow(run *r)
-{
-    if (!r->o.keep || r->total <= r->pend_cap)
-        return;
-    size_t cap = r->pend_cap ? r->pend_cap : 64;
-    while (cap < r->total)
-        cap *= 2;
-    r->pend = xrealloc(r->pend, cap * sizeof *r->pend);
-    memset(r->pend + r->pend_cap, 0, (cap - r->pend_cap) * sizeof *r->pend);
-    r->pend_cap = cap;
-}
-
-/* Whether this try may still be followed by another: its output is then
-   held whole, since only the last try's output is printed. */
-static bool may_retry(const run *r, const slot *s)
-{
-    return r->o.retries > 1 && s->tries < r->o.retries;
-}
-
-/* -k: print every finished job whose turn has come; the first unfinished
-   one, with --line-buffer, starts passing its lines through. */
-static void print_ready(run *r)
-{
-    while (r->next_print <= r->total && r->pend[r->next_print - 1].done) {
-        pending *p = &r->pend[r->next_print - 1];
-        print_whole(r, NULL, &p->out, &p->err);
-        tbuf_free(&p->out);
-        tbuf_free(&p->err);
-        r->next_print++;
-    }
-    if (!r->o.linebuf)
-        return;
-    for (long i = 0; i < r->nslots; i++) {
-        slot *s = &r->slots[i];
-        if (s->busy && s->seq == r->next_print && !may_retry(r, s)) {
-            if (!r->epipe)
-                note_write(r, out_lines(1, s->tagstr, &s->out));
-            (void)out_lines(2, s->tagstr, &s->err);
-        }
-    }
-}
-
-/* Whether this job's lines go out as they come. */
-static bool streams(const run *r, const slot *s)
-{
-    return r->o.linebuf && (!r->o.keep || s->seq == r->next_print) && !may_retry(r, s);
-}
-
-/* ---- the joblog ------------------------------------------------------------------ */
-
-static void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime)
-{
-    joblog_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
-                       .sent = pipe_block_len(&r->pipe, s->seq), .received = s->received, .exitval = exitval, .sig = sig,
-                       .cmd = s->cmd.p, .cmdlen = s->cmd.len };
-    joblog_write(r->joblog, &rec);
-}
 
 /* ---- starting jobs ----------------------------------------------------------------- */
 
@@ -301,38 +107,77 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
     return err;
 }
 
+
+/* Job idx's (0-based) values into r->vals. */
+void job_values(run *r, size_t idx)
+{
+    r->nvals = r->grp.on ? groups_job(&r->grp, &r->in, idx, &r->vals)
+                         : sources_job(&r->in, idx, &r->vals);
+}
+
 /* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
    when skip() was called; -1 after an error was printed. */
-static int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
+int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
-    cmd_job job = { .vals = r->vals, .nvals = r->in.nsrc, .seq = seq, .slot = slotno,
+    cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
+                    .novals = r->grp.novals, .seq = seq, .slot = slotno,
                     .total = r->total, .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
 
-/* -v: the command before its output; -t: on stderr as it starts. */
-static void announce(run *r, slot *s)
+/* --results: the job's values, kept for when it ends. */
+static void keep_values(run *r, slot *s)
 {
-    if (r->o.verbose_v) {
-        if (r->o.ungroup) {
-            tbuf line = {0};
-            tbuf_add(&line, s->cmd.p, s->cmd.len);
-            tbuf_addc(&line, '\n');
-            if (!r->epipe)
-                note_write(r, out_write(1, NULL, line.p, line.len));
-            tbuf_free(&line);
-        } else {
-            tbuf_add(&s->out, s->cmd.p, s->cmd.len);
-            tbuf_addc(&s->out, '\n');
-        }
+    s->rvals.len = 0;
+    for (size_t k = 0; k < r->nvals; k++) {
+        tbuf_adds(&s->rvals, r->vals[k]);
+        tbuf_addc(&s->rvals, '\0');
     }
-    if (r->o.verbose_t) {
-        tbuf line = {0};
-        tbuf_add(&line, s->cmd.p, s->cmd.len);
-        tbuf_addc(&line, '\n');
-        (void)out_write(2, NULL, line.p, line.len);
-        tbuf_free(&line);
+    s->nrvals = r->nvals;
+    s->rper = r->grp.on ? r->grp.per_tuple : r->nvals;
+}
+
+static void record_results(run *r, slot *s, int exitval, int sig, double runtime)
+{
+    char **vals = xmalloc((s->nrvals + 1) * sizeof *vals);
+    const char *p = s->rvals.p;
+    for (size_t k = 0; k < s->nrvals; k++, p += strlen(p) + 1)
+        vals[k] = (char *)p;
+    results_rec rec = { .seq = s->seq, .start_real = s->start_real, .runtime = runtime,
+                        .received = s->received, .exitval = exitval, .sig = sig,
+                        .cmd = s->cmd.p, .vals = vals, .nvals = s->nrvals,
+                        .per_record = s->rper, .names = r->in.names, .nnames = r->in.nnames,
+                        .out = s->out.p ? s->out.p : "", .outlen = s->out.len,
+                        .err = s->err.p ? s->err.p : "", .errlen = s->err.len };
+    tbuf line = {0};
+    (void)results_write(&r->rs, &rec, &line);
+    free(vals);
+    /* On stdout, the line is the job's output (in order with -k). */
+    tbuf_free(&s->out);
+    s->out = line;
+    s->err.len = 0;
+}
+
+/* --files: the job's stdout goes into a file of its own in the temporary
+   folder, which is left there, and its name is the job's output; stderr
+   is dropped, as GNU parallel does. */
+static void output_to_file(run *r, slot *s)
+{
+    const char *dir = r->o.tmpdir ? r->o.tmpdir : getenv("TMPDIR");
+    tbuf name = {0};
+    tbuf_addf(&name, "%s/parXXXXXX.par", dir && *dir ? dir : "/tmp");
+    int fd = mkostemps(name.p, 4, O_CLOEXEC);
+    int err = fd < 0 ? -errno : write_all(fd, s->out.p, s->out.len);
+    if (fd >= 0)
+        close(fd);
+    s->out.len = s->err.len = 0;
+    if (err < 0) {
+        fprintf(stderr, "mproc run: cannot write '%s': %s\n", name.p, strerror(-err));
+    } else {
+        tbuf_add(&s->out, name.p, name.len);
+        tbuf_addc(&s->out, '\n');
     }
+    tbuf_free(&name);
 }
 
 /* Start job s->seq (again, on a retry) in slot index si; 1 when the job is
@@ -342,14 +187,16 @@ static int start_job(run *r, long si)
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0, in_r = r->devnull;
-    sources_job(&r->in, s->seq - 1, r->vals);
+    job_values(r, s->seq - 1);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
+    if (r->rs.kind != RES_NONE)
+        keep_values(r, s);
     if (b > 0)
         return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
-        s->tagstr = make_tag(r);
+        s->tagstr = make_tag(r, s->seq, si + 1);
     if (!r->o.ungroup) {
         if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
             err = -errno;
@@ -411,13 +258,13 @@ static void requeue(run *r, size_t seq)
     r->requeue[r->nrequeue++] = seq;
 }
 
-/* Fill the free slots with the next jobs, unless the throttle holds them
-   (then hold_until says till when). */
 static bool jobs_waiting(const run *r)
 {
     return !r->stop && (r->next < r->total || r->nrequeue > 0);
 }
 
+/* Fill the free slots with the next jobs, unless the throttle holds them
+   (then hold_until says till when). */
 static int fill_slots(run *r)
 {
     r->hold_until = INFINITY;
@@ -430,8 +277,18 @@ static int fill_slots(run *r)
             r->hold_until = at;
             return 0;
         }
-        throttle_started(&r->th, &r->o, t);
         s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
+        if (r->resuming && joblog_is_done(&r->done_seqs, s->seq)) {
+            /* --resume: it ran before; nothing to run, print or log. */
+            r->done++;
+            if (r->o.keep) {
+                r->pend[s->seq - 1].done = true;
+                print_ready(r);
+            }
+            i--;
+            continue;
+        }
+        throttle_started(&r->th, &r->o, t);
         s->tries = 0;
         s->cancelled = false;
         free(s->tagstr);
@@ -473,7 +330,7 @@ static void end_job(run *r, slot *s, int sig, double t)
     s->kill_at = t + r->o.term_ms[0] / 1000.0;
 }
 
-static void cancel_all(run *r, int sig)
+void cancel_all(run *r, int sig)
 {
     double t = now_mono();
     for (long i = 0; i < r->nslots; i++) {
@@ -501,7 +358,7 @@ static void end_youngest(run *r)
     end_job(r, young, 0, now_mono());
 }
 
-static run_counts counts(const run *r)
+run_counts counts(const run *r)
 {
     return (run_counts){ .total = r->total, .nfail = r->nfail, .nsucc = r->nsucc };
 }
@@ -564,7 +421,7 @@ static void drain(run *r, slot *s, int *fd, tbuf *b, bool is_out)
     }
 }
 
-static void bar_update(run *r, bool last)
+void bar_update(run *r, bool last)
 {
     if (!r->bar)
         return;
@@ -626,8 +483,16 @@ static int reap_job(run *r, long si)
         r->nfail++;
     } else {
         r->nsucc++;
-        throttle_runtime(&r->th, runtime);
+        if (r->o.timeout_pct > 0) /* the median is needed only for it */
+            throttle_runtime(&r->th, runtime);
     }
+    if (r->rs.kind != RES_NONE) {
+        /* --results takes the output: none is printed, as in GNU
+           parallel. */
+        record_results(r, s, exitval, sig, runtime);
+    }
+    else if (r->o.files)
+        output_to_file(r, s);
 
     if (r->o.keep) {
         pending *p = &r->pend[s->seq - 1];
@@ -777,9 +642,9 @@ static void on_input(run *r)
     if (n <= 0) {
         if (n < 0)
             fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(errno));
-        sources_feed(&r->in, &r->o, buf, 0);
+        sources_feed(&r->in, buf, 0);
     } else {
-        sources_feed(&r->in, &r->o, buf, (size_t)n);
+        sources_feed(&r->in, buf, (size_t)n);
     }
     r->total = r->in.src[0].n;
     pend_grow(r);
@@ -792,7 +657,7 @@ static bool want_input(const run *r)
            r->running < (size_t)r->nslots;
 }
 
-static int loop(run *r)
+int loop(run *r)
 {
     size_t cap = (size_t)r->nslots * 4 + 2;
     r->pfd = xmalloc(cap * sizeof *r->pfd);
@@ -867,314 +732,4 @@ static int loop(run *r)
             err = fill_slots(r);
     }
     return err;
-}
-
-/* ---- setup ----------------------------------------------------------------------------- */
-
-/* Whether a job run without the shell sees the environment the shell would
-   give it: dash sets PWD to the working directory when PWD is unset or
-   names another one, so only a PWD that names "." changes nothing. */
-static bool pwd_is_cwd(void)
-{
-    const char *pwd = getenv("PWD");
-    struct stat a, b;
-    if (!pwd || pwd[0] != '/' || stat(pwd, &a) < 0 || stat(".", &b) < 0)
-        return false;
-    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* posix_spawn needs 0, 1 and 2 open: a job's dup2 onto a descriptor that is
-   already its number would not clear close-on-exec. */
-static void ensure_std_fds(void)
-{
-    for (int fd = 0; fd < 3; fd++) {
-        if (fcntl(fd, F_GETFD) >= 0)
-            continue;
-        int nfd = open("/dev/null", O_RDWR);
-        if (nfd >= 0 && nfd != fd) {
-            dup2(nfd, fd);
-            close(nfd);
-        }
-    }
-}
-
-/* Enough descriptors for n slots of five each (pidfd, two pipes), raising the soft limit when
-   the hard one allows; returns the slots that fit. */
-static long fit_slots(long n)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return n;
-    rlim_t need = (rlim_t)n * 5 + 32;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        long fit = ((long)rl.rlim_cur - 32) / 5;
-        return fit > 0 ? fit : 1;
-    }
-    return n;
-}
-
-static int dry_run(run *r)
-{
-    tbuf line = {0};
-    int rc = 0;
-    size_t skipped = 0;
-    for (size_t i = 0; i < r->total; i++) {
-        sources_job(&r->in, i, r->vals);
-        /* A skipped job is printed all the same, and counts as failed, as
-           GNU parallel does. */
-        int b = build_cmd(r, &line, i + 1, (long)(i % (size_t)r->nslots) + 1);
-        if (b < 0) {
-            rc = TOOL_EXIT_USAGE;
-            break;
-        }
-        skipped += (size_t)b;
-        tbuf_addc(&line, '\n');
-        char *tag = r->o.tag ? make_tag(r) : NULL;
-        int err = out_write(1, tag, line.p, line.len);
-        free(tag);
-        if (err < 0) {
-            rc = err == -EPIPE ? 0 : TOOL_EXIT_USAGE;
-            break;
-        }
-    }
-    if (rc == 0)
-        rc = skipped > 100 ? 101 : (int)skipped;
-    tbuf_free(&line);
-    return rc;
-}
-
-int tool_run(int argc, char **argv)
-{
-    run r;
-    memset(&r, 0, sizeof r);
-    run_opts_init(&r.o);
-    r.devnull = r.sigfd = -1;
-    int rc = 0;
-    sigset_t orig_mask, block;
-    bool masked = false;
-    struct sigaction sa_pipe_old, sa_chld_old;
-    bool pipe_set = false, chld_set = false;
-
-    /* First of all: reading a closed stdin must find it empty (GNU parallel
-       runs no job and exits 0), not fail. */
-    ensure_std_fds();
-    int i = run_parse_opts(&r.o, argc, argv, &rc);
-    if (i < 0)
-        goto out;
-    if (r.o.semaphore)
-        return tool_sem(argc, argv);
-    int cmd_start = i;
-    while (i < argc && !sources_is_marker(&r.o, argv[i]))
-        i++;
-    if (i == cmd_start) {
-        rc = run_usage_error("missing command");
-        goto out;
-    }
-    if (r.o.pipe.on) {
-        if ((rc = pipe_setup(&r.pipe, &r.o.pipe)) != 0)
-            goto out;
-        r.o.repl.no_append = true;
-    }
-    r.tmpl = cmd_parse(argv + cmd_start, (size_t)(i - cmd_start), &r.o.repl);
-    if (!r.tmpl) {
-        rc = TOOL_EXIT_USAGE;
-        goto out;
-    }
-    /* total_jobs() needs every value before the first job. */
-    r.o.whole_input = cmd_wants_total(r.tmpl);
-    if (r.o.pipe.on) {
-        if (i < argc) {
-            rc = run_usage_error("--pipe reads stdin: no ::: or :::: sources");
-            goto out;
-        }
-        if (r.o.dry) {
-            rc = run_usage_error("--dry-run with --pipe is not supported by mproc");
-            goto out;
-        }
-        r.in.streaming = true;
-    } else if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0) {
-        goto out;
-    }
-    r.total = r.o.pipe.on ? 0 : sources_count(&r.in);
-    r.vals = xmalloc((r.in.nsrc + 1) * sizeof *r.vals);
-
-    long j = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
-    if (!r.in.streaming && (j == 0 || (size_t)j > r.total))
-        j = r.total > 0 && r.total < LONG_MAX ? (long)r.total : 1;
-    if (j < 1)
-        j = 1;
-    r.nslots = j;
-
-    if (r.o.joblog) {
-        r.joblog = joblog_open(r.o.joblog);
-        if (!r.joblog) {
-            rc = run_usage_error("cannot write the joblog '%s': %s",
-                                 r.o.joblog + (r.o.joblog[0] == '+'), strerror(errno));
-            goto out;
-        }
-    }
-    r.shell = shell_choose();
-    if (!shell_usable(r.shell)) {
-        rc = run_usage_error("Shell '%s' not found.", r.shell);
-        goto out;
-    }
-    {
-        const char *tmp = getenv("TMPDIR");
-        jobenv_init(&r.env, r.shell, tmp && *tmp ? tmp : "/tmp");
-    }
-    if (r.o.dry) {
-        rc = dry_run(&r);
-        goto out;
-    }
-    if (r.total == 0 && !r.in.streaming)
-        goto out;
-
-    r.nslots = fit_slots(r.nslots);
-    r.slots = xmalloc((size_t)r.nslots * sizeof *r.slots);
-    memset(r.slots, 0, (size_t)r.nslots * sizeof *r.slots);
-    for (long k = 0; k < r.nslots; k++)
-        r.slots[k].pidfd = r.slots[k].fd_out = r.slots[k].fd_err = r.slots[k].wr_out =
-            r.slots[k].wr_err = -1;
-    if (r.o.keep) {
-        pend_grow(&r);
-        r.next_print = 1;
-    }
-    r.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (r.devnull < 0) {
-        rc = run_usage_error("cannot open /dev/null: %s", strerror(errno));
-        goto out;
-    }
-
-    /* Interrupts arrive on a signalfd, read in the loop, so no handler runs
-       in the middle of it; jobs get the mask we were given. One the caller
-       ignores (nohup) is left out: Linux would queue it, blocked, for the
-       signalfd all the same, and it must not stop the run. */
-    sigemptyset(&block);
-    static const int interrupts[] = { SIGINT, SIGTERM, SIGHUP };
-    for (size_t k = 0; k < sizeof interrupts / sizeof interrupts[0]; k++) {
-        struct sigaction old;
-        if (sigaction(interrupts[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-            continue;
-        sigaddset(&block, interrupts[k]);
-    }
-    sigprocmask(SIG_BLOCK, &block, &orig_mask);
-    masked = true;
-    r.sigfd = signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (r.sigfd < 0) {
-        rc = run_usage_error("signalfd: %s", strerror(errno));
-        goto out;
-    }
-
-    /* A write to a closed stdout must come back as EPIPE, so that the jobs
-       are ended before we go; the jobs themselves get SIGPIPE as usual. */
-    struct sigaction ign = { .sa_handler = SIG_IGN };
-    sigaction(SIGPIPE, &ign, &sa_pipe_old);
-    pipe_set = true;
-    if (sa_pipe_old.sa_handler == SIG_DFL)
-        r.reset_pipe = true;
-    r.orig_mask = orig_mask;
-    /* With SIGCHLD ignored the kernel would reap the jobs before their
-       exit status could be read. */
-    struct sigaction dfl = { .sa_handler = SIG_DFL };
-    sigaction(SIGCHLD, &dfl, &sa_chld_old);
-    chld_set = true;
-
-    r.direct_ok = pwd_is_cwd();
-    r.funcs = shell_exports_functions();
-    r.bar = r.o.bar && isatty(2);
-    throttle_init(&r.th, &r.o);
-    r.hold_until = INFINITY;
-    /* --nice: as GNU parallel sets it in each job; here once, for mproc
-       and so for every job it starts. A failure (lowering it without the
-       privilege) is ignored, as GNU parallel ignores it. */
-    if (r.o.nice != 0)
-        (void)setpriority(PRIO_PROCESS, 0, r.o.nice);
-    r.t0 = now_mono();
-    int err = loop(&r);
-    if (err < 0) {
-        if (err != ERR_REPORTED)
-            fprintf(stderr, "mproc run: %s\n", strerror(-err));
-        /* End whatever runs, then leave. */
-        cancel_all(&r, SIGKILL);
-        for (long k = 0; k < r.nslots; k++) {
-            slot *s = &r.slots[k];
-            if (!s->busy)
-                continue;
-            waitpid(s->pid, NULL, 0);
-            kill(-s->pid, SIGKILL);
-            xclose(&s->pidfd);
-            xclose(&s->fd_out);
-            xclose(&s->fd_err);
-            xclose(&s->wr_out);
-            xclose(&s->wr_err);
-            s->busy = false;
-        }
-        rc = TOOL_EXIT_USAGE;
-        goto out;
-    }
-    if (r.o.keep && !(r.halted && r.o.halt_when == HALT_NOW)) {
-        /* After a halt soon or an interrupt: what finished, in order. A
-           halt now drops what was held, as GNU parallel does. */
-        for (size_t k = r.next_print; k >= 1 && k <= r.total; k++)
-            if (r.pend[k - 1].done)
-                print_whole(&r, NULL, &r.pend[k - 1].out, &r.pend[k - 1].err);
-    }
-    bar_update(&r, true);
-    run_counts c = counts(&r);
-    rc = r.halted ? r.halt_status : policy_fail_status(&r.o, &c);
-
-out:
-    joblog_close(r.joblog);
-    xclose(&r.sigfd);
-    xclose(&r.devnull);
-    /* The perl coprocess, if any, ends before we may leave by a signal. */
-    cmd_finish();
-    int die_by = r.interrupted;
-    if (pipe_set)
-        sigaction(SIGPIPE, &sa_pipe_old, NULL);
-    if (chld_set)
-        sigaction(SIGCHLD, &sa_chld_old, NULL);
-    if (die_by) {
-        /* Leave as the signal would have made us, so a shell sees it. */
-        signal(die_by, SIG_DFL);
-        sigset_t one;
-        sigemptyset(&one);
-        sigaddset(&one, die_by);
-        sigprocmask(SIG_UNBLOCK, &one, NULL);
-        raise(die_by);
-    }
-    if (masked)
-        sigprocmask(SIG_SETMASK, &orig_mask, NULL);
-    if (r.slots) {
-        for (long k = 0; k < r.nslots; k++) {
-            tbuf_free(&r.slots[k].out);
-            tbuf_free(&r.slots[k].err);
-            tbuf_free(&r.slots[k].cmd);
-            free(r.slots[k].tagstr);
-        }
-        free(r.slots);
-    }
-    if (r.pend) {
-        for (size_t k = 0; k < r.pend_cap; k++) {
-            tbuf_free(&r.pend[k].out);
-            tbuf_free(&r.pend[k].err);
-        }
-        free(r.pend);
-    }
-    sources_free(&r.in);
-    pipe_free(&r.pipe);
-    free(r.vals);
-    free(r.pfd);
-    free(r.pidx);
-    free(r.requeue);
-    cmd_free(r.tmpl);
-    repl_opts_free(&r.o.repl);
-    jobenv_free(&r.env);
-    free(r.shell);
-    return rc;
 }

@@ -11,9 +11,13 @@
  *   sources.c  the input sources after the command and their combinations
  *   throttle.c when the next job may start; --timeout N%'s median
  *   sysinfo.c  CPU topology, load and free memory
+ *   groups.c   several values per job (-n -N -X -m -L -s)
+ *   profile.c  options from profiles (-J, ~/.parallel/config) and $PARALLEL
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
- *   run.c      the slot table and the one poll loop
+ *   runmain.c  from the command line to the exit status: setup, cleanup
+ *   run.c      the slot table and the one poll loop (runloop.h: its state)
+ *   runout.c   where job output goes (-k, --line-buffer, --tag, -v, -t)
  *
  * ADDING AN OPTION: a field in run_opts (in the section of its concern), a
  * line in runopt.c's table (in its group) and, when it takes more than a
@@ -45,6 +49,10 @@ typedef struct run_opts {
     const char *load;   /* --load as given */
     int nice;           /* --nice */
     bool ungroup;       /* -u */
+    const char *tmpdir; /* --tmpdir */
+    const char *tagstring; /* --tagstring */
+    bool files;         /* --files */
+    const char *results; /* --results DIR or FILE.csv|.tsv|.json */
     bool verbose_t;     /* -t: commands to stderr */
     int verbose_v;      /* -v: commands before their output */
     bool keep, dry, bar, linebuf, tag;
@@ -55,9 +63,31 @@ typedef struct run_opts {
     long halt_n;        /* N, or -1 with halt_pct */
     double halt_pct;    /* fail=X%: X, else -1 */
     const char *joblog;
+    bool resume, resume_failed, retry_failed;
 
     /* ---- inputs */
     bool null;          /* -0 */
+    const char **argfiles; /* -a FILE, in order */
+    size_t nargfiles;
+    const char *arg_sep, *arg_file_sep; /* ::: and :::: unless changed */
+    bool link;          /* --link: every source linked, shorter ones wrap */
+    char delim[64];     /* -d (unescaped), dlen bytes; 0: newline (or NUL) */
+    size_t dlen;
+    const char *eof;    /* -E / -e: the end-of-file record; NULL none */
+    bool skip_blank;    /* -r */
+    int trim;           /* --trim: TRIM_* */
+    bool shuf;          /* --shuf */
+    const char *colsep; /* --colsep: a Perl regular expression */
+    const char *header; /* --header */
+    const char **profiles; /* -J NAME, in order */
+    size_t nprofiles;
+    bool probe;         /* parse for -J only: no effect, no message */
+
+    /* ---- several values per job (groups.c) */
+    long max_args, max_replace_args, max_lines, max_lines_L; /* -n -N -l -L; -1 unset */
+    long max_chars;     /* -s; 0 unset */
+    bool multi_X, multi_m, multi_xargs; /* -X -m --xargs */
+    bool show_limits;   /* --show-limits */
     bool whole_input;   /* read every value before the first job */
 
     /* ---- --pipe (pipe.h) */
@@ -72,6 +102,8 @@ typedef struct run_opts {
 
 /* Defaults: every field as if no option were given. */
 void run_opts_init(run_opts *o);
+/* Free what the options hold (lists of -a files and profiles). */
+void run_opts_free(run_opts *o);
 
 /* ---- runopt.c ------------------------------------------------------------ */
 
@@ -99,6 +131,9 @@ bool parse_seconds(const char *s, double *out);
 bool parse_duration(const char *s, double *out);
 /* A size with GNU parallel's prefixes (K M G = 1024^n, k m g = 1000^n). */
 bool parse_size(const char *s, double *out);
+/* printf's backslash escapes of s into out (at most cap bytes); the length,
+   or cap when it does not fit. */
+size_t unescape_printf(const char *s, char *out, size_t cap);
 /* --load MAX: N, +N, -N, N% of cpus. */
 bool parse_load(const char *s, long cpus, double *out);
 /* --termseq SIG,MS,SIG,MS... into o. */
@@ -165,10 +200,28 @@ int policy_halt_status(const run_opts *o, const run_counts *c, bool failed, bool
 
 /* ---- joblog.c -------------------------------------------------------------- */
 
-/* Open the joblog named by path: - is stdout, +FILE appends with no header;
-   else the file is created with GNU parallel's header line. NULL with errno
-   set on failure. */
-FILE *joblog_open(const char *path);
+/* Open the joblog named by path: - is stdout, +FILE (or append) appends
+   with no header; else the file is created with GNU parallel's header
+   line. NULL with errno set on failure. */
+FILE *joblog_open(const char *path, bool append);
+
+/* The jobs a joblog says ran (--resume) or succeeded (the others). */
+typedef struct joblog_done {
+    unsigned char *bits;
+    size_t cap;
+} joblog_done;
+
+enum { JOBLOG_RESUME, JOBLOG_RESUME_FAILED, JOBLOG_RETRY };
+
+/* Read the joblog at path (a leading + ignored) for --resume (mode
+   JOBLOG_RESUME: every job in it is done), --resume-failed (the jobs that
+   succeeded are done) or --retry-failed (also: retry gets each job's
+   command by its Seq, "true" for those that succeeded). Returns 1 when it
+   exists and has a header (append to it), 0 when it does not exist, -1
+   after printing that a line is no joblog line (*rc set). */
+int joblog_read(const char *path, int mode, joblog_done *done, source *retry, int *rc);
+bool joblog_is_done(const joblog_done *d, size_t seq);
+void joblog_done_free(joblog_done *d);
 void joblog_close(FILE *f);
 
 typedef struct joblog_rec {
@@ -185,34 +238,142 @@ void joblog_write(FILE *f, const joblog_rec *rec);
 /* ---- sources.c --------------------------------------------------------------- */
 
 typedef struct sources {
-    source *src;
-    size_t nsrc;
+    source *src;        /* the sources, in order */
+    bool *linked;       /* linked[k]: source k pairs with k - 1 */
+    rec_reader *rd;     /* how each is read */
+    size_t nsrc, cap;
+    rec_reader reader;  /* the options' reader, copied to each */
+    bool link;          /* --link: linked sources wrap */
+    int trim;           /* --trim of --colsep columns */
+    struct pcre2_real_code_8 *colsep;
+    struct pcre2_real_match_data_8 *md;
+    size_t *order;      /* --shuf: job -> combination */
+    char **jv;          /* a job's values */
+    size_t jn, jcap;
+    tbuf cols;          /* --colsep: a job's columns */
+    bool stdin_only;    /* no source given: stdin */
+    char **names;       /* --header: the columns' names, in order */
+    size_t nnames;
     bool streaming;     /* values come from stdin as the jobs run */
     bool eof;           /* streaming: stdin has ended */
     tbuf partial;       /* streaming: the unfinished last record */
 } sources;
 
-/* Whether a word separates sources (:::, ::::). */
+/* Whether a word separates sources (:::, ::::, :::+, ::::+ or as
+   --arg-sep / --arg-file-sep name them). */
 bool sources_is_marker(const run_opts *o, const char *a);
 
-/* Read the sources from argv[i] on: ::: values, :::: files (each file a
-   source; - is stdin), or stdin alone when there are none, which is read
-   as the jobs run (streaming) unless -j 0 or --dry-run need it whole.
-   Returns 0, or -1 after printing why (*rc the exit status). */
+/* Read the sources: -a files, then from argv[i] on ::: values and ::::
+   files (- is stdin), or stdin alone when none is given, which is read as
+   the jobs run (streaming) unless -j 0, --dry-run, --shuf or whole_input
+   need it whole. Returns 0, or -1 after printing why (*rc the status). */
 int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, int *rc);
+/* One source of v's values, instead of reading any (--retry-failed). */
+void sources_use(sources *s, source *v);
+/* Streaming: read the rest of stdin now (every value is needed). */
+int sources_read_rest(sources *s, int *rc);
 
-/* The number of jobs: every combination of the sources. Among several
-   sources an empty one becomes one empty value, as in GNU parallel. */
-size_t sources_count(sources *s);
+/* --header: take each source's first value as its columns' names and
+   make {name} in the command words (nwords, each a malloc'd string) {N};
+   --header 0 names them by the :::: files. 0, or -1 (*rc set). */
+int sources_header(sources *s, const run_opts *o, char **words, size_t nwords, int argc,
+                   char **argv, int i, int *rc);
 
-/* The values of job idx (0-based), one per source, the last varying
-   fastest. */
-void sources_job(const sources *s, size_t idx, char **vals);
+/* The number of jobs: every combination of the sources (linked ones
+   paired). Among several sources an empty one becomes one empty value, as
+   in GNU parallel. With --shuf, their order is drawn here. */
+size_t sources_count(sources *s, const run_opts *o);
+
+/* The values of job idx (0-based): *vals, valid until the next call; the
+   count. One per source, or their columns with --colsep. */
+size_t sources_job(sources *s, size_t idx, char ***vals);
 
 /* Streaming: feed what was read from stdin, or its end (n == 0). */
-void sources_feed(sources *s, const run_opts *o, const char *data, size_t n);
+void sources_feed(sources *s, const char *data, size_t n);
 
 void sources_free(sources *s);
+
+/* ---- profile.c ------------------------------------------------------------ */
+
+/* Words, as argv: NULL-terminated, each malloc'd. */
+typedef struct profile_args {
+    char **argv;
+    size_t n, cap;
+} profile_args;
+
+/* Append the words of s, split as the shell splits them. */
+void split_shell_words(profile_args *p, const char *s);
+/* Append the words of the profiles o asks for (-J), or of the default
+   configuration files. */
+void profile_collect(profile_args *p, const run_opts *o);
+void profile_free(profile_args *p);
+
+/* ---- groups.c --------------------------------------------------------------- */
+
+/* Several values per job: which job takes which of the sources'
+   combinations (tuples), as GNU parallel groups them: at most -n/-N/-L
+   of them, and with -X/-m/--xargs as many as keep the command line below
+   GNU parallel's usable length (or -s); -X and -m spread the last ones
+   over the slots. */
+typedef struct groups {
+    bool on;            /* several values per job */
+    bool context;       /* -X, -N, -L: the word with {} repeated per value */
+    bool novals;        /* -N0 */
+    size_t *start;      /* job k takes tuples [start[k], start[k + 1]) */
+    size_t n, cap;      /* jobs */
+    char **vals;        /* a job's values */
+    size_t nvals, vcap;
+    size_t per_tuple;   /* values of one combination in the last job */
+    tbuf arena;         /* their text */
+} groups;
+
+/* Whether the options ask for several values per job. */
+bool groups_wanted(const run_opts *o);
+/* The limits: GNU parallel's maximal command line (as its probe finds it
+   here) and the usable part of it, -s applied. */
+void line_limits(const run_opts *o, long *real, long *usable);
+/* Form every job's group from the ntuples combinations; nslots is -j
+   (for the spreading). Returns the number of jobs, or -1 after printing
+   why (a value too long for any command line). */
+long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples,
+                 const cmd_tmpl *t, size_t nslots);
+/* Job idx's values: *vals (valid until the next call), the count. */
+size_t groups_job(groups *g, sources *s, size_t idx, char ***vals);
+void groups_free(groups *g);
+
+/* ---- results.c ------------------------------------------------------------ */
+
+enum { RES_NONE, RES_DIR, RES_CSV, RES_TSV, RES_JSON };
+
+typedef struct results {
+    int kind;           /* RES_* */
+    const char *dir;    /* RES_DIR */
+    FILE *f;            /* the others */
+} results;
+
+/* A finished job, as --results records it. */
+typedef struct results_rec {
+    size_t seq;
+    double start_real, runtime;
+    size_t received;
+    int exitval, sig;
+    const char *cmd;
+    char *const *vals;  /* its values, per_record to a record (source) */
+    size_t nvals, per_record;
+    char *const *names; /* --header's names of a record's columns, if any */
+    size_t nnames;
+    const char *out, *err;
+    size_t outlen, errlen;
+} results_rec;
+
+/* Open what o->results names; 0, or -1 after printing why (*rc set). */
+int results_open(results *rs, const run_opts *o, int *rc);
+/* CSV and TSV: the header line, for records of nvals values. */
+void results_header(results *rs, size_t nvals, char *const *names, size_t nnames);
+/* Record one job; on stdout (-.csv ...) its line is appended to line
+   instead, to be printed as the job's output. 0 or -errno (printed). */
+int results_write(results *rs, const results_rec *j, tbuf *line);
+void results_close(results *rs);
 
 /* ---- shell.c ------------------------------------------------------------------ */
 

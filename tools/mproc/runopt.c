@@ -252,35 +252,132 @@ static int h_shellquote(run_opts *o, const char *val, const optdef *d)
     return 0;
 }
 
+/* Append val to a growing list of strings. */
+static void list_add(const char ***list, size_t *n, const char *val)
+{
+    *list = xrealloc(*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = val;
+}
+
+static int h_argfile(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    list_add(&o->argfiles, &o->nargfiles, val);
+    return 0;
+}
+
+static int h_profile(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    list_add(&o->profiles, &o->nprofiles, val);
+    return 0;
+}
+
+static int h_delim(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    size_t n = unescape_printf(val, o->delim, sizeof o->delim);
+    if (n == 0 || n >= sizeof o->delim)
+        return run_usage_error("-d: not a delimiter: '%s'", val);
+    o->dlen = n;
+    return 0;
+}
+
+static int h_eof(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    /* -e alone: no end-of-file string. */
+    o->eof = val && *val ? val : NULL;
+    return 0;
+}
+
+static int h_trim(run_opts *o, const char *val, const optdef *d)
+{
+    (void)d;
+    static const struct {
+        const char *name;
+        int trim;
+    } forms[] = { { "n", TRIM_NONE }, { "l", TRIM_LEFT }, { "r", TRIM_RIGHT },
+                  { "lr", TRIM_LEFT | TRIM_RIGHT }, { "rl", TRIM_LEFT | TRIM_RIGHT } };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        if (!strcmp(val, forms[i].name)) {
+            o->trim = forms[i].trim;
+            return 0;
+        }
+    return run_usage_error("--trim must be one of: r l rl lr, got '%s'", val);
+}
+
+/* -n -N -L -l -s: a count, with GNU parallel's k M G ... prefixes. */
+static int h_count(run_opts *o, const char *val, const optdef *d)
+{
+    double v;
+    char c = d->shrt;
+    if (c == 'l' && val && !strcmp(val, "-0")) {
+        /* -l -0: GNU parallel takes the swallowed -0 as -0. */
+        o->null = true;
+        val = NULL;
+    }
+    if (c == 'l' && !val)
+        v = 1;
+    else if (!parse_size(val, &v) || v != (double)(long)v || v > 1e12)
+        return run_usage_error("-%c: not a number: '%s'", c, val);
+    long n = (long)v;
+    switch (c) {
+    case 'n': o->max_args = n; break;
+    case 'N': o->max_replace_args = n; break;
+    case 'L': o->max_lines_L = n; break;
+    case 'l': o->max_lines = n ? n : 1; break;
+    case 's': o->max_chars = n; break;
+    }
+    return 0;
+}
+
 /* The table. Within a group, in the order --help shows them. */
 static const optdef table[] = {
     /* ---- inputs */
     { "null", '0', ARG_NONE, G_INPUT, NULL, "stdin and :::: values are separated by NUL",
       FLAG(null) },
-    { "arg-file|argfile", 'a', ARG_REQ, REFUSED(R_NOSUP) },
-    { "arg-sep|argsep", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "arg-file-sep|argfilesep", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "link|xapply", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "delimiter", 'd', ARG_REQ, REFUSED(R_NOSUP) },
-    { NULL, 'E', ARG_REQ, REFUSED(R_NOSUP) },
-    { "eof", 'e', ARG_OPT, REFUSED(R_NOSUP) },
-    { "trim", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "no-run-if-empty|norunifempty", 'r', ARG_NONE, REFUSED(R_NOSUP) },
-    { "shuf", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "col-sep|colsep", 'C', ARG_REQ, REFUSED(R_NOSUP) },
-    { "header", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "profile", 'J', ARG_REQ, REFUSED(R_NOSUP) },
+    { "arg-file|argfile", 'a', ARG_REQ, G_INPUT, "FILE", "read values from FILE (as :::: FILE)",
+      .fn = h_argfile, .flag = -1 },
+    { "arg-sep|argsep", 0, ARG_REQ, G_INPUT, "SEP", "SEP instead of :::", h_str, STR(arg_sep) },
+    { "arg-file-sep|argfilesep", 0, ARG_REQ, G_INPUT, "SEP", "SEP instead of ::::", h_str,
+      STR(arg_file_sep) },
+    { "link|xapply", 0, ARG_NONE, G_INPUT, NULL, "pair the sources' values instead of combining",
+      FLAG(link) },
+    { "delimiter", 'd', ARG_REQ, G_INPUT, "DELIM", "values end with DELIM (\\n \\t \\r \\0 \\NNN escapes)",
+      .fn = h_delim, .flag = -1 },
+    { NULL, 'E', ARG_REQ, G_INPUT, "EOF", "a value EOF ends the input", .fn = h_eof, .flag = -1 },
+    { "eof", 'e', ARG_OPT, G_INPUT, "[EOF]", "the same; without EOF, none", .fn = h_eof,
+      .flag = -1 },
+    { "trim", 0, ARG_REQ, G_INPUT, "n|l|r|lr|rl", "trim white space from values", .fn = h_trim,
+      .flag = -1 },
+    { "no-run-if-empty|norunifempty", 'r', ARG_NONE, G_INPUT, NULL, "skip values of white space only",
+      FLAG(skip_blank) },
+    { "shuf", 0, ARG_NONE, G_INPUT, NULL, "run the jobs in a random order", FLAG(shuf) },
+    { "colsep|col-sep", 'C', ARG_REQ, G_INPUT, "REGEX", "split values into columns {1} {2} ...",
+      h_str, STR(colsep) },
+    { "header", 0, ARG_REQ, G_INPUT, "REGEX", "the first value names the columns: {name}",
+      h_str, STR(header) },
+    { "profile", 'J', ARG_REQ, G_INPUT, "NAME", "options from ~/.parallel/NAME", .fn = h_profile,
+      .flag = -1 },
 
     /* ---- several values per job */
-    { "max-args|maxargs", 'n', ARG_REQ, REFUSED(R_NOSUP) },
-    { "max-replace-args|maxreplaceargs", 'N', ARG_REQ, REFUSED(R_NOSUP) },
-    { NULL, 'X', ARG_NONE, REFUSED(R_NOSUP) },
-    { NULL, 'm', ARG_NONE, REFUSED(R_NOSUP) },
-    { "xargs", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { NULL, 'L', ARG_REQ, REFUSED(R_NOSUP) },
-    { "max-lines|maxlines", 'l', ARG_OPT_NUM, REFUSED(R_NOSUP) },
-    { "max-chars|maxchars", 's', ARG_REQ, REFUSED(R_NOSUP) },
-    { "show-limits|showlimits", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "max-args|maxargs", 'n', ARG_REQ, G_MULTI, "N", "at most N values per job", .fn = h_count,
+      .flag = -1 },
+    { "max-replace-args|maxreplaceargs", 'N', ARG_REQ, G_MULTI, "N",
+      "N values per job, {1}..{N} each; -N0: none", .fn = h_count, .flag = -1 },
+    { NULL, 'X', ARG_NONE, G_MULTI, NULL, "as many values as fit, the word with {} repeated",
+      FLAG(multi_X) },
+    { NULL, 'm', ARG_NONE, G_MULTI, NULL, "as many values as fit, {} all of them", FLAG(multi_m) },
+    { "xargs", 0, ARG_NONE, G_MULTI, NULL, "as many values as fit (not spread over the slots)",
+      FLAG(multi_xargs) },
+    { NULL, 'L', ARG_REQ, G_MULTI, "N", "N lines (values) per job", .fn = h_count, .flag = -1 },
+    { "max-lines|maxlines", 'l', ARG_OPT_NUM, G_MULTI, "[N]", "N lines (default 1) per job",
+      .fn = h_count, .flag = -1 },
+    { "max-chars|maxchars", 's', ARG_REQ, G_MULTI, "N", "command lines of at most N characters",
+      .fn = h_count, .flag = -1 },
+    { "show-limits|showlimits", 0, ARG_NONE, G_MULTI, NULL, "print the command line limits",
+      FLAG(show_limits) },
 
     /* ---- replacement strings (repl.c, cmd.c, perl.c) */
     { NULL, 'I', ARG_REQ, G_REPL, "STR", "STR instead of {}", h_str, STR(repl.I) },
@@ -321,19 +418,24 @@ static const optdef table[] = {
     { "bar", 0, ARG_NONE, G_OUTPUT, NULL, "progress bar on stderr (on a terminal)", FLAG(bar) },
     { "ungroup", 'u', ARG_NONE, G_OUTPUT, NULL, "pass output straight through, as it comes",
       FLAG(ungroup) },
-    { "tag-string|tagstring", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "tag-string|tagstring", 0, ARG_REQ, G_OUTPUT, "STR",
+      "prefix output lines with STR (replacement strings in it) and a tab", h_str, STR(tagstring) },
     { NULL, 'v', ARG_NONE, G_OUTPUT, NULL, "print each command before its output",
       .fn = h_verbose_v, .flag = -1 },
     { "verbose", 't', ARG_NONE, G_OUTPUT, NULL, "print each command on stderr as it starts",
       FLAG(verbose_t) },
-    { "results|result|res", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "output-as-files|outputasfiles|files", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "tmpdir|tempdir", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "compress", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "use-compress-program|compress-program|usecompressprogram|compressprogram", 0, ARG_REQ,
-      REFUSED(R_NOSUP) },
-    { "use-decompress-program|decompress-program|usedecompressprogram|decompressprogram", 0,
-      ARG_REQ, REFUSED(R_NOSUP) },
+    { "results|result|res", 0, ARG_REQ, G_OUTPUT, "DIR|FILE.csv|.tsv|.json",
+      "each job's output into DIR/1/VALUE/..., or a line of FILE", h_str, STR(results) },
+    { "output-as-files|outputasfiles|files", 0, ARG_NONE, G_OUTPUT, NULL,
+      "each job's stdout into a file in --tmpdir; print its name", FLAG(files) },
+    { "tmpdir|tempdir", 0, ARG_REQ, G_OUTPUT, "DIR", "temporary files in DIR ($PARALLEL_TMPDIR)", h_str,
+      STR(tmpdir) },
+    { "compress", 0, ARG_NONE, G_OUTPUT, NULL, "accepted: output is held in memory", .fn = h_ignore,
+      .flag = -1 },
+    { "compress-program|use-compress-program|usecompressprogram|compressprogram", 0, ARG_REQ,
+      G_OUTPUT, "PRG", "accepted, as --compress", .fn = h_ignore, .flag = -1 },
+    { "decompress-program|use-decompress-program|usedecompressprogram|decompressprogram", 0,
+      ARG_REQ, G_OUTPUT, "PRG", "accepted, as --compress", .fn = h_ignore, .flag = -1 },
     { "eta", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "progress", 0, ARG_NONE, REFUSED(R_NOSUP) },
 
@@ -353,9 +455,11 @@ static const optdef table[] = {
     { "will-cite|willcite|nn|nonotice|no-notice", 0, ARG_NONE, G_CONTROL, NULL,
       "accepted: mproc never asks for a citation", .fn = h_ignore, .flag = -1 },
     { "max-procs|maxprocs", 'P', ARG_REQ, G_CONTROL, "N", "the same as -j", .fn = h_jobs, .flag = -1 },
-    { "resume", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "resume-failed|resumefailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "retry-failed|retryfailed", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "resume", 0, ARG_NONE, G_CONTROL, NULL, "skip the jobs the joblog holds", FLAG(resume) },
+    { "resume-failed|resumefailed", 0, ARG_NONE, G_CONTROL, NULL,
+      "skip the jobs the joblog holds as succeeded", FLAG(resume_failed) },
+    { "retry-failed|retryfailed", 0, ARG_NONE, G_CONTROL, NULL,
+      "run again the joblog's failed commands (not the command line's)", FLAG(retry_failed) },
     { "delay", 0, ARG_REQ, G_CONTROL, "SECS", "start jobs at least SECS apart (units d h m s)",
       .fn = h_delay, .flag = -1 },
     { "termseq|term-seq", 0, ARG_REQ, G_CONTROL, "SIG,MS,...",
@@ -521,6 +625,17 @@ void run_opts_init(run_opts *o)
         o->term_ms[i] = ms[i];
     }
     o->nterm = 4;
+    o->arg_sep = ":::";
+    o->max_args = o->max_replace_args = o->max_lines = o->max_lines_L = -1;
+    o->arg_file_sep = "::::";
+}
+
+void run_opts_free(run_opts *o)
+{
+    free(o->argfiles);
+    free(o->profiles);
+    o->argfiles = o->profiles = NULL;
+    o->nargfiles = o->nprofiles = 0;
 }
 
 int run_usage_error(const char *fmt, ...)
@@ -575,7 +690,8 @@ static int h_help(run_opts *o, const char *val, const optdef *d)
           "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
           "\n"
           "Run COMMAND once per input (every combination of several sources), in\n"
-          "parallel, by /bin/sh -c with each value shell-quoted. Replacement strings:\n"
+          "parallel, by the shell mproc was started from, each value shell-quoted.\n"
+          "Replacement strings:\n"
           "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
           "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
           "of source N. Without any, \" {}\" is appended.\n",
@@ -708,6 +824,8 @@ static bool looks_numeric(const char *s)
 
 static int apply(run_opts *o, const optdef *d, const char *val)
 {
+    if (o->probe)
+        return d->fn == h_profile ? h_profile(o, val, d) : 0;
     if (d->refuse) {
         char name[64];
         opt_name(name, sizeof name, d);
@@ -752,6 +870,10 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
                 }
             }
         }
+        if ((c == '?' || c == ':') && o->probe) {
+            *rc = TOOL_EXIT_USAGE;
+            goto out;
+        }
         if (c == '?' || c == ':') {
             int which = optopt;
             const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
@@ -784,7 +906,7 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
             goto out;
         }
     }
-    if (o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
+    if (!o->probe && o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
         *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
         goto out;
     }

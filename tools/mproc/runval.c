@@ -245,3 +245,56 @@ bool parse_load(const char *s, long cpus, double *out)
     *out = v;
     return true;
 }
+
+/* One pass of unescape_printf: each "\\" followed by what match accepts
+   (returning its length and the byte it stands for) is replaced. */
+static size_t unescape_pass(char *buf, size_t n, size_t (*match)(const char *, size_t, char *))
+{
+    size_t w = 0;
+    for (size_t r = 0; r < n;) {
+        char c;
+        size_t k = buf[r] == '\\' ? match(buf + r + 1, n - r - 1, &c) : 0;
+        if (k) {
+            buf[w++] = c;
+            r += 1 + k;
+        } else {
+            buf[w++] = buf[r++];
+        }
+    }
+    return w;
+}
+
+static size_t m_t(const char *p, size_t n, char *c) { return n && *p == 't' ? (*c = '\t', 1) : 0; }
+static size_t m_n(const char *p, size_t n, char *c) { return n && *p == 'n' ? (*c = '\n', 1) : 0; }
+static size_t m_r(const char *p, size_t n, char *c) { return n && *p == 'r' ? (*c = '\r', 1) : 0; }
+
+static size_t m_octal(const char *p, size_t n, size_t len, char *c)
+{
+    if (n < len)
+        return 0;
+    int v = 0;
+    for (size_t k = 0; k < len; k++) {
+        if (p[k] < '0' || p[k] > '9')
+            return 0;
+        v = v * 8 + (p[k] - '0');
+    }
+    *c = (char)v;
+    return len;
+}
+
+static size_t m_d3(const char *p, size_t n, char *c) { return m_octal(p, n, 3, c); }
+static size_t m_d1(const char *p, size_t n, char *c) { return m_octal(p, n, 1, c); }
+
+size_t unescape_printf(const char *s, char *out, size_t cap)
+{
+    /* As GNU parallel's unquote_printf: \t, then \n, then \r, then \NNN
+       and \N in octal, one pass each, so "\\" stays as it is. */
+    size_t n = strlen(s);
+    if (n >= cap)
+        return cap;
+    memcpy(out, s, n);
+    size_t (*const passes[])(const char *, size_t, char *) = { m_t, m_n, m_r, m_d3, m_d1 };
+    for (size_t k = 0; k < sizeof passes / sizeof passes[0]; k++)
+        n = unescape_pass(out, n, passes[k]);
+    return n;
+}

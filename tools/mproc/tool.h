@@ -76,6 +76,27 @@ void source_feed(source *src, tbuf *partial, const char *data, size_t n, char se
 void source_feed_end(source *src, tbuf *partial);
 void source_free(source *src);
 
+/* How records are read: their delimiter (a character or a string) and GNU
+   parallel's filters. */
+enum { TRIM_NONE = 0, TRIM_LEFT = 1, TRIM_RIGHT = 2 };
+typedef struct rec_reader {
+    const char *delim;  /* the record delimiter, dlen bytes (>= 1) */
+    size_t dlen;
+    const char *eof;    /* -E: the record that ends the input; NULL none */
+    bool skip_blank;    /* -r: records of white space only are dropped */
+    int trim;           /* --trim: TRIM_* bits */
+    bool ended;         /* the eof record was seen: the rest is ignored */
+} rec_reader;
+
+/* Append one record (len bytes), filtered by rd. */
+void rec_push(source *src, rec_reader *rd, const char *v, size_t len);
+/* As source_feed and source_feed_end, source_read_fd, with rd. */
+void rec_feed(source *src, rec_reader *rd, tbuf *partial, const char *data, size_t n);
+void rec_end(source *src, rec_reader *rd, tbuf *partial);
+int rec_read_fd(source *src, rec_reader *rd, int fd);
+/* Narrow *v, *len by the white space trim (TRIM_* bits) takes off. */
+void trim_span(const char **v, size_t *len, int trim);
+
 /* ---- cmd.c, repl.c, perl.c: replacement strings (repl.h) ------------------ */
 
 /* The command template: literal text and replacement strings. */
@@ -88,6 +109,9 @@ struct repl_opts;
    "{}" (the values are the commands). Returns NULL after printing a usage
    error (a --rpl tag that is no valid regular expression). */
 cmd_tmpl *cmd_parse(char *const *words, size_t nwords, const struct repl_opts *ro);
+/* A --tagstring: its replacement strings as in a command, but nothing
+   appended and no value quoted. NULL after a usage error. */
+cmd_tmpl *cmd_parse_tag(const char *s, const struct repl_opts *ro);
 void cmd_free(cmd_tmpl *t);
 
 /* One job, as its command line is built. */
@@ -98,6 +122,8 @@ typedef struct cmd_job {
     long slot;          /* {%} */
     size_t total;       /* total_jobs(), {##} */
     long nslots;        /* the number of slots (-j) */
+    bool context;       /* -X (and -N): a word with {} repeated per value */
+    bool novals;        /* -N0: no value at all, not one empty one */
 } cmd_job;
 
 /* The command line of one job into out. Returns 0; 1 when an expression

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* pool_ext.c: the pool's side of its private interface for libmproc-mpi
+ * (pool_ext.h): attaching a second consumer of the ring, and the few
+ * accessors it needs. */
+#include "pool_ext.h"
+
+void mproc__pool_set_procs(mproc_pool *p, unsigned nprocs)
+{
+    pthread_mutex_lock(&p->mu);
+    p->nprocs = nprocs ? nprocs : 1;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void mproc__pool_attach(mproc_pool *p, const mproc__pool_ext *ext)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ext = *ext;
+    p->has_ext = true;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void mproc__pool_stop_ext(mproc_pool *p)
+{
+    if (!p->has_ext)
+        return;
+    p->has_ext = false;
+    p->ext.stop(p->ext.ctx);
+}
+
+mproc__shared *mproc__pool_ring(mproc_pool *p, int *arena_fd)
+{
+    *arena_fd = p->arena_fd;
+    return p->sh;
+}
+
+int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
+                           unsigned kind, uint64_t item_size, uint64_t count, mproc_result **out)
+{
+    if (!p || !fn || !out || (!arg && arg_len) || (kind != TASK_APPLY && kind != TASK_CHUNK))
+        return -EINVAL;
+    task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = kind, .item_size = item_size,
+               .count = count };
+    return mproc__pool_submit_task(p, &t, out);
+}
+
+void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s, size_t len, int *err)
+{
+    *err = 0;
+    s->res_off = 0;
+    s->res_len = len;
+    s->res_ext = -1;
+    if (len <= MPROC__INLINE)
+        return s->data;
+    size_t size = mproc__ext_size(mproc__res_span(len));
+    uint64_t off;
+    int e = mproc__arena_alloc(sh, size, &off);
+    char *p = e < 0 ? NULL : mproc__arena_at(sh, arena_fd, off, size, true);
+    if (!p) {
+        *err = e < 0 ? e : -ENOMEM;
+        if (e == 0)
+            mproc__arena_release(arena_fd, off, size);
+        s->res_len = 0;
+        return NULL;
+    }
+    s->res_off = off;
+    return p;
+}
+
+void mproc__ext_result_end(mproc__shared *sh, void *p, mproc__slot *s)
+{
+    if (!p || p == (void *)s->data)
+        return;
+    size_t len = (size_t)s->res_len;
+    ((char *)p)[len] = 0;
+    mproc__arena_done(sh, p, s->res_off, mproc__ext_size(mproc__res_span(len)));
+}

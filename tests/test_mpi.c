@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* test_mpi.c: the pool over MPI ranks (libmproc-mpi), each case one mpirun
+ * of tests/mpi_pool.c: the pool functions over 2, 3 and 4 ranks, a world
+ * of one and no launcher at all, crashes, timeouts, maxtasksperchild, a
+ * failing initializer on one rank, binary mismatch, payloads up to 64 MiB
+ * (also in pieces below the split threshold), functions in a shared
+ * library, and a rank or the owner SIGKILLed. The test process is a
+ * subreaper, so any process an MPI job leaves behind becomes its child and
+ * fails the harness's leak check. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG MPROC_MPI_PROG_DIR "/mpi_pool"
+#define VARIANT MPROC_MPI_PROG_DIR "/mpi_pool_variant"
+
+typedef struct job {
+    pid_t pid;
+    int out; /* its stdout and stderr */
+} job;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Starts argv (NULL-terminated) with env (NAME=VALUE entries, NULL-ended)
+   added; with mpirun's root permission in its environment. */
+static job start(char *const argv[], const char *const env[])
+{
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setpgid(0, 0); /* one group: a job that hangs is killed whole */
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        /* Under the sanitizers: what Open MPI does is not ours. */
+        setenv("LSAN_OPTIONS",
+               "fast_unwind_on_malloc=0:suppressions=" MPROC_SOURCE_DIR "/tests/mpi_lsan.supp", 1);
+        setenv("TSAN_OPTIONS", "suppressions=" MPROC_SOURCE_DIR "/tests/mpi_tsan.supp", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        for (int i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(p[1]);
+    return (job){ .pid = pid, .out = p[0] };
+}
+
+/* The names and states of the processes of the job's process group, for
+   a message. */
+static void describe_group(pid_t pgid, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n + 64 < size) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        mproc_procinfo info = { 0 };
+        if (pid > 0 && getpgid(pid) == pgid && mproc_procinfo_get(pid, &info) == 0)
+            n += (size_t)snprintf(out + n, size - n, " %d %c %s;", (int)pid, info.state, info.name);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* Reads the job's output until it ends; returns its exit status (-signal
+   when killed). A job still running after a generous limit is killed with
+   its whole process group and fails the case, naming what was left. */
+static int finish_ex(job j, char *buf, size_t size, const char *last_word)
+{
+    size_t n = 0;
+    double end = now() + 100;
+    bool said = false;
+    for (;;) {
+        struct pollfd p = { .fd = j.out, .events = POLLIN };
+        int left = (int)((end - now()) * 1000);
+        if (left <= 0 || poll(&p, 1, left) == 0) {
+            char what[1024], self[64];
+            describe_group(j.pid, what, sizeof what);
+            snprintf(self, sizeof self, " %d S mpirun;", (int)j.pid);
+            kill(-j.pid, SIGKILL);
+            while (waitpid(j.pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            close(j.out);
+            buf[n] = 0;
+            /* Open MPI 4.1's mpirun --enable-recovery, after a rank was
+               killed, sometimes stays when every rank has gone: not ours. */
+            if (said && strcmp(what, self) == 0)
+                return -SIGKILL;
+            ck_abort_msg("expected the MPI job to end, still running after 100 s:%s", what);
+        }
+        ssize_t k = read(j.out, buf + n, size - 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        if (n == size - 1)
+            n = 0; /* keep the tail only */
+        buf[n] = 0;
+        if (last_word && !said && strstr(buf, last_word)) {
+            said = true;
+            end = now() + 15; /* rank 0 is done: the rest leave soon */
+        }
+    }
+    buf[n] = 0;
+    close(j.out);
+    int st;
+    while (waitpid(j.pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
+static int finish(job j, char *buf, size_t size)
+{
+    return finish_ex(j, buf, size, NULL);
+}
+
+/* Reaps whatever the job left (reparented to us, the subreaper) until none
+   is left; false if some process is still alive after seconds. */
+static bool reap_leftovers(double seconds)
+{
+    double end = now() + seconds;
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD)
+            return true;
+        if (r == 0) {
+            if (now() > end)
+                return false;
+            usleep(2000);
+        }
+    }
+}
+
+/* MPI's own shared memory (Open MPI's vader segments, MPICH's): only the
+   MPI tests make such, and they never run two at once. */
+static int count_shm(void)
+{
+    int n = 0;
+    DIR *d = opendir("/dev/shm");
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strncmp(e->d_name, "vader", 5) == 0 || strncmp(e->d_name, "sm_segment", 10) == 0 ||
+             strncmp(e->d_name, "mpich", 5) == 0 || strncmp(e->d_name, "ompi", 4) == 0;
+    closedir(d);
+    return n;
+}
+
+static char outbuf[1 << 16];
+
+/* mpirun -np N [-x VAR...] PROG CASE: expects exit 0 and "PASS CASE". */
+static void mpi_case(int np, const char *c, const char *const vars[])
+{
+    char nps[16];
+    snprintf(nps, sizeof nps, "%d", np);
+    char *argv[32];
+    int k = 0;
+    argv[k++] = MPROC_MPIRUN;
+    argv[k++] = "--oversubscribe";
+    argv[k++] = "--bind-to";
+    argv[k++] = "none";
+    argv[k++] = "-np";
+    argv[k++] = nps;
+    for (int i = 0; vars && vars[i]; i++) {
+        argv[k++] = "-x";
+        argv[k++] = (char *)vars[i];
+    }
+    argv[k++] = PROG;
+    argv[k++] = (char *)c;
+    argv[k] = NULL;
+    int shm = count_shm();
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int rc = finish(start(argv, vars), outbuf, sizeof outbuf);
+    char want[64];
+    snprintf(want, sizeof want, "PASS %s", c);
+    size_t len = strlen(outbuf);
+    ck_assert_msg(rc == 0 && strstr(outbuf, want),
+                  "mpirun -np %d %s: expected exit 0 and '%s', got %d:\n%s", np, c, want, rc,
+                  outbuf + (len > 2000 ? len - 2000 : 0)); /* Check's messages are short */
+    ck_assert_msg(reap_leftovers(10), "expected no process left after the job");
+    ck_assert_int_eq(count_shm(), shm);
+}
+
+START_TEST(pool_functions_np2) { mpi_case(2, "basic", NULL); }
+END_TEST
+START_TEST(pool_functions_np3) { mpi_case(3, "basic", NULL); }
+END_TEST
+START_TEST(pool_functions_np4) { mpi_case(4, "basic", NULL); }
+END_TEST
+START_TEST(pool_functions_no_owner_workers)
+{
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(3, "basic", v);
+}
+END_TEST
+START_TEST(world_of_one) { mpi_case(1, "local", NULL); }
+END_TEST
+
+START_TEST(no_launcher)
+{
+    /* Run directly, without any launcher's variables: a local pool. */
+    char *argv[] = { PROG, "local", NULL };
+    const char *const env[] = { NULL };
+    unsetenv("OMPI_COMM_WORLD_RANK");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    unsetenv("PMI_RANK");
+    unsetenv("PMIX_RANK");
+    int rc = finish(start(argv, env), outbuf, sizeof outbuf);
+    ck_assert_msg(rc == 0 && strstr(outbuf, "PASS local"), "got %d: %s", rc, outbuf);
+}
+END_TEST
+
+START_TEST(many_tasks_in_flight)
+{
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(3, "many", v);
+}
+END_TEST
+START_TEST(several_owner_threads) { mpi_case(3, "threads", NULL); }
+END_TEST
+
+START_TEST(terminate_ends_every_rank) { mpi_case(3, "terminate", NULL); }
+END_TEST
+
+START_TEST(workers_return) { mpi_case(3, "return", NULL); }
+END_TEST
+
+START_TEST(crashes_fail_alone)
+{
+    mpi_case(3, "crash", NULL);
+    ck_assert_ptr_nonnull(strstr(outbuf, "9900 ok, 100 failed alone, 0 wrong"));
+}
+END_TEST
+START_TEST(crashes_fail_alone_on_hubs)
+{
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(4, "crash", v);
+}
+END_TEST
+START_TEST(task_timeout) { mpi_case(3, "timeout", NULL); }
+END_TEST
+START_TEST(maxtasksperchild) { mpi_case(3, "maxtasks", NULL); }
+END_TEST
+START_TEST(initializer_fails_on_one_rank)
+{
+    for (int r = 0; r < 3; r++) {
+        char var[64];
+        snprintf(var, sizeof var, "MPROC_TEST_FAIL_RANK=%d", r);
+        const char *const v[] = { var, NULL };
+        mpi_case(3, "initfail", v);
+    }
+}
+END_TEST
+
+START_TEST(binary_mismatch)
+{
+    /* Rank 0 runs one build, ranks 1 and 2 another (another build-id). */
+    char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", "1", PROG,
+                     "mismatch", ":", "-np", "2", VARIANT, "mismatch", NULL };
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int rc = finish(start(argv, NULL), outbuf, sizeof outbuf);
+    ck_assert_msg(rc == 0 && strstr(outbuf, "PASS mismatch"), "got %d: %s", rc, outbuf);
+    ck_assert(reap_leftovers(10));
+}
+END_TEST
+
+START_TEST(payloads) { mpi_case(3, "payloads", NULL); }
+END_TEST
+START_TEST(payloads_split)
+{
+    /* Pieces of 100,000 bytes: every payload above that is several
+       messages, as one above INT_MAX would be. */
+    const char *const v[] = { "MPROC_MPI_SPLIT=100000", "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(3, "payloads", v);
+}
+END_TEST
+START_TEST(function_in_shared_library)
+{
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", NULL };
+    mpi_case(3, "dl", v);
+}
+END_TEST
+
+/* Starts a kill case, waits for rank 0's READY, then kills the victim:
+   the owner (rank 0) or one hub, a child of mpirun other than rank 0.
+   Returns the job's exit status. */
+static int kill_case(bool owner, bool recovery)
+{
+    char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", "3",
+                     recovery ? "--enable-recovery" : PROG,
+                     recovery ? PROG : (owner ? "killowner" : "killrank"),
+                     recovery ? "rankloss" : NULL, NULL };
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    int shm = count_shm();
+    job j = start(argv, NULL);
+    char line[256];
+    size_t n = 0;
+    int owner_pid = 0;
+    while (n < sizeof line - 1) {
+        ssize_t k = read(j.out, line + n, 1);
+        ck_assert_int_eq(k, 1);
+        if (line[n] == '\n') {
+            line[n] = 0;
+            if (sscanf(line, "READY %d", &owner_pid) == 1)
+                break;
+            n = 0;
+            continue;
+        }
+        n++;
+    }
+    ck_assert_int_gt(owner_pid, 0);
+    pid_t victim = owner_pid;
+    if (!owner) {
+        pid_t kids[16];
+        int nk = mproc_procinfo_children(j.pid, kids, 16);
+        victim = 0;
+        for (int i = 0; i < nk && !victim; i++)
+            if (kids[i] != owner_pid)
+                victim = kids[i];
+    }
+    ck_assert_int_gt(victim, 0);
+    usleep(200000); /* tasks running everywhere */
+    double t0 = now();
+    ck_assert_int_eq(kill(victim, SIGKILL), 0);
+    int rc = finish_ex(j, outbuf, sizeof outbuf, recovery ? "PASS rankloss" : NULL);
+    bool clean = reap_leftovers(30);
+    printf("%s SIGKILLed: the job ended in %.2f s (status %d)\n", owner ? "owner" : "a rank",
+           now() - t0, rc);
+    ck_assert_msg(clean, "expected every process of the job gone");
+    ck_assert_int_eq(count_shm(), shm);
+    return rc;
+}
+
+START_TEST(rank_killed) { ck_assert_int_ne(kill_case(false, false), 0); }
+END_TEST
+START_TEST(owner_killed) { ck_assert_int_ne(kill_case(true, false), 0); }
+END_TEST
+START_TEST(rank_lost_in_rank_timeout_mode)
+{
+    kill_case(false, true);
+    char *n = strstr(outbuf, "rankloss: ");
+    ck_assert_msg(n && strstr(outbuf, "PASS rankloss"), "expected the other tasks done, got:\n%s",
+                  outbuf + (strlen(outbuf) > 2000 ? strlen(outbuf) - 2000 : 0));
+    printf("%.*s\n", (int)strcspn(n, "\n"), n);
+}
+END_TEST
+
+void mproc_test_cases(Suite *s)
+{
+    TCase *tc = mproc_tcase(s, "pool", 120);
+    tcase_add_test(tc, pool_functions_np2);
+    tcase_add_test(tc, pool_functions_np3);
+    tcase_add_test(tc, pool_functions_np4);
+    tcase_add_test(tc, pool_functions_no_owner_workers);
+    tcase_add_test(tc, world_of_one);
+    tcase_add_test(tc, no_launcher);
+    tcase_add_test(tc, workers_return);
+    tcase_add_test(tc, terminate_ends_every_rank);
+    tcase_add_test(tc, many_tasks_in_flight);
+    tcase_add_test(tc, several_owner_threads);
+    tcase_add_test(tc, function_in_shared_library);
+    tc = mproc_tcase(s, "failures", 180);
+    tcase_add_test(tc, crashes_fail_alone);
+    tcase_add_test(tc, crashes_fail_alone_on_hubs);
+    tcase_add_test(tc, task_timeout);
+    tcase_add_test(tc, maxtasksperchild);
+    tcase_add_test(tc, initializer_fails_on_one_rank);
+    tcase_add_test(tc, binary_mismatch);
+    tcase_add_test(tc, rank_killed);
+    tcase_add_test(tc, owner_killed);
+    tcase_add_test(tc, rank_lost_in_rank_timeout_mode);
+    tc = mproc_tcase(s, "payloads", 180);
+    tcase_add_test(tc, payloads);
+    tcase_add_test(tc, payloads_split);
+}

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* groups.c: several values per job (-n -N -L -l -X -m --xargs -s), grouped
+ * as GNU parallel groups them.
+ *
+ * DESIGN. GNU parallel fills a job with one more combination of the
+ * sources at a time until the command line reaches its usable length (or
+ * the count is reached); the one that made it too long goes to the next
+ * job, and a single one that is too long alone is an error. The length is
+ * that of the command line as built, which GNU parallel estimates and we
+ * measure; since it only grows with each value, the largest group that
+ * fits is found by doubling and then halving, a few builds per job rather
+ * than one per value. With -X or -m, the first job that takes every
+ * remaining value (the end of the input) instead spreads what is left over
+ * the slots, ceil(left / slots) each, and every later job takes no more.
+ */
+#include "run.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The longest single argument Linux takes (MAX_ARG_STRLEN). */
+#define ARG_STRLEN_MAX (32 * 4096L)
+
+bool groups_wanted(const run_opts *o)
+{
+    return o->max_args >= 0 || o->max_replace_args >= 0 || o->max_lines >= 0 ||
+           o->max_lines_L >= 0 || o->multi_X || o->multi_m || o->multi_xargs;
+}
+
+/* Whether `sh -c "echo ccc..."` of len bytes could run: GNU parallel's
+   probe, answered by the kernel's limits instead of by running it. */
+static bool acceptable(long len, long env_bytes, long arg_max)
+{
+    return len + 1 <= ARG_STRLEN_MAX && len + 1 + 16 + env_bytes <= arg_max;
+}
+
+void line_limits(const run_opts *o, long *real, long *usable)
+{
+    long env_bytes = 0;
+    for (char **e = environ; *e; e++)
+        env_bytes += (long)strlen(*e) + 1 + (long)sizeof(char *);
+    long arg_max = sysconf(_SC_ARG_MAX);
+    if (arg_max <= 0)
+        arg_max = 131072;
+    /* GNU parallel's search: up by 16 times from 324, then halving the
+       interval until its ends are within 1%. */
+    long upper = 100000000, lower, len = 324;
+    do {
+        if (len > upper) {
+            lower = len;
+            goto found;
+        }
+        lower = len;
+        len *= 16;
+    } while (acceptable(len, env_bytes, arg_max));
+    lower = len / 16;
+    upper = len;
+    while (!(lower == upper || lower == upper - 1 || (double)lower / (double)upper > 0.99)) {
+        long middle = (upper - lower) / 2 + lower;
+        if (acceptable(middle, env_bytes, arg_max))
+            lower = middle;
+        else
+            upper = middle;
+    }
+found:
+    *real = lower;
+    /* Less 3000 for wrapping, halved for quoting, as GNU parallel keeps. */
+    *usable = (lower - 3000) / 2;
+    if (o->max_chars > 0) {
+        if (o->max_chars <= *usable)
+            *usable = o->max_chars;
+        else
+            fprintf(stderr, "mproc run: Warning: Value for option -s should be < %ld.\n",
+                    *usable);
+    }
+}
+
+/* Copy tuples [from, to) into g->vals. */
+static void collect(groups *g, sources *s, size_t from, size_t to)
+{
+    g->nvals = 0;
+    g->arena.len = 0;
+    size_t *offs = NULL, noffs = 0;
+    for (size_t k = from; k < to; k++) {
+        char **v;
+        size_t n = sources_job(s, k, &v);
+        if (k == from)
+            g->per_tuple = n;
+        offs = xrealloc(offs, (noffs + n + 1) * sizeof *offs);
+        for (size_t m = 0; m < n; m++) {
+            offs[noffs++] = g->arena.len;
+            tbuf_adds(&g->arena, v[m]);
+            tbuf_addc(&g->arena, '\0');
+        }
+    }
+    if (noffs + 1 > g->vcap) {
+        g->vcap = (noffs + 1) * 2;
+        g->vals = xrealloc(g->vals, g->vcap * sizeof *g->vals);
+    }
+    for (size_t m = 0; m < noffs; m++)
+        g->vals[m] = g->arena.p + offs[m];
+    g->nvals = noffs;
+    free(offs);
+}
+
+/* The length of the command line of tuples [from, to). */
+static size_t line_len(groups *g, sources *s, const cmd_tmpl *t, size_t from, size_t to,
+                       tbuf *line)
+{
+    collect(g, s, from, to);
+    cmd_job job = { .vals = g->vals, .nvals = g->novals ? 0 : g->nvals, .seq = 1, .slot = 1,
+                    .context = g->context, .novals = g->novals };
+    (void)cmd_build(t, line, &job);
+    return line->len;
+}
+
+static void push_start(groups *g, size_t at)
+{
+    if (g->n + 2 > g->cap) {
+        g->cap = (g->n + 2) * 2;
+        g->start = xrealloc(g->start, g->cap * sizeof *g->start);
+    }
+    g->start[g->n++] = at;
+}
+
+long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples, const cmd_tmpl *t,
+                 size_t nslots)
+{
+    memset(g, 0, sizeof *g);
+    g->on = true;
+    /* GNU parallel's order: -n, then -l and -L when nothing else is set,
+       and -N over all of them. */
+    long max = o->max_args;
+    if (o->max_lines >= 0 && max < 0)
+        max = o->max_lines;
+    if (o->max_lines_L >= 0 && max < 0)
+        max = o->max_lines_L;
+    if (o->max_replace_args >= 0)
+        max = o->max_replace_args;
+    bool any_length = o->multi_X || o->multi_m || o->multi_xargs;
+    if (max < 0 && !any_length)
+        max = 1;
+    g->context = o->multi_X || o->max_replace_args >= 0 ||
+                 ((o->max_lines_L >= 0 || o->max_replace_args >= 0) && !o->multi_m &&
+                  !o->multi_xargs);
+    g->novals = o->max_replace_args == 0;
+    if (max == 0)
+        max = 1; /* -N0 still takes one value a job, and inserts none */
+    long real, usable;
+    line_limits(o, &real, &usable);
+    bool spread = false;
+    tbuf line = {0};
+    size_t at = 0;
+    long rc = -1;
+    while (at < ntuples) {
+        size_t left = ntuples - at;
+        size_t cap = max > 0 && (size_t)max < left ? (size_t)max : left;
+        /* The first tuple alone must fit. */
+        size_t ok = 1;
+        if (line_len(g, s, t, at, at + 1, &line) >= (size_t)usable) {
+            tbuf all = {0};
+            for (size_t m = 0; m < g->nvals; m++) {
+                if (m)
+                    tbuf_addc(&all, ' ');
+                tbuf_adds(&all, g->vals[m]);
+            }
+            fprintf(stderr, "mproc run: Error: Command line too long (%zu >= %ld) at input %zu: %.50s%s\n",
+                    line.len, usable, at, tbuf_cstr(&all), all.len > 50 ? "..." : "");
+            tbuf_free(&all);
+            goto out;
+        }
+        /* Double while it fits, then halve between the last that fits and
+           the first that does not. */
+        size_t bad = cap + 1;
+        for (size_t k = 2; ok < cap;) {
+            if (k > cap)
+                k = cap;
+            if (line_len(g, s, t, at, at + k, &line) >= (size_t)usable) {
+                bad = k;
+                break;
+            }
+            ok = k;
+            k *= 2;
+        }
+        while (bad - ok > 1 && bad <= cap) {
+            size_t mid = ok + (bad - ok) / 2;
+            if (line_len(g, s, t, at, at + mid, &line) >= (size_t)usable)
+                bad = mid;
+            else
+                ok = mid;
+        }
+        if (at + ok == ntuples && (o->multi_X || o->multi_m) && !spread) {
+            /* The end of the input: spread what is left over the slots
+               (-j 0: as many as there are values). */
+            spread = true;
+            size_t slots = nslots ? nslots : ok;
+            if (ok > 1) {
+                max = (long)((ok + slots - 1) / slots);
+                ok = (size_t)max;
+            }
+        }
+        push_start(g, at);
+        at += ok;
+    }
+    push_start(g, at);
+    g->n--; /* start[n] is the end */
+    rc = (long)g->n;
+out:
+    tbuf_free(&line);
+    return rc;
+}
+
+size_t groups_job(groups *g, sources *s, size_t idx, char ***vals)
+{
+    collect(g, s, g->start[idx], g->start[idx + 1]);
+    *vals = g->vals;
+    return g->novals ? 0 : g->nvals;
+}
+
+void groups_free(groups *g)
+{
+    free(g->start);
+    free(g->vals);
+    tbuf_free(&g->arena);
+    memset(g, 0, sizeof *g);
+}

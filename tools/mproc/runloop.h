@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* runloop.h: the state `mproc run` keeps while it runs (the slot table, the
+ * pending -k output) and the functions its loop (run.c), output
+ * (runout.c) and setup (runmain.c) share. */
+#ifndef MPROC_TOOL_RUNLOOP_H
+#define MPROC_TOOL_RUNLOOP_H
+
+#include "repl.h"
+#include "run.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A failure whose message is already printed. */
+#define ERR_REPORTED (-4096)
+
+/* A finished job whose output waits for its turn (-k). */
+typedef struct pending {
+    bool done;
+    tbuf out, err;
+} pending;
+
+typedef struct slot {
+    bool busy;
+    size_t seq;         /* 1-based job number */
+    long tries;
+    pid_t pid;
+    int pidfd, fd_out, fd_err;
+    int wr_out, wr_err; /* our copies of the pipes' write ends */
+    tbuf out, err;
+    size_t received;    /* bytes of stdout, for the joblog */
+    double start_mono, start_real;
+    double kill_at;     /* the next --termseq step; INFINITY when not due */
+    int term_step;      /* the --termseq step due at kill_at */
+    bool timed_out;
+    bool requeued;      /* ended by --memfree: runs again later */
+    bool cancelled;     /* ended by halt now, an interrupt or EPIPE: output dropped */
+    tbuf cmd;
+    char *tagstr;       /* "values\t" for --tag */
+    tbuf rvals;         /* --results: the values, NUL-separated */
+    size_t nrvals, rper;
+} slot;
+
+typedef struct run {
+    run_opts o;
+    sources in;
+    pipe_in pipe;       /* --pipe: the blocks, one per job */
+    size_t total;       /* jobs in all */
+    size_t next;        /* next job to start, 0-based */
+    size_t done;        /* finished (for the bar) */
+    size_t nfail, nsucc;
+    long nslots;
+    slot *slots;
+    size_t running;
+    cmd_tmpl *tmpl;
+    char **vals;        /* a job's values (the sources' scratch) */
+    size_t nvals;
+    groups grp;         /* several values per job */
+    results rs;         /* --results */
+    cmd_tmpl *tagtmpl;  /* --tagstring */
+    bool resuming;      /* --resume, --resume-failed, --retry-failed */
+    joblog_done done_seqs; /* the jobs the joblog holds as done */
+    bool joblog_append; /* the joblog exists: append to it */
+    source *retry;      /* --retry-failed: the joblog's commands */
+    int argc;           /* the profiles', $PARALLEL's and the command line's words */
+    char **argv;
+    profile_args prof, envw;
+    char **words;       /* the command's words (--header renames in them) */
+    size_t nwords;
+
+    pending *pend;      /* -k: by seq - 1 */
+    size_t pend_cap;
+    size_t next_print;  /* -k: next seq (1-based) to print */
+
+    FILE *joblog;
+    int devnull;
+    int sigfd;
+    sigset_t orig_mask; /* the mask we were given: the jobs' */
+    bool reset_pipe;    /* SIGPIPE was SIG_DFL: the jobs get it back */
+    bool direct_ok;     /* plain word lists may run without the shell */
+    bool funcs;         /* the environment holds exported bash functions */
+    char *shell;        /* what runs the jobs' command lines */
+    jobenv env;
+
+    throttle th;
+    double hold_until;  /* jobs wait to start until then; INFINITY: not held */
+    size_t *requeue;    /* --memfree: jobs to run again */
+    size_t nrequeue, requeue_cap;
+
+    bool stop;          /* start no more jobs */
+    bool halted;
+    int halt_status;
+    int interrupted;    /* the signal that interrupts us, or 0 */
+    bool epipe;         /* stdout's reader went away */
+
+    double t0;
+    double bar_last;
+    bool bar;
+
+    struct pollfd *pfd;
+    size_t *pidx;       /* pollfd -> slot */
+} run;
+
+
+static inline double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline double now_real(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void xclose(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+
+/* ---- run.c: the loop ---------------------------------------------------------- */
+
+/* Run every job; 0 or -errno (ERR_REPORTED: already said why). */
+int loop(run *r);
+/* End every running job: sig, then the rest of --termseq. */
+void cancel_all(run *r, int sig);
+run_counts counts(const run *r);
+/* Job idx's (0-based) values into r->vals. */
+void job_values(run *r, size_t idx);
+/* The command line of job seq in slot slotno (1-based) from r->vals: 0; 1
+   when skip() was called; -1 after an error was printed. */
+int build_cmd(run *r, tbuf *line, size_t seq, long slotno);
+void bar_update(run *r, bool last);
+
+/* ---- runout.c: output -------------------------------------------------------- */
+
+/* A write to stdout failed with err: EPIPE ends the run. */
+void note_write(run *r, int err);
+/* A job's stdout and stderr, each whole, tagged with tag when not NULL. */
+void print_whole(run *r, const char *tag, tbuf *out, tbuf *err);
+/* -k: room in the pending table for every job known so far. */
+void pend_grow(run *r);
+/* Whether this try may still be followed by another. */
+bool may_retry(const run *r, const slot *s);
+/* -k: print every finished job whose turn has come. */
+void print_ready(run *r);
+/* Whether this job's lines go out as they come. */
+bool streams(const run *r, const slot *s);
+void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime);
+/* -v and -t as a job starts. */
+void announce(run *r, slot *s);
+/* --tag's (or --tagstring's) prefix of job seq in slot slotno, from
+   r->vals: a new string. */
+char *make_tag(run *r, size_t seq, long slotno);
+
+#endif
