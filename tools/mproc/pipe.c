@@ -12,9 +12,13 @@
  * and cut when it is full: the same blocks, without blocking the loop that
  * runs the jobs.
  *
- * Each block goes to a memfd that becomes its job's stdin: the job reads it
- * at its own pace while the loop does other work, and a retry reads the same
- * bytes again from the start. The runner holds no more than the running
+ * The buffer is read into pages of its own (mmap), and a block cut from it
+ * keeps them: a fresh buffer takes only the tail past the cut (less than a
+ * record, typically), so each byte is copied once, from stdin into the
+ * buffer. The block's pages go into its job's pipe by vmsplice, which lends
+ * them to the pipe rather than copying them; they are never written again,
+ * and munmap leaves the pipe its references, so a block goes as soon as its
+ * job is done. A retry lends the same pages to a new pipe. The runner holds no more than the running
  * jobs' blocks and the one being filled, since the loop reads stdin only
  * while a slot is free.
  */
@@ -34,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BLOCK_DEFAULT (1024 * 1024)
@@ -244,34 +249,67 @@ static size_t remove_seps(const pipe_in *p, char *b, size_t n)
     return n;
 }
 
+/* The buffer's pages: room for at least extra more bytes. */
+static void buf_reserve(pipe_in *p, size_t extra)
+{
+    size_t need = p->buf.len + extra;
+    if (need <= p->buf.cap)
+        return;
+    size_t cap = p->buf.cap ? p->buf.cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    void *m = p->buf.p ? mremap(p->buf.p, p->buf.cap, cap, MREMAP_MAYMOVE)
+                       : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        die_nomem();
+    p->buf.p = m;
+    p->buf.cap = cap;
+}
+
+static void buf_free(tbuf *b)
+{
+    if (b->p)
+        munmap(b->p, b->cap);
+    memset(b, 0, sizeof *b);
+}
+
 /* The next block: the first n bytes of the buffer, which then go. */
 static int emit(pipe_in *p, size_t n)
 {
-    int err = 0;
     if (n == 0)
         return 0;
-    int fd = memfd_create("mproc-block", MFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    for (int k = p->header_twice ? 2 : 1; k > 0; k--)
-        if ((err = write_all(fd, p->header, p->headerlen)) < 0)
-            goto out;
     size_t len = !p->rrs ? n : p->re_cut ? remove_seps_re(p, p->buf.p, n)
                                          : remove_seps(p, p->buf.p, n);
-    if ((err = write_all(fd, p->buf.p, len)) < 0)
-        goto out;
+    size_t tail = p->buf.len - n;
+    tbuf fresh = { 0 };
+    pipe_block b = { .wfd = -1, .data = len,
+                     .len = p->headerlen * (p->header_twice ? 2 : 1) + len };
+    if (tail <= n) {
+        /* The block keeps the buffer's pages; the tail moves. */
+        b.mem = p->buf.p;
+        b.cap = p->buf.cap;
+        fresh.len = 0;
+        p->buf = fresh;
+        buf_reserve(p, p->blocksize > tail ? p->blocksize : tail);
+        memcpy(p->buf.p, b.mem + n, tail);
+        p->buf.len = tail;
+    } else {
+        /* -N and -L cut many blocks from one buffer: each is copied. */
+        tbuf own = { 0 };
+        pipe_in tmp = { .buf = own };
+        buf_reserve(&tmp, len);
+        memcpy(tmp.buf.p, p->buf.p, len);
+        b.mem = tmp.buf.p;
+        b.cap = tmp.buf.cap;
+        memmove(p->buf.p, p->buf.p + n, tail);
+        p->buf.len = tail;
+    }
     if (p->nblocks == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
         p->blk = xrealloc(p->blk, p->cap * sizeof *p->blk);
     }
-    p->blk[p->nblocks++] = (pipe_block){ .fd = fd, .wfd = -1, .len = p->headerlen * (p->header_twice ? 2 : 1) + len };
-    fd = -1;
-    memmove(p->buf.p, p->buf.p + n, p->buf.len - n);
-    p->buf.len -= n;
-out:
-    if (fd >= 0)
-        close(fd);
-    return err;
+    p->blk[p->nblocks++] = b;
+    return 0;
 }
 
 /* A full buffer (not the input's end): cut after its last record end
@@ -364,7 +402,7 @@ static int round_end(pipe_in *p)
    block. No match by the end: no header. */
 static int read_header(pipe_in *p, int fd)
 {
-    tbuf_grow(&p->buf, p->blocksize);
+    buf_reserve(p, p->blocksize);
     ssize_t n = read(fd, p->buf.p + p->buf.len, p->blocksize);
     if (n < 0)
         return errno == EINTR || errno == EAGAIN ? 0 : -errno;
@@ -390,7 +428,7 @@ int pipe_read(pipe_in *p, int fd)
     for (;;) {
         /* Up to the next whole multiple of the block size. */
         size_t want = p->blocksize - p->buf.len % p->blocksize;
-        tbuf_grow(&p->buf, want);
+        buf_reserve(p, want);
         ssize_t n = read(fd, p->buf.p + p->buf.len, want);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
@@ -436,7 +474,7 @@ int pipe_job_stdin(pipe_in *p, size_t seq)
 {
     pipe_block *b = block(p, seq);
     int fds[2];
-    assert(b->fd >= 0);
+    assert(b->mem);
     close_fd(&b->wfd);
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
@@ -446,6 +484,9 @@ int pipe_job_stdin(pipe_in *p, size_t seq)
         close(fds[1]);
         return err;
     }
+    /* The pipe keeps its default size: a larger one would wake us less
+       often, but a job that stops reading early would then find its whole
+       block taken where GNU parallel's writer meets a closed pipe. */
     b->wfd = fds[1];
     b->off = 0;
     b->broken = false;
@@ -462,9 +503,17 @@ void pipe_job_feed(pipe_in *p, size_t seq)
 {
     pipe_block *b = block(p, seq);
     while (b->wfd >= 0 && (size_t)b->off < b->len) {
-        /* From the memfd's pages straight into the job's pipe. */
-        ssize_t n = splice(b->fd, &b->off, b->wfd, NULL, b->len - (size_t)b->off,
-                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        /* The header (once or twice), then the records: lent, not copied. */
+        size_t off = (size_t)b->off, hl = p->headerlen, nh = b->len - b->data;
+        struct iovec iov;
+        if (off < nh) {
+            iov.iov_base = p->header + off % hl;
+            iov.iov_len = hl - off % hl;
+        } else {
+            iov.iov_base = b->mem + (off - nh);
+            iov.iov_len = b->data - (off - nh);
+        }
+        ssize_t n = vmsplice(b->wfd, &iov, 1, SPLICE_F_NONBLOCK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
@@ -473,6 +522,7 @@ void pipe_job_feed(pipe_in *p, size_t seq)
             b->broken = true; /* EPIPE: the job closed its stdin */
             break;
         }
+        b->off += n;
     }
     close_fd(&b->wfd);
 }
@@ -491,8 +541,12 @@ void pipe_block_done(pipe_in *p, size_t seq)
 {
     if (seq < 1 || seq > p->nblocks)
         return;
-    close_fd(&p->blk[seq - 1].fd);
-    close_fd(&p->blk[seq - 1].wfd);
+    pipe_block *b = &p->blk[seq - 1];
+    /* The pipe first: the pages it still holds stay its own. */
+    close_fd(&b->wfd);
+    if (b->mem)
+        munmap(b->mem, b->cap);
+    b->mem = NULL;
 }
 
 void pipe_free(pipe_in *p)
@@ -509,6 +563,6 @@ void pipe_free(pipe_in *p)
     pcre2_code_free(p->re_end);
     pcre2_code_free(p->re_header);
     free(p->header);
-    tbuf_free(&p->buf);
+    buf_free(&p->buf);
     memset(p, 0, sizeof *p);
 }

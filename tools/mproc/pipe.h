@@ -23,11 +23,13 @@ typedef struct pipe_opts {
 } pipe_opts;
 
 /* The splitter's state: the bytes read and not yet cut, and every block
-   cut so far (a memfd each, until its job is done with it). */
+   cut so far (its own pages each, until its job is done with it). */
 typedef struct pipe_block {
-    int fd;                  /* the block's memfd; -1 once its job is done */
+    char *mem;               /* its pages (mmap); NULL once its job is done */
+    size_t cap;              /* their size */
+    size_t data;             /* its records' length, after the header(s) */
     int wfd;                 /* the write end of its job's stdin; -1: none */
-    size_t len;              /* its length (the joblog's Send) */
+    size_t len;              /* header(s) and records (the joblog's Send) */
     off_t off;               /* how much of it the job's pipe took */
     bool broken;             /* the job closed its stdin before the end */
 } pipe_block;
