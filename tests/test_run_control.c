@@ -119,13 +119,16 @@ END_TEST
 
 START_TEST(timeout_percent_of_the_median)
 {
-    /* Three quick jobs set the median; the slow one is then far past 300%
-       of it, however loaded the machine. */
-    char *args[] = { "-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "0.1", "0.1",
-                     "0.1", "20", NULL };
+    /* Three one-second jobs set the median; the slow one is then far past
+       300% of it. The quick jobs sleep a whole second so that a start
+       delayed by a loaded machine (a sanitizer build, other tests beside
+       this one) cannot put one of them past three times the median of the
+       ones before it. */
+    char *args[] = { "-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "1", "1", "1",
+                     "30", NULL };
     tool_result r = TOOL("run", "-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::",
-                         "0.1", "0.1", "0.1", "20", NULL);
-    ck_assert_str_eq(r.out, "0.1\n0.1\n0.1\n");
+                         "1", "1", "1", "30", NULL);
+    ck_assert_str_eq(r.out, "1\n1\n1\n");
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "timed out"));
     tr_free(&r);

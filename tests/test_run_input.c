@@ -9,7 +9,7 @@
 static char *put_file(char *buf, size_t n, const char *dir, const char *name,
                             const char *text)
 {
-    snprintf(buf, n, "%s/%s", dir, name);
+    ck_assert_int_lt(snprintf(buf, n, "%s/%s", dir, name), (int)n);
     FILE *f = fopen(buf, "we");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);

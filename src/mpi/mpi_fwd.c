@@ -219,11 +219,14 @@ static bool dispatch(fwd *f)
    while others have nothing to do. */
 static void grow_window(fwd *f, rank_state *rs, bool starved)
 {
-    if (rs->fixed || !starved || rs->window >= 4096)
+    /* Past a few hundred tasks per worker a deeper window only makes the
+       batches burstier (measured: 512 per worker beats 2048). */
+    unsigned max = rs->workers < 8 ? 512 * rs->workers : 4096;
+    if (rs->fixed || !starved || rs->window >= max)
         return;
     if (atomic_load(&f->sh->head) >= atomic_load(&f->sh->tail))
         return;
-    rs->window = rs->window * 2 < 4096 ? rs->window * 2 : 4096;
+    rs->window = rs->window * 2 < max ? rs->window * 2 : max;
 }
 
 /* A DONE batch from rank r: each outcome into its slot (unless stopping:
