@@ -575,7 +575,7 @@ static cmd_tmpl *parse(char *const *words, size_t nwords, const repl_opts *ro, b
     for (size_t k = 0; k < nw; k++)
         for (size_t j = 0; j < w[k].n; j++)
             any |= w[k].p[j].expr;
-    if (!any && !as_tag) {
+    if (!any && !as_tag && !ro->no_append) {
         /* GNU parallel appends the values as a word of their own. */
         memset(&w[nw], 0, sizeof w[nw]);
         word_push(&w[nw], 0, true, "", 0);

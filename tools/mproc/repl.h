@@ -24,6 +24,7 @@ typedef struct repl_opts {
     bool plus;          /* --plus */
     bool quote;         /* -q / --quote */
     int shellquote;     /* --shellquote, once per time given */
+    bool no_append;     /* --pipe: no " {}" when the command has none */
     const char *I;      /* -I STR */
     const char *i;      /* -i[STR] / --replace[=STR]; "" is {} */
     const char *er, *bnr, *dnr, *bner, *seqr, *slotr; /* --er --bnr ... */

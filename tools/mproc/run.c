@@ -75,7 +75,8 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
-static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, int *pidfd)
+static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pid_t *pid,
+                    int *pidfd)
 {
     char line[4096];
     char *argv[PLAIN_ARGV_MAX + 1];
@@ -93,7 +94,7 @@ static int do_spawn(run *r, slot *s, long si, int out_w, int err_w, pid_t *pid, 
         if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
             plain = false;
     }
-    spawn_plan plan = { .fd0 = r->devnull, .fd1 = out_w, .fd2 = err_w,
+    spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
     if (plain) {
@@ -184,7 +185,7 @@ static int start_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
-    int err = 0;
+    int err = 0, in_r = r->devnull;
     job_values(r, s->seq - 1);
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
@@ -213,8 +214,15 @@ static int start_job(run *r, long si)
     announce(r, s);
     pid_t pid;
     int pidfd;
-    if ((err = do_spawn(r, s, si, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
-                        &pidfd)) < 0)
+    if (r->o.pipe.on && (in_r = pipe_job_stdin(&r->pipe, s->seq)) < 0) {
+        err = in_r;
+        goto out;
+    }
+    err = do_spawn(r, s, si, in_r, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
+                   &pidfd);
+    if (r->o.pipe.on)
+        xclose(&in_r);
+    if (err < 0)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
@@ -461,12 +469,15 @@ static int reap_job(run *r, long si)
         exitval = -1;
         sig = SIGTERM;
     }
+    if (sig == 0 && exitval == 0 && pipe_job_broken(&r->pipe, s->seq))
+        sig = SIGPIPE;
     bool failed = exitval != 0 || sig != 0;
     if (failed && s->tries < r->o.retries && !r->stop) {
         /* Only the last try's output and joblog line count. */
         return start_job(r, si);
     }
     r->done++;
+    pipe_block_done(&r->pipe, s->seq);
     if (failed) {
         r->nfail++;
     } else {
@@ -615,6 +626,15 @@ static void on_signal(run *r)
    poll said so; stdin is shared, so it is never made non-blocking). */
 static void on_input(run *r)
 {
+    if (r->o.pipe.on) {
+        int err = pipe_read(&r->pipe, 0);
+        if (err < 0)
+            fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(-err));
+        r->in.eof = r->pipe.eof || err < 0;
+        r->total = r->pipe.nblocks;
+        pend_grow(r);
+        return;
+    }
     char buf[65536];
     ssize_t n = read(0, buf, sizeof buf);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -639,7 +659,7 @@ static bool want_input(const run *r)
 
 int loop(run *r)
 {
-    size_t cap = (size_t)r->nslots * 3 + 2;
+    size_t cap = (size_t)r->nslots * 4 + 2;
     r->pfd = xmalloc(cap * sizeof *r->pfd);
     r->pidx = xmalloc(cap * sizeof *r->pidx);
     int err = fill_slots(r);
@@ -657,11 +677,11 @@ int loop(run *r)
             slot *s = &r->slots[i];
             if (!s->busy)
                 continue;
-            int fds[3] = { s->pidfd, s->fd_out, s->fd_err };
-            for (int k = 0; k < 3; k++) {
+            int fds[4] = { s->pidfd, s->fd_out, s->fd_err, pipe_job_wfd(&r->pipe, s->seq) };
+            for (int k = 0; k < 4; k++) {
                 if (fds[k] < 0)
                     continue;
-                r->pfd[n] = (struct pollfd){ .fd = fds[k], .events = POLLIN };
+                r->pfd[n] = (struct pollfd){ .fd = fds[k], .events = k < 3 ? POLLIN : POLLOUT };
                 r->pidx[n++] = (size_t)i;
             }
         }
@@ -689,6 +709,8 @@ int loop(run *r)
                 drain(r, s, &s->fd_out, &s->out, true);
             else if (r->pfd[k].fd == s->fd_err)
                 drain(r, s, &s->fd_err, &s->err, false);
+            else if (r->pfd[k].fd == pipe_job_wfd(&r->pipe, s->seq))
+                pipe_job_feed(&r->pipe, s->seq);
         }
         for (size_t k = 1; k < n && err >= 0; k++) {
             if (!r->pfd[k].revents)

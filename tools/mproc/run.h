@@ -28,6 +28,7 @@
 #ifndef MPROC_TOOL_RUN_H
 #define MPROC_TOOL_RUN_H
 
+#include "pipe.h"
 #include "repl.h"
 
 #include <stdio.h>
@@ -88,6 +89,9 @@ typedef struct run_opts {
     bool multi_X, multi_m, multi_xargs; /* -X -m --xargs */
     bool show_limits;   /* --show-limits */
     bool whole_input;   /* read every value before the first job */
+
+    /* ---- --pipe (pipe.h) */
+    pipe_opts pipe;
 
     /* ---- replacement strings (repl.h) */
     repl_opts repl;
@@ -223,7 +227,7 @@ void joblog_close(FILE *f);
 typedef struct joblog_rec {
     size_t seq;
     double start_real, runtime;
-    size_t received;
+    size_t sent, received;
     int exitval, sig;
     const char *cmd;
     size_t cmdlen;

@@ -50,6 +50,7 @@ typedef struct slot {
 typedef struct run {
     run_opts o;
     sources in;
+    pipe_in pipe;       /* --pipe: the blocks, one per job */
     size_t total;       /* jobs in all */
     size_t next;        /* next job to start, 0-based */
     size_t done;        /* finished (for the bar) */

@@ -146,6 +146,26 @@ static int gather_opts(run *r, int argc, char **argv, int *rc)
     return 1;
 }
 
+/* --pipe: the jobs' input is stdin in blocks; -N and -L count records in
+   a block, and --header starts every block. 0, or the exit status after a
+   usage error. */
+static int pipe_start(run *r, int argc, int i)
+{
+    if (i < argc)
+        return run_usage_error("--pipe reads stdin: no ::: or :::: sources");
+    if (r->o.dry)
+        return run_usage_error("--dry-run with --pipe is not supported by mproc");
+    long nrec = r->o.max_replace_args >= 0 ? r->o.max_replace_args : r->o.max_args;
+    long nlines = r->o.max_lines_L >= 0 ? r->o.max_lines_L : r->o.max_lines;
+    int rc = pipe_setup(&r->pipe, &r->o.pipe, nrec, nlines, r->o.header);
+    if (rc != 0)
+        return rc;
+    r->pipe.header_twice = r->o.retries > 1;
+    r->o.repl.no_append = true;
+    r->in.streaming = true;
+    return 0;
+}
+
 static int dry_run(run *r)
 {
     tbuf line = {0};
@@ -219,7 +239,10 @@ int tool_run(int argc, char **argv)
     for (size_t k = 0; k < r.nwords; k++)
         r.words[k] = xstrdup(argv[cmd_start + (int)k]);
     r.words[r.nwords] = xstrdup(r.o.tagstring ? r.o.tagstring : "");
-    if (r.retry)
+    if (r.o.pipe.on) {
+        if ((rc = pipe_start(&r, argc, i)) != 0)
+            goto out;
+    } else if (r.retry)
         sources_use(&r.in, r.retry);
     else if (sources_read(&r.in, &r.o, argc, argv, i, &rc) < 0 ||
         sources_header(&r.in, &r.o, r.words, r.nwords + 1, argc, argv, i, &rc) < 0)
@@ -248,11 +271,11 @@ int tool_run(int argc, char **argv)
         fflush(stdout);
     }
     /* total_jobs() and grouping need every value before the first job. */
-    bool grouping = groups_wanted(&r.o);
+    bool grouping = !r.o.pipe.on && groups_wanted(&r.o);
     r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
-    r.total = sources_count(&r.in, &r.o);
+    r.total = r.o.pipe.on ? 0 : sources_count(&r.in, &r.o);
     if (grouping) {
         long j0 = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
         long n = groups_form(&r.grp, &r.o, &r.in, r.total, r.tmpl, j0 > 0 ? (size_t)j0 : 0);
@@ -441,6 +464,7 @@ out:
         free(r.retry);
     }
     sources_free(&r.in);
+    pipe_free(&r.pipe);
     for (size_t k = 0; k < r.nwords + (r.words != NULL); k++)
         free(r.words[k]);
     cmd_free(r.tagtmpl);
