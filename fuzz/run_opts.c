@@ -2,7 +2,7 @@
  * Copyright (c) 2026 The mproc authors */
 /* run_opts.c: fuzz mproc run's option parser (the getopt_long table, the
    value parsers, the profile word splitter).
-   fuzz-sources: tools/mproc/runopt.c tools/mproc/runval.c tools/mproc/sysinfo.c
+   fuzz-sources: tools/mproc/runopt.c tools/mproc/runparse.c tools/mproc/runval.c tools/mproc/sysinfo.c
    fuzz-sources: tools/mproc/profile.c tools/mproc/tbuf.c
    fuzz-options: -close_fd_mask=3 -max_len=4096
 

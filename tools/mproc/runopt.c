@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* runopt.c: mproc run's option table, parsed by getopt_long, and the --help
- * generated from it.
+/* runopt.c: mproc run's option table (parsed by getopt_long in runparse.c,
+ * which also generates --help from it) and the options' handlers.
  *
  * DESIGN. Every option GNU parallel 20221122 has is in the table, so that
  * abbreviations (--kee for --keep-order) are unique or ambiguous exactly
@@ -14,64 +14,19 @@
  * GNU parallel takes optionally (-e[EOF], -i[STR], -l[N]) are, as in Perl's
  * Getopt::Long, the next word when it does not look like an option.
  */
-#include "run.h"
+#include "runopt.h"
 
 #include <assert.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { ARG_NONE, ARG_REQ, ARG_OPT, ARG_OPT_NUM };
-
-/* --help's sections, in order. */
-enum { G_NONE, G_INPUT, G_MULTI, G_REPL, G_OUTPUT, G_CONTROL, G_PIPE, G_SEM, G_INFO, G_COUNT };
-
-static const char *const group_title[G_COUNT] = {
-    [G_INPUT] = "Inputs",
-    [G_MULTI] = "Several values per job",
-    [G_REPL] = "Replacement strings",
-    [G_OUTPUT] = "Output",
-    [G_CONTROL] = "Jobs and control",
-    [G_PIPE] = "Reading stdin in blocks",
-    [G_SEM] = "Semaphore",
-    [G_INFO] = "Information",
-};
-
-typedef struct optdef optdef;
-
-/* A handler: val is the option's value (NULL when it takes none or was
-   given none); returns 0, or the tool's exit status to stop with (after
-   printing why, or doing what the option asks, as --help). */
-typedef int (*opt_fn)(run_opts *o, const char *val, const optdef *d);
-
-struct optdef {
-    const char *names;   /* long forms, '|'-separated; NULL: short only */
-    char shrt;           /* short letter, or 0 */
-    char arg;            /* ARG_* */
-    char group;          /* G_*; G_NONE: not in --help */
-    const char *meta;    /* the value's name in --help */
-    const char *help;    /* one line for --help */
-    opt_fn fn;           /* the handler, or NULL for a flag */
-    ptrdiff_t flag;      /* a flag: offsetof the bool it sets; -1 none */
-    const char *refuse;  /* not supported: why */
-    ptrdiff_t str;       /* h_str: offsetof the const char * it sets */
-};
-
-#define FLAG(field) .flag = offsetof(run_opts, field)
-#define REFUSED(why) .flag = -1, .refuse = (why)
-#define STR(field) .flag = -1, .str = offsetof(run_opts, field)
-
 static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
 static const char R_RETIRED[] = "retired in GNU parallel";
 static const char R_NOSUP[] = "not supported by mproc";
 
-static int h_help(run_opts *o, const char *val, const optdef *d);
-
-/* A handler's return for "done, exit 0" (--help, --version ...). */
-#define STOP_OK 1000
 
 static int h_jobs(run_opts *o, const char *val, const optdef *d)
 {
@@ -266,7 +221,7 @@ static int h_argfile(run_opts *o, const char *val, const optdef *d)
     return 0;
 }
 
-static int h_profile(run_opts *o, const char *val, const optdef *d)
+int run_opt_profile(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
     list_add(&o->profiles, &o->nprofiles, val);
@@ -333,7 +288,7 @@ static int h_count(run_opts *o, const char *val, const optdef *d)
 }
 
 /* The table. Within a group, in the order --help shows them. */
-static const optdef table[] = {
+const optdef run_opt_table[] = {
     /* ---- inputs */
     { "null", '0', ARG_NONE, G_INPUT, NULL, "stdin and :::: values are separated by NUL",
       FLAG(null) },
@@ -358,7 +313,7 @@ static const optdef table[] = {
       h_str, STR(colsep) },
     { "header", 0, ARG_REQ, G_INPUT, "REGEX", "the first value names the columns: {name}",
       h_str, STR(header) },
-    { "profile", 'J', ARG_REQ, G_INPUT, "NAME", "options from ~/.parallel/NAME", .fn = h_profile,
+    { "profile", 'J', ARG_REQ, G_INPUT, "NAME", "options from ~/.parallel/NAME", .fn = run_opt_profile,
       .flag = -1 },
 
     /* ---- several values per job */
@@ -518,7 +473,7 @@ static const optdef table[] = {
       FLAG(semaphore) },
 
     /* ---- information */
-    { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = h_help, .flag = -1 },
+    { "help", 'h', ARG_NONE, G_INFO, NULL, "this text", .fn = run_opt_help, .flag = -1 },
     { "version", 'V', ARG_NONE, G_INFO, NULL, "print mproc's version", .fn = h_version, .flag = -1 },
     { "number-of-cpus|numberofcpus", 0, ARG_NONE, G_INFO, NULL, "print the CPU cores (old name)",
       .fn = h_number_of, .flag = -1 },
@@ -608,9 +563,7 @@ static const optdef table[] = {
     { "_test", 0, ARG_REQ, REFUSED(R_NOSUP) },
 };
 
-#define NTABLE (sizeof table / sizeof table[0])
-/* getopt_long's value for a long option: this plus its index in table. */
-#define LONG_BASE 256
+const size_t run_opt_count = sizeof run_opt_table / sizeof run_opt_table[0];
 
 void run_opts_init(run_opts *o)
 {
@@ -647,271 +600,4 @@ int run_usage_error(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return TOOL_EXIT_USAGE;
-}
-
-/* The first long name of d as "--name", or "-c". */
-static void opt_name(char *buf, size_t n, const optdef *d)
-{
-    if (d->names) {
-        size_t l = strcspn(d->names, "|");
-        snprintf(buf, n, "--%.*s", (int)l, d->names);
-    } else {
-        snprintf(buf, n, "-%c", d->shrt);
-    }
-}
-
-/* ---- --help --------------------------------------------------------------- */
-
-static void help_line(FILE *f, const optdef *d)
-{
-    char left[64];
-    size_t l = d->names ? strcspn(d->names, "|") : 0;
-    int n;
-    if (d->shrt && d->names)
-        n = snprintf(left, sizeof left, "-%c, --%.*s", d->shrt, (int)l, d->names);
-    else if (d->shrt)
-        n = snprintf(left, sizeof left, "-%c", d->shrt);
-    else
-        n = snprintf(left, sizeof left, "    --%.*s", (int)l, d->names);
-    if (d->meta && n > 0 && (size_t)n < sizeof left)
-        snprintf(left + n, sizeof left - (size_t)n, " %s", d->meta);
-    if (strlen(left) > 20)
-        fprintf(f, "  %s\n  %20s  %s\n", left, "", d->help);
-    else
-        fprintf(f, "  %-20s  %s\n", left, d->help);
-}
-
-static int h_help(run_opts *o, const char *val, const optdef *d)
-{
-    (void)o, (void)val, (void)d;
-    FILE *f = stdout;
-    fputs("usage: mproc run [OPTIONS] COMMAND [ARG...] ::: VALUE... [::: VALUE...]\n"
-          "       mproc run [OPTIONS] COMMAND [ARG...] :::: FILE [:::: FILE]\n"
-          "       ... | mproc run [OPTIONS] COMMAND [ARG...]\n"
-          "\n"
-          "Run COMMAND once per input (every combination of several sources), in\n"
-          "parallel, by the shell mproc was started from, each value shell-quoted.\n"
-          "Replacement strings:\n"
-          "{} value, {.} without extension, {/} basename, {//} dirname, {/.} basename\n"
-          "without extension, {#} job number, {%} job slot, {N} {N.} {N/} {N//} {N/.}\n"
-          "of source N. Without any, \" {}\" is appended.\n",
-          f);
-    for (int g = 1; g < G_COUNT; g++) {
-        bool title = false;
-        for (size_t i = 0; i < NTABLE; i++) {
-            if (table[i].group != g || !table[i].help)
-                continue;
-            if (!title)
-                fprintf(f, "\n%s:\n", group_title[g]);
-            title = true;
-            help_line(f, &table[i]);
-        }
-    }
-    fputs("\n"
-          "Exit status: 0 all succeeded; 1-100 the number failed; 101 more than 100\n"
-          "failed; 255 a usage error. See mproc(1).\n",
-          f);
-    return STOP_OK;
-}
-
-/* ---- parsing -------------------------------------------------------------- */
-
-/* getopt_long's tables, built from ours. */
-typedef struct getopt_tables {
-    struct option *longs;
-    char shorts[3 + 3 * NTABLE + 1];
-    short by_letter[128];
-} getopt_tables;
-
-static void tables_build(getopt_tables *t)
-{
-    size_t nlong = 0;
-    for (size_t i = 0; i < NTABLE; i++)
-        for (const char *p = table[i].names; p && *p; p += strcspn(p, "|"), p += *p == '|')
-            nlong++;
-    t->longs = xmalloc((nlong + 1) * sizeof *t->longs);
-    memset(t->by_letter, -1, sizeof t->by_letter);
-    /* '+': stop at the first non-option; ':': report a missing value as ':'. */
-    size_t ns = 0, nl = 0;
-    t->shorts[ns++] = '+';
-    t->shorts[ns++] = ':';
-    for (size_t i = 0; i < NTABLE; i++) {
-        const optdef *d = &table[i];
-        int has = d->arg == ARG_REQ ? required_argument
-                  : d->arg == ARG_NONE ? no_argument : optional_argument;
-        for (const char *p = d->names; p && *p;) {
-            size_t l = strcspn(p, "|");
-            char *name = xmalloc(l + 1);
-            memcpy(name, p, l);
-            name[l] = '\0';
-            t->longs[nl++] = (struct option){ name, has, NULL, LONG_BASE + (int)i };
-            p += l;
-            p += *p == '|';
-        }
-        if (d->shrt) {
-            t->shorts[ns++] = d->shrt;
-            if (d->arg != ARG_NONE)
-                t->shorts[ns++] = ':';
-            if (d->arg == ARG_OPT || d->arg == ARG_OPT_NUM)
-                t->shorts[ns++] = ':';
-            t->by_letter[(unsigned char)d->shrt] = (short)i;
-        }
-    }
-    t->shorts[ns] = '\0';
-    t->longs[nl] = (struct option){ 0 };
-}
-
-static void tables_free(getopt_tables *t)
-{
-    for (struct option *p = t->longs; p && p->name; p++)
-        free((char *)p->name);
-    free(t->longs);
-}
-
-/* Why getopt_long refused a word starting with "--": unknown, or a prefix
-   of several options (it names them, as GNU parallel does). */
-static int long_error(const getopt_tables *t, const char *word)
-{
-    const char *name = word + 2;
-    size_t l = strcspn(name, "=");
-    tbuf m = {0};
-    int seen = -1, distinct = 0;
-    for (const struct option *p = t->longs; p->name; p++) {
-        if (strncmp(p->name, name, l))
-            continue;
-        tbuf_adds(&m, m.len ? ", --" : "--");
-        tbuf_adds(&m, p->name);
-        if (p->val != seen)
-            distinct++;
-        seen = p->val;
-    }
-    int rc;
-    if (distinct > 1)
-        rc = run_usage_error("option '--%.*s' is ambiguous (%s)", (int)l, name, m.p);
-    else
-        rc = run_usage_error("unknown option '%s'", word);
-    tbuf_free(&m);
-    return rc;
-}
-
-/* The option a "--" word abbreviates when every long name it is a prefix
-   of belongs to that one option (aliases): glibc's getopt_long takes such
-   a word, musl's counts the aliases and calls it ambiguous. Its index plus
-   LONG_BASE, or -1. */
-static int long_unique(const getopt_tables *t, const char *word)
-{
-    const char *name = word + 2;
-    size_t l = strcspn(name, "=");
-    int found = -1;
-    for (const struct option *p = t->longs; p->name; p++) {
-        if (strncmp(p->name, name, l))
-            continue;
-        if (found >= 0 && p->val != found)
-            return -1;
-        found = p->val;
-    }
-    return found;
-}
-
-static bool looks_numeric(const char *s)
-{
-    char *end;
-    if (!*s)
-        return false;
-    (void)strtod(s, &end);
-    return *end == '\0';
-}
-
-static int apply(run_opts *o, const optdef *d, const char *val)
-{
-    if (o->probe)
-        return d->fn == h_profile ? h_profile(o, val, d) : 0;
-    if (d->refuse) {
-        char name[64];
-        opt_name(name, sizeof name, d);
-        return run_usage_error("option '%s' is not supported: %s", name, d->refuse);
-    }
-    if (d->fn)
-        return d->fn(o, val, d);
-    assert(d->flag >= 0);
-    *(bool *)((char *)o + d->flag) = true;
-    return 0;
-}
-
-int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
-{
-    getopt_tables t;
-    tables_build(&t);
-    int ret = -1;
-    *rc = 0;
-    opterr = 0;
-    optind = 0; /* glibc: start afresh, as if never called */
-    for (;;) {
-        int c = getopt_long(argc, argv, t.shorts, t.longs, NULL);
-        if (c == -1)
-            break;
-        const char *word = argv[optind - 1];
-        int k;
-        if (c == '?' && optopt == 0 && !strncmp(word, "--", 2) && (k = long_unique(&t, word)) >= 0) {
-            /* musl: take the abbreviation as glibc does. */
-            const char *eq = strchr(word, '=');
-            int arg = table[k - LONG_BASE].arg;
-            optarg = eq ? (char *)eq + 1 : NULL;
-            c = k;
-            if (eq && arg == ARG_NONE) {
-                c = '?';
-                optopt = k;
-            } else if (!eq && arg == ARG_REQ) {
-                if (optind < argc) {
-                    optarg = argv[optind++];
-                } else {
-                    c = ':';
-                    optopt = k;
-                }
-            }
-        }
-        if ((c == '?' || c == ':') && o->probe) {
-            *rc = TOOL_EXIT_USAGE;
-            goto out;
-        }
-        if (c == '?' || c == ':') {
-            int which = optopt;
-            const optdef *d = which >= LONG_BASE ? &table[which - LONG_BASE]
-                              : which > 0 && which < 128 && t.by_letter[which] >= 0
-                                  ? &table[t.by_letter[which]]
-                                  : NULL;
-            char name[64];
-            if (d)
-                opt_name(name, sizeof name, d);
-            if (c == ':')
-                *rc = run_usage_error("option '%s' needs a value", name);
-            else if (d && which >= LONG_BASE)
-                *rc = run_usage_error("option '%s' takes no value", name);
-            else if (!strncmp(word, "--", 2))
-                *rc = long_error(&t, word);
-            else
-                *rc = run_usage_error("unknown option '-%c'", which ? which : '?');
-            if (!d)
-                fputs("see mproc run --help\n", stderr);
-            goto out;
-        }
-        const optdef *d = c >= LONG_BASE ? &table[c - LONG_BASE] : &table[t.by_letter[c]];
-        const char *val = optarg;
-        if (!val && optind < argc && argv[optind][0] != '-' &&
-            (d->arg == ARG_OPT || (d->arg == ARG_OPT_NUM && looks_numeric(argv[optind]))))
-            val = argv[optind++];
-        if ((*rc = apply(o, d, val)) != 0) {
-            if (*rc == STOP_OK)
-                *rc = 0;
-            goto out;
-        }
-    }
-    if (!o->probe && o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
-        *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
-        goto out;
-    }
-    ret = optind;
-out:
-    tables_free(&t);
-    return ret;
 }
