@@ -77,6 +77,12 @@ START_TEST(too_long_and_limits)
     ck_assert_int_eq(r.status, 255);
     ck_assert_ptr_nonnull(strstr(r.err, "Command line too long (9 >= 3) at input 0: aaaa"));
     tr_free(&r);
+    /* A count past any long (found by fuzz/run_opts.c) is a usage error. */
+    r = TOOL("run", "-l5555555555555555555555555555555555555555555555555555555555555555555",
+             "echo", ":::", "a", NULL);
+    ck_assert_int_eq(r.status, 255);
+    ck_assert_ptr_nonnull(strstr(r.err, "not a number"));
+    tr_free(&r);
     if (!have_parallel())
         return;
     gnu_compare_flags(NULL, (char *[]){ "-s", "3", "-X", "echo", ":::", "aaaa", NULL },

@@ -17,6 +17,7 @@
 #include "runopt.h"
 
 #include <assert.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -274,7 +275,8 @@ static int h_count(run_opts *o, const char *val, const optdef *d)
     }
     if (c == 'l' && !val)
         v = 1;
-    else if (!parse_size(val, &v) || v != (double)(long)v || v > 1e12)
+    /* The bound first: converting a double past long's range is undefined. */
+    else if (!parse_size(val, &v) || !(fabs(v) <= 1e12) || v != (double)(long)v)
         return run_usage_error("-%c: not a number: '%s'", c, val);
     long n = (long)v;
     switch (c) {
