@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
+static const char R_REMOTE[] = "remote execution is not in this release (on a cluster, the pool runs over MPI: libmproc-mpi)";
+/* mproc's own, not GNU parallel's: planned, and refused until it is there. */
+static const char R_MPI[] = "not in this release (the pool runs over MPI: libmproc-mpi, mproc_mpi(3))";
 static const char R_RETIRED[] = "retired in GNU parallel";
 static const char R_NOSUP[] = "not supported by mproc";
 
@@ -554,6 +556,7 @@ const optdef run_opt_table[] = {
     { "skip-first-line|skipfirstline", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "bug", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "block-timeout|blocktimeout|bt", 0, ARG_REQ, REFUSED(R_NOSUP) },
+    { "mpi", 0, ARG_NONE, REFUSED(R_MPI) },
     { "tee", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "shard", 0, ARG_REQ, REFUSED(R_NOSUP) },
     { "bin", 0, ARG_REQ, REFUSED(R_NOSUP) },
