@@ -16,6 +16,8 @@
  * short run.
  */
 #define _GNU_SOURCE 1
+#include "bench.h"
+
 #include <mproc.h>
 
 #include <errno.h>
@@ -29,13 +31,6 @@
 #include <unistd.h>
 
 #define MSG 64
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void die(const char *what, int err)
 {
@@ -93,7 +88,7 @@ static double queue_rate(long n)
         die("queue_new", r);
     char msg[MSG];
     memset(msg, 'x', sizeof msg);
-    double t0 = now();
+    double t0 = bench_now();
     pid_t pid = mproc_fork();
     if (pid < 0)
         die("fork", pid);
@@ -114,7 +109,7 @@ static double queue_rate(long n)
         if (r < 0 || len != MSG || got != i)
             die("queue_get (order or size)", r < 0 ? r : -EPROTO);
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     reap(pid);
     mproc_queue_free(q);
     return (double)n / dt;
@@ -129,7 +124,7 @@ static double pipe_rate(long n)
         die("pipe", -errno);
     char msg[MSG];
     memset(msg, 'x', sizeof msg);
-    double t0 = now();
+    double t0 = bench_now();
     pid_t pid = mproc_fork();
     if (pid == 0) {
         close(fds[0]);
@@ -145,7 +140,7 @@ static double pipe_rate(long n)
     for (long i = 0; i < n; i++)
         if (read_all(fds[0], buf, sizeof buf) < 0)
             die("pipe read", -EIO);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     reap(pid);
     close(fds[0]);
     return (double)n / dt;
@@ -173,13 +168,13 @@ static double mproc_pipe_rt(long n)
     mproc_pipe_free(b);
     char msg[MSG] = { 0 }, buf[MSG];
     size_t len;
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         if ((r = mproc_pipe_send(a, msg, sizeof msg, -1)) < 0 ||
             (r = mproc_pipe_recv_into(a, buf, sizeof buf, &len, -1)) < 0)
             die("pipe round trip", r);
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     reap(pid);
     mproc_pipe_free(a);
     return dt / (double)n;
@@ -199,11 +194,11 @@ static double raw_pipe_rt(long n)
         _exit(0);
     }
     char msg[MSG] = { 0 }, buf[MSG];
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++)
         if (write_all(there[1], msg, sizeof msg) < 0 || read_all(back[0], buf, sizeof buf) < 0)
             die("raw round trip", -EIO);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     reap(pid);
     close(there[0]);
     close(there[1]);
@@ -220,12 +215,12 @@ static double lock_ns(long n)
     int r = mproc_lock_new(&l);
     if (r < 0)
         die("lock_new", r);
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         mproc_lock_acquire(l, -1);
         mproc_lock_release(l);
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     mproc_lock_free(l);
     return dt / (double)n * 1e9;
 }

@@ -9,6 +9,8 @@
  *   map       items per second, map of 100,000 8-byte items, chunksize 1000
  *   echo_gbs  GB/s each way, 1 MiB echoes, two in flight per rank
  */
+#include "bench.h"
+
 #include <mproc.h>
 #include <mproc/mpi.h>
 #include <stdint.h>
@@ -16,13 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int empty(const void *arg, size_t len, mproc_out *out)
 {
@@ -57,7 +52,7 @@ static double pipelined(mproc_pool *pool, mproc_task_fn fn, const void *arg, siz
                         int depth)
 {
     mproc_result **rs = calloc((size_t)depth, sizeof *rs);
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < n + depth; i++) {
         mproc_result **r = &rs[i % depth];
         if (*r) {
@@ -73,7 +68,7 @@ static double pipelined(mproc_pool *pool, mproc_task_fn fn, const void *arg, siz
                 fail("apply_async", e);
         }
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     free(rs);
     return t;
 }
@@ -95,20 +90,20 @@ int main(int argc, char **argv)
     printf("empty %.0f\n", n / t);
 
     n = (int)(3000 * scale);
-    double s = now();
+    double s = bench_now();
     for (int i = 0; i < n; i++) {
         int e = mproc_pool_apply(pool, empty, NULL, 0, NULL, NULL);
         if (e)
             fail("apply", e);
     }
-    printf("one_us %.1f\n", (now() - s) / n * 1e6);
+    printf("one_us %.1f\n", (bench_now() - s) / n * 1e6);
 
     enum { M = 100000 };
     static int64_t items[M];
     for (int i = 0; i < M; i++)
         items[i] = i;
     int reps = scale < 1 ? 1 : (int)(5 * scale);
-    s = now();
+    s = bench_now();
     for (int k = 0; k < reps; k++) {
         mproc_map *m;
         if ((err = mproc_pool_map(pool, square, items, 8, M, 1000, &m)) < 0)
@@ -117,7 +112,7 @@ int main(int argc, char **argv)
             fail("map item", err);
         mproc_map_free(m);
     }
-    printf("map %.0f\n", (double)M * reps / (now() - s));
+    printf("map %.0f\n", (double)M * reps / (bench_now() - s));
 
     size_t len = 1 << 20;
     char *buf = malloc(len);

@@ -77,13 +77,6 @@ typedef struct fwd {
     mproc__buf in;
 } fwd;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void big_done(const bigarg *b)
 {
     mproc__arena_done(b->f->sh, b->map, b->off, b->len);
@@ -292,7 +285,7 @@ static int poll_in(fwd *f, bool post, bool *act)
         if (!flag)
             break;
         *act = true;
-        f->ranks[st.MPI_SOURCE].heard = now();
+        f->ranks[st.MPI_SOURCE].heard = mpi_now();
         int n = 0;
         MPI_Get_count(&st, MPI_BYTE, &n);
         f->in.len = 0;
@@ -311,7 +304,7 @@ static int poll_in(fwd *f, bool post, bool *act)
    tasks it held (posted as such unless stopping). */
 static void check_lost(fwd *f, bool post)
 {
-    double t = now();
+    double t = mpi_now();
     for (int r = 1; r < f->size; r++) {
         if (f->lost[r] || t - f->ranks[r].heard < f->o.rank_timeout)
             continue;
@@ -424,7 +417,7 @@ static void *fwd_main(void *arg)
         for (int r = 1; r < f->size; r++) {
             unsigned w = workers[r] > 0 ? (unsigned)workers[r] : 1;
             f->ranks[r].workers = w;
-            f->ranks[r].heard = now();
+            f->ranks[r].heard = mpi_now();
             f->ranks[r].fixed = f->o.window != 0;
             f->ranks[r].window = f->o.window ? f->o.window : 2 * w < 4096 ? 2 * w : 4096;
             total += w;

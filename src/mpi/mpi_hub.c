@@ -37,13 +37,6 @@ typedef struct hub {
     double last_sent;
 } hub;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int grow(hub *h)
 {
     if (h->npend < h->cap)
@@ -113,7 +106,7 @@ static int flush_out(hub *h)
     /* The batch buffer is handed to MPI until its send completes. */
     char *copy = h->out.p;
     int err = mproc__wire_isend(&h->w, 0, TAG_DONE, copy, h->out.len, free, copy);
-    h->last_sent = now();
+    h->last_sent = mpi_now();
     h->out = (mproc__buf){ 0 };
     for (size_t i = 0; i < h->nbig && err == 0; i++) {
         const void *data;
@@ -192,7 +185,7 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
 {
     hub h = { .w = { .comm = comm, .split = mproc__mpi_split_env() }, .pool = local,
               .workers = workers ? workers : 1,
-              .bases = bases, .nbases = nbases, .beat = rank_timeout / 4, .last_sent = now() };
+              .bases = bases, .nbases = nbases, .beat = rank_timeout / 4, .last_sent = mpi_now() };
     mproc__backoff bo = { 0 };
     mproc__timer_slack();
     for (;;) {
@@ -220,9 +213,9 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
         if (h.npend && harvest(&h))
             act = true;
         flush_out(&h);
-        if (h.beat > 0 && now() - h.last_sent >= h.beat) {
+        if (h.beat > 0 && mpi_now() - h.last_sent >= h.beat) {
             mproc__wire_isend(&h.w, 0, TAG_BEAT, NULL, 0, NULL, NULL);
-            h.last_sent = now();
+            h.last_sent = mpi_now();
         }
         if (mproc__wire_progress(&h.w))
             act = true;

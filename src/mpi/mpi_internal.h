@@ -26,6 +26,16 @@
 
 #include "mproc/mpi.h"
 
+#include <time.h>
+
+/* Monotonic seconds, for the forwarder's, the hubs' and the wire's timers. */
+static inline double mpi_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT };
 
 /* Above this, a payload is a message of its own (received straight into

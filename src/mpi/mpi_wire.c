@@ -145,13 +145,6 @@ int mproc__buf_pad(mproc__buf *b)
     return mproc__buf_put(b, zero, (8 - b->len % 8) % 8);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 void mproc__nap(double seconds)
 {
     struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(seconds * 1e9) };
@@ -165,7 +158,7 @@ double mproc__backoff_step(mproc__backoff *b, bool act)
         b->idle_since = 0;
         return 0;
     }
-    double t = now();
+    double t = mpi_now();
     if (b->idle_since == 0) {
         b->idle_since = t;
         return 0;
