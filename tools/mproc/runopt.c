@@ -277,8 +277,14 @@ static int h_count(run_opts *o, const char *val, const optdef *d)
     }
     if (c == 'l' && !val)
         v = 1;
-    /* The bound first: converting a double past long's range is undefined. */
-    else if (!parse_size(val, &v) || !(fabs(v) <= 1e12) || v != (double)(long)v)
+    else if (!parse_size(val, &v) || isnan(v))
+        return run_usage_error("-%c: not a number: '%s'", c, val);
+    /* GNU parallel takes any size: past 1e12 a count is as good as no limit.
+       Bounded before the conversion, since a double past long's range
+       converts to nothing defined. */
+    if (fabs(v) > 1e12)
+        v = v < 0 ? -1e12 : 1e12;
+    if (v != (double)(long)v)
         return run_usage_error("-%c: not a number: '%s'", c, val);
     long n = (long)v;
     switch (c) {
