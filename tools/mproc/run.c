@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,7 +122,7 @@ int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
     cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
                     .novals = r->grp.novals, .seq = seq, .slot = slotno,
-                    .total = r->total, .nslots = r->nslots };
+                    .total = total_shown(r), .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
 
@@ -237,6 +238,7 @@ static int start_job(run *r, long si)
     p_out[0] = p_err[0] = p_out[1] = p_err[1] = -1;
     s->busy = true;
     s->tries++;
+    r->pg.started++;
     r->running++;
 out:
     xclose(&p_out[0]);
@@ -262,18 +264,116 @@ static bool jobs_waiting(const run *r)
     return !r->stop && (r->next < r->total || r->nrequeue > 0);
 }
 
+/* ---- the slot table ------------------------------------------------------------------ */
+
+/* Enough descriptors for n slots of five each (pidfd, two pipes), raising
+   the soft limit when the hard one allows; returns the slots that fit. */
+static long fit_fds(long n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return n;
+    rlim_t need = (rlim_t)n * 5 + 32;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        long fit = ((long)rl.rlim_cur - 32) / 5;
+        return fit > 0 ? fit : 1;
+    }
+    return n;
+}
+
+/* Room for at least n slots: the table grows by doubling, so that a count
+   that grows as the jobs run (-j FILE, or as many as possible) costs
+   nothing until a job needs the slot. */
+static void slots_reserve(run *r, long n)
+{
+    if (n <= r->slot_cap)
+        return;
+    long cap = r->slot_cap ? r->slot_cap : 1;
+    while (cap < n)
+        cap *= 2;
+    r->slots = xrealloc(r->slots, (size_t)cap * sizeof *r->slots);
+    memset(r->slots + r->slot_cap, 0, (size_t)(cap - r->slot_cap) * sizeof *r->slots);
+    for (long k = r->slot_cap; k < cap; k++)
+        r->slots[k].pidfd = r->slots[k].fd_out = r->slots[k].fd_err = r->slots[k].wr_out =
+            r->slots[k].wr_err = -1;
+    r->slot_cap = cap;
+}
+
+/* The slots a -j count asks for: as many as possible is every job (or,
+   with values still coming in, no limit); none is 0. */
+static long slots_for(const run *r, long n, bool all)
+{
+    if (!all)
+        return n > 0 ? n : 0;
+    if (r->in.streaming)
+        return JOBS_MAX;
+    return r->total > 0 && r->total < (size_t)JOBS_MAX ? (long)r->total : 1;
+}
+
+void slots_init(run *r)
+{
+    r->nslots = fit_fds(r->nslots);
+    /* A count past what the jobs need at first is only a limit. */
+    slots_reserve(r, r->nslots < 1024 ? r->nslots : 1024);
+}
+
+/* -j FILE: the count is read again (as GNU parallel does after a job ends
+   and every second). A shrinking count ends no job: the slots above it
+   empty as their jobs end. */
+static int reread_jobs_file(run *r)
+{
+    long n;
+    bool all, is_file;
+    int err = jobs_eval(r->o.jobs_file, run_cpus(&r->o), &n, &all, &is_file);
+    if (err < 0) {
+        if (err == -EINVAL)
+            fprintf(stderr, "mproc run: -j %s: not a number of jobs\n", r->o.jobs_file);
+        else
+            fprintf(stderr, "mproc run: cannot read the -j file '%s': %s\n", r->o.jobs_file,
+                    strerror(-err));
+        /* As GNU parallel: what runs is ended, and the run fails. */
+        r->stop = true;
+        cancel_all(r, SIGTERM);
+        return ERR_REPORTED;
+    }
+    n = slots_for(r, n, all);
+    if (n != r->nslots)
+        n = fit_fds(n);
+    r->nslots = n;
+    if (n > 0)
+        r->no_slot_warned = false;
+    else if (r->running == 0 && jobs_waiting(r) && !r->no_slot_warned) {
+        fprintf(stderr, "mproc: Warning: There are no job slots available. Increase --jobs.\n");
+        r->no_slot_warned = true;
+    }
+    return 0;
+}
+
 /* Fill the free slots with the next jobs, unless the throttle holds them
    (then hold_until says till when). */
 static int fill_slots(run *r)
 {
     r->hold_until = INFINITY;
-    for (long i = 0; i < r->nslots && jobs_waiting(r); i++) {
+    if (r->o.jobs_file) {
+        int err = reread_jobs_file(r);
+        if (err < 0)
+            return err;
+        if (jobs_waiting(r)) /* read again in a second, whether or not a job ends */
+            r->hold_until = now_mono() + 1;
+    }
+    for (long i = 0; r->running < (size_t)r->nslots && jobs_waiting(r); i++) {
+        slots_reserve(r, i + 1);
         slot *s = &r->slots[i];
         if (s->busy)
             continue;
         double t = now_mono(), at = throttle_next_start(&r->th, &r->o, t);
         if (at > t) {
-            r->hold_until = at;
+            r->hold_until = fmin(r->hold_until, at);
             return 0;
         }
         s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
@@ -298,7 +398,8 @@ static int fill_slots(run *r)
             i--; /* the slot is free again */
             continue;
         }
-        if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
+        if ((err == -EAGAIN || err == -ENOMEM || err == -EMFILE || err == -ENFILE) &&
+            r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
             requeue(r, s->seq);
@@ -332,7 +433,7 @@ static void end_job(run *r, slot *s, int sig, double t)
 void cancel_all(run *r, int sig)
 {
     double t = now_mono();
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (!s->busy || s->cancelled)
             continue;
@@ -345,7 +446,7 @@ void cancel_all(run *r, int sig)
 static void end_youngest(run *r)
 {
     slot *young = NULL;
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (s->busy && !s->cancelled && !s->timed_out && !s->requeued &&
             (!young || s->seq > young->seq))
@@ -422,6 +523,8 @@ static void drain(run *r, slot *s, int *fd, tbuf *b, bool is_out)
 
 void bar_update(run *r, bool last)
 {
+    if (r->pg.on)
+        progress_update(r, last);
     if (!r->bar)
         return;
     double t = now_mono();
@@ -477,6 +580,7 @@ static int reap_job(run *r, long si)
         return start_job(r, si);
     }
     r->done++;
+    r->pg.completed++;
     pipe_block_done(&r->pipe, s->seq);
     if (failed) {
         r->nfail++;
@@ -535,6 +639,7 @@ static void finish_skipped(run *r, slot *s)
     s->start_real = now_real();
     s->received = 0;
     r->done++;
+    r->pg.completed++;
     r->nfail++;
     if (r->o.keep) {
         r->pend[s->seq - 1].done = true;
@@ -560,7 +665,7 @@ static void on_deadlines(run *r)
     double t = now_mono();
     if (throttle_mem_low(&r->th, &r->o, t))
         end_youngest(r);
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (!s->busy)
             continue;
@@ -587,7 +692,7 @@ static int poll_timeout(const run *r)
     double next = r->hold_until;
     if (r->o.memfree > 0 && r->running > 1)
         next = fmin(next, r->th.mem_checked + 0.5);
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         const slot *s = &r->slots[i];
         if (!s->busy)
             continue;
@@ -611,7 +716,7 @@ static void on_signal(run *r)
         int sig = (int)ssi.ssi_signo;
         if (r->interrupted) {
             /* A second interrupt: no more grace. */
-            for (long i = 0; i < r->nslots; i++)
+            for (long i = 0; i < r->slot_cap; i++)
                 if (r->slots[i].busy)
                     signal_job(&r->slots[i], SIGKILL);
             continue;
@@ -659,13 +764,17 @@ static bool want_input(const run *r)
 
 int loop(run *r)
 {
-    size_t cap = (size_t)r->nslots * 4 + 2;
-    r->pfd = xmalloc(cap * sizeof *r->pfd);
-    r->pidx = xmalloc(cap * sizeof *r->pidx);
+    size_t cap = 0;
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
                         (jobs_waiting(r) && r->hold_until != INFINITY))) {
+        if (cap < (size_t)r->slot_cap * 4 + 2) {
+            /* Only here, between polls: the slot table grows in fill_slots. */
+            cap = (size_t)r->slot_cap * 4 + 2;
+            r->pfd = xrealloc(r->pfd, cap * sizeof *r->pfd);
+            r->pidx = xrealloc(r->pidx, cap * sizeof *r->pidx);
+        }
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
         bool input = want_input(r);
@@ -673,7 +782,7 @@ int loop(run *r)
             r->pfd[n] = (struct pollfd){ .fd = 0, .events = POLLIN };
             r->pidx[n++] = SIZE_MAX;
         }
-        for (long i = 0; i < r->nslots; i++) {
+        for (long i = 0; i < r->slot_cap; i++) {
             slot *s = &r->slots[i];
             if (!s->busy)
                 continue;
