@@ -411,7 +411,7 @@ const optdef run_opt_table[] = {
 
     /* ---- jobs and control */
     { "jobs", 'j', ARG_REQ, G_CONTROL, "N|FILE",
-      "N jobs at a time (default: the CPU count; 0: all; FILE: read again as jobs end)",
+      "N jobs at a time (default: the CPU count; 0: all; FILE: read again)",
       .fn = h_jobs, .flag = -1 },
     { "timeout", 0, ARG_REQ, G_CONTROL, "SECS|N%",
       "end a job after SECS, or N% of the median runtime",
