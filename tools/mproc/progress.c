@@ -27,10 +27,14 @@ static const char *const HEADERS[] = {
     "Computer:jobs completed",
 };
 
-/* The terminal's width, as GNU parallel asks the controlling terminal; 80
-   without one. */
-static int term_columns(void)
+/* The terminal's width, as GNU parallel asks the controlling terminal (at
+   most once a second, as it does); 80 without one. */
+static int term_columns(progress *p)
 {
+    long now = (long)time(NULL);
+    if (p->cols && p->cols_sec == now)
+        return p->cols;
+    p->cols_sec = now;
     int cols = 0;
     int fd = open("/dev/tty", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0) {
@@ -39,7 +43,8 @@ static int term_columns(void)
             cols = ws.ws_col;
         close(fd);
     }
-    return cols > 0 ? cols : 80;
+    p->cols = cols > 0 ? cols : 80;
+    return p->cols;
 }
 
 /* --eta's numbers, as GNU parallel's compute_eta smooths them. */
@@ -88,7 +93,7 @@ static int status_line(run *r, char *buf, size_t cap)
        forms with one print the 0 it tested. */
     long pct = p->started ? (long)((double)(run_n + done) * 100 / (double)p->started) : 0;
     double secs = done ? (double)((long)time(NULL) - p->start_sec) / (double)done : 0;
-    int cols = term_columns();
+    int cols = term_columns(p);
     int k;
     for (k = 0; k < 9; k++) {
         const char *who = k % 2 ? "1" : "local";

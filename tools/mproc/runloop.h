@@ -57,6 +57,8 @@ typedef struct progress {
     double smoothed;    /* --eta: the smoothed average */
     long last_eta;
     int header;         /* the header shown (its index + 1); 0 none */
+    int cols;           /* the terminal's width, as of cols_sec */
+    long cols_sec;
 } progress;
 
 typedef struct run {
