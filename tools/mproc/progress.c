@@ -135,7 +135,9 @@ void progress_start(run *r, long max_jobs)
 void progress_update(run *r, bool last)
 {
     progress *p = &r->pg;
-    if (!p->on)
+    /* Before the first job (--pipe waits for its first block) nothing
+       is shown but the list, as in GNU parallel. */
+    if (!p->on || (!last && !p->started))
         return;
     char line[512];
     line[0] = '\r';
