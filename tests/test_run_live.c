@@ -131,7 +131,7 @@ START_TEST(progress_lines_as_gnu)
     GNU_SAME(NULL, "--progress", "-k", "echo", ":::", "a", "b", "c");
     GNU_SAME(NULL, "--eta", "-k", "echo", ":::", "a", "b", "c");
     PROGRESS_SAME("--progress", "-j2", "-k", "echo", ":::", "a", "b", "c");
-    PROGRESS_SAME("--progress", "-j8", "echo", ":::", "a", "b");
+    PROGRESS_SAME("--progress", "-j8", "-k", "echo", ":::", "a", "b");
     PROGRESS_SAME("--eta", "-j1", "-k", "echo", ":::", "a", "b", "c");
     PROGRESS_SAME("--eta", "-j1", "false", ":::", "a", "b");
     /* Retries count as started jobs: 2 of 6 tries, 33%. */
@@ -141,16 +141,16 @@ START_TEST(progress_lines_as_gnu)
     PROGRESS_SAME("--eta", "-N1.5", "-j1", "echo", ":::", "1", "2", "3", "4", "5");
     PROGRESS_SAME("--eta", "-X", "-j1", "echo", ":::", "a", "b", "c");
     /* No job: the list, then "0" where the computer's numbers would be. */
-    char *none[] = { "parallel", "--will-cite", "--eta", "echo", ":::", NULL };
+    char *none[] = { "parallel", "--will-cite", "--eta", "-j2", "echo", ":::", NULL };
     tool_result b = tr_exec("/usr/bin/parallel", none, "", 0);
-    r = TOOL("run", "--eta", "echo", ":::", NULL);
+    r = TOOL("run", "--eta", "-j2", "echo", ":::", NULL);
     ck_assert_str_eq(r.err, drop_tty_noise(b.err));
     ck_assert_int_eq(r.status, b.status);
     tr_free(&r);
     tr_free(&b);
     none[2] = "--progress";
     b = tr_exec("/usr/bin/parallel", none, "", 0);
-    r = TOOL("run", "--progress", "echo", ":::", NULL);
+    r = TOOL("run", "--progress", "-j2", "echo", ":::", NULL);
     ck_assert_str_eq(r.err, drop_tty_noise(b.err));
     tr_free(&r);
     tr_free(&b);
@@ -216,7 +216,10 @@ typedef struct live {
     int fds[2];
 } live;
 
-static void live_start(live *l, const char *procs, int njobs)
+/* njobs jobs, from ::: values; or, with stdin, from the FIFO "in" in the
+   folder, which the test writes as it goes (the run reads it as jobs
+   run). */
+static void live_start_from(live *l, const char *procs, int njobs, bool stdin_fifo)
 {
     tmpdir_make(l->dir, sizeof l->dir);
     write_file(l->dir, "procs", procs);
@@ -231,17 +234,32 @@ static void live_start(live *l, const char *procs, int njobs)
              l->dir, l->dir, l->dir);
     snprintf(jf, sizeof jf, "%s/procs", l->dir);
     snprintf(jl, sizeof jl, "%s/joblog", l->dir);
+    if (stdin_fifo) {
+        char in[128], sh[1024];
+        snprintf(in, sizeof in, "%s/in", l->dir);
+        ck_assert_int_eq(mkfifo(in, 0600), 0);
+        snprintf(sh, sizeof sh, "exec '%s' run -j %s --joblog %s '%s' < %s", MPROC_TOOL, jf, jl,
+                 cmd, in);
+        char *argv[] = { "sh", "-c", sh, NULL };
+        l->pid = tr_start("/bin/sh", argv, "", 0, &l->fds[0], &l->fds[1]);
+        return;
+    }
     char *argv[40] = { "mproc", "run", "-j", jf, "--joblog", jl };
     int n = 6;
     argv[n++] = cmd;
     argv[n++] = ":::";
-    static char nums[20][4];
+    static char nums[20][12];
     for (int k = 1; k <= njobs; k++) {
         snprintf(nums[k], sizeof nums[k], "%d", k);
         argv[n++] = nums[k];
     }
     argv[n] = NULL;
     l->pid = tr_start(MPROC_TOOL, argv, "", 0, &l->fds[0], &l->fds[1]);
+}
+
+static void live_start(live *l, const char *procs, int njobs)
+{
+    live_start_from(l, procs, njobs, false);
 }
 
 static char *live_log(const live *l)
@@ -415,6 +433,34 @@ START_TEST(jobs_file_read_while_no_job_ends)
 }
 END_TEST
 
+START_TEST(jobs_file_pauses_reading_stdin)
+{
+    /* Values from stdin are read as slots free: a pause at no slot waits
+       for the file, not for the end of the input. */
+    live l;
+    live_start_from(&l, "1", 3, true);
+    char in[128];
+    snprintf(in, sizeof in, "%s/in", l.dir);
+    int fd = open(in, O_WRONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "1\n", 2), 2);
+    live_wait(&l, "start 1 ");
+    write_file(l.dir, "procs", "-1000");
+    live_release(&l, 1);
+    live_reaped(&l, 1);
+    ck_assert_int_eq(write(fd, "2\n3\n", 4), 4);
+    write_file(l.dir, "procs", "2");
+    live_wait(&l, "start 2 ");
+    live_wait(&l, "start 3 ");
+    close(fd);
+    live_release(&l, 2);
+    live_release(&l, 3);
+    tool_result r = live_end(&l);
+    ck_assert_int_eq(r.status, 0);
+    tr_free(&r);
+}
+END_TEST
+
 START_TEST(jobs_file_gone_ends_the_run)
 {
     live l;
@@ -501,6 +547,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, jobs_file_shrinks_the_run);
     tcase_add_test(tc, jobs_file_grows_the_run);
     tcase_add_test(tc, jobs_file_read_while_no_job_ends);
+    tcase_add_test(tc, jobs_file_pauses_reading_stdin);
     tcase_add_test(tc, jobs_file_gone_ends_the_run);
     tcase_add_test(tc, fractional_counts_as_gnu);
     tcase_add_test(tc, fractional_retries_as_gnu);

@@ -264,6 +264,12 @@ static bool jobs_waiting(const run *r)
     return !r->stop && (r->next < r->total || r->nrequeue > 0);
 }
 
+/* Whether jobs wait, or may still come from stdin. */
+static bool jobs_to_come(const run *r)
+{
+    return jobs_waiting(r) || (r->in.streaming && !r->in.eof && !r->stop);
+}
+
 /* ---- the slot table ------------------------------------------------------------------ */
 
 /* Enough descriptors for n slots of five each (pidfd, two pipes), raising
@@ -347,7 +353,7 @@ static int reread_jobs_file(run *r)
     r->nslots = n;
     if (n > 0)
         r->no_slot_warned = false;
-    else if (r->running == 0 && jobs_waiting(r) && !r->no_slot_warned) {
+    else if (r->running == 0 && jobs_to_come(r) && !r->no_slot_warned) {
         fprintf(stderr, "mproc: Warning: There are no job slots available. Increase --jobs.\n");
         r->no_slot_warned = true;
     }
@@ -363,7 +369,7 @@ static int fill_slots(run *r)
         int err = reread_jobs_file(r);
         if (err < 0)
             return err;
-        if (jobs_waiting(r)) /* read again in a second, whether or not a job ends */
+        if (jobs_to_come(r)) /* read again in a second, whether or not a job ends */
             r->hold_until = now_mono() + 1;
     }
     for (long i = 0; r->running < (size_t)r->nslots && jobs_waiting(r); i++) {
@@ -768,7 +774,7 @@ int loop(run *r)
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
-                        (jobs_waiting(r) && r->hold_until != INFINITY))) {
+                        (jobs_to_come(r) && r->hold_until != INFINITY))) {
         if (cap < (size_t)r->slot_cap * 4 + 2) {
             /* Only here, between polls: the slot table grows in fill_slots. */
             cap = (size_t)r->slot_cap * 4 + 2;
