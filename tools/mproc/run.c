@@ -6,9 +6,12 @@
  * one poll() over every running job's pidfd and output pipes (and a
  * signalfd for SIGINT, SIGTERM and SIGHUP), per-job output buffers flushed
  * whole when the job ends. Nothing sleeps on a timer: poll's timeout is the
- * nearest job deadline (--timeout, a kill grace) or infinite. A slot that
- * frees is refilled before the loop polls again, so the next job starts the
- * moment one ends.
+ * nearest job deadline (--timeout, a kill grace) or infinite (with -j FILE,
+ * at most a second, to read the file again as GNU parallel does). A slot
+ * that frees is refilled before the loop polls again, so the next job
+ * starts the moment one ends. The count of slots may change as the jobs
+ * run (-j FILE): the table grows as jobs need slots, and a smaller count
+ * only keeps new jobs from starting until fewer run.
  *
  * Each job is started by clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) and
  * execve (spawn.c; posix_spawn, which glibc runs the same way, under the
