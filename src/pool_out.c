@@ -41,7 +41,12 @@ int mproc__out_ext_take(mproc_out *o, size_t need, int *k, uint64_t *off, size_t
     for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
         unsigned st = mproc__ext_state(atomic_load(&e[i].word));
         if (st == EXT_FREE && (e[i].cap & ~EXT_PUNCHED) >= need) {
-            if (fit < 0 || e[i].cap < e[fit].cap)
+            /* Of the same size, the one used last: extents are taken as
+               from a stack, so one left idle for MPROC__EXT_AGE uses was
+               beyond what the tasks of that while needed at once, and
+               trim_idle gives back only such ones. */
+            uint64_t c = e[i].cap & ~EXT_PUNCHED, fc = fit < 0 ? 0 : e[fit].cap & ~EXT_PUNCHED;
+            if (fit < 0 || c < fc || (c == fc && e[i].used > e[fit].used))
                 fit = i;
         } else if (st == EXT_FREE) {
             small = i;

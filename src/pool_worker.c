@@ -8,6 +8,7 @@
 #include "pool_worker.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,11 @@ static uint64_t claim(worker *wk)
         }
         int64_t idle = mproc__now_ns() - idle_since;
         if (idle < wk->spin_ns) {
-            mproc__cpu_relax();
+            /* A poller must not keep a CPU from the process it waits for
+               (the owner, or the worker whose task the owner waits for)
+               when there are fewer CPUs than runnable processes: then the
+               yield runs that one here; else it returns at once. */
+            sched_yield();
             continue;
         }
         _Atomic uint32_t *fx = &sh->w[wk->place].futex;
