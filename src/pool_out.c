@@ -19,6 +19,9 @@
 static void trim_idle(mproc_out *o)
 {
     mproc__wrec *rec = &o->sh->w[o->place];
+    /* Ages are counted in hundreds of uses: a look every 16 is soon enough. */
+    if (rec->ext_uses % 16)
+        return;
     for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
         mproc__ext *e = &rec->ext[i];
         uint64_t w = atomic_load(&e->word);
