@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Gives back the pages of the place's free extents that no task has
    used for a while (MPROC__EXT_AGE). The owner moves only LENT extents: a
    free one is this worker's. */
