@@ -509,6 +509,13 @@ START_TEST(fractional_counts_as_gnu)
     GNU_SAME(in, "--pipe", "-k", "-N2.5", "cat; echo =");
     GNU_SAME(in, "--pipe", "-k", "-L1.5", "cat; echo =");
     GNU_SAME(in, "--pipe", "-k", "-L2.5", "--block", "4", "cat; echo =");
+    r = TOOL_IN(in, "run", "--pipe", "-N0.5", "cat", NULL);
+    ck_assert_int_eq(r.status, 255);
+    ck_assert_str_eq(r.err, "mproc run: --pipe: -N and -n count whole records, not 0.5\n");
+    tr_free(&r);
+    r = TOOL_IN(in, "run", "--pipe", "-L0.5", "cat", NULL);
+    ck_assert_int_eq(r.status, 255);
+    tr_free(&r);
     /* -j N% with decimals, rounded up; a count below one refused. */
     GNU_SAME(NULL, "-j", "0.5%", "-k", "echo {%} {}", ":::", "a", "b");
     GNU_SAME(NULL, "-j", "50.5%", "-k", "echo", ":::", "a", "b");

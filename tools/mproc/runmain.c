@@ -136,8 +136,9 @@ static int pipe_start(run *r, int argc, int i)
     if (r->o.dry)
         return run_usage_error("--dry-run with --pipe is not supported by mproc");
     /* Records and lines are counted by whole numbers here (GNU parallel
-       loops up to the count and takes the lines modulo it): 1.5 is 1, and
-       a fraction of one line is no count of lines at all. */
+       loops up to the count and takes the lines modulo it): 1.5 is 1. A
+       fraction below one is refused: GNU parallel then cuts a record after
+       its first byte (-N) or fails in the middle of the run (-L). */
     const run_opts *o = &r->o;
     double nrec_f = o->max_replace_args >= 0 ? o->max_replace_args_f : o->max_args_f;
     double nlines_f = o->max_lines_L >= 0 ? o->max_lines_L_f : o->max_lines_f;
@@ -145,6 +146,8 @@ static int pipe_start(run *r, int argc, int i)
     long nlines = o->max_lines_L >= 0 || o->max_lines >= 0 ? (long)nlines_f : -1;
     if (nlines_f > 0 && nlines_f < 1)
         return run_usage_error("--pipe: -L and -l count whole lines, not %g", nlines_f);
+    if (nrec_f > 0 && nrec_f < 1)
+        return run_usage_error("--pipe: -N and -n count whole records, not %g", nrec_f);
     int rc = pipe_setup(&r->pipe, &r->o.pipe, nrec, nlines, r->o.header);
     if (rc != 0)
         return rc;
