@@ -16,7 +16,8 @@
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
  *   runmain.c  from the command line to the exit status: setup, cleanup
- *   run.c      the slot table and the one poll loop (runloop.h: its state)
+ *   run.c      the one poll loop (runloop.h: its state)
+ *   slots.c    the slot table and its size (-j, -j FILE read again)
  *   runout.c   where job output goes (-k, --line-buffer, --tag, -v, -t)
  *   progress.c --progress and --eta, as GNU parallel prints them
  *

@@ -156,9 +156,18 @@ static inline void xclose(int *fd)
 
 /* ---- run.c: the loop ---------------------------------------------------------- */
 
+/* ---- slots.c: the slot table --------------------------------------------------- */
+
 /* The slot table for r->nslots jobs at a time (fewer when descriptors
    would run out). */
 void slots_init(run *r);
+/* Room for at least n slots. */
+void slots_reserve(run *r, long n);
+/* -j FILE: r->nslots read again; more says whether jobs wait or may still
+   come. 0, or ERR_REPORTED after the running jobs were ended because the
+   file holds no count. */
+int slots_reread(run *r, bool more);
+
 /* Run every job; 0 or -errno (ERR_REPORTED: already said why). */
 int loop(run *r);
 /* End every running job: sig, then the rest of --termseq. */
