@@ -4,10 +4,11 @@
  * (Queue and JoinableQueue).
  *
  * DESIGN. One shared block holds a small header and a byte ring. Messages
- * are copied in and out whole under robust process-shared mutexes, so no
- * slot is ever "reserved but unfilled": that state is what wedges Python's
- * queue when a process dies mid-operation. Producers serialise on one
- * mutex and consumers on another (the two-lock queue), so a producer and a
+ * are copied in and out whole under locks that survive a dead holder
+ * (qlock.h: the kernel's robust list marks them), so no slot is ever
+ * "reserved but unfilled": that state is what wedges Python's queue when a
+ * process dies mid-operation. Producers serialise on one lock and
+ * consumers on another (the two-lock queue), so a producer and a
  * consumer never wait for each other: each side writes only its own cache
  * lines and reads the other's position. Positions are 64-bit byte counts
  * that only grow; a record is an 8-byte length and the payload padded to 8,
@@ -19,7 +20,7 @@
  * are written down, a valid flag is raised, the values are applied (the
  * position last, with release order, so the other side never sees a
  * position before its data), the flag is lowered. The next acquirer of
- * that side's mutex after an owner-died result re-applies a raised journal
+ * that side's lock after an owner-died result re-applies a raised journal
  * (the values are absolute, so applying twice is harmless) and wakes
  * everyone. So a dead producer's message is either wholly in the queue or
  * not at all, and a dead consumer's message is either gone or still first.
@@ -148,11 +149,13 @@ static void wake_all(qhdr *h)
     mproc__futex_wake(&h->done_seq, INT_MAX);
 }
 
-/* Take one side's mutex, repairing after a holder that died. 0 held,
-   -ETIMEDOUT. */
-static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
+/* Take one side's lock, repairing after a holder that died. 0 held,
+   -ETIMEDOUT (or -ENOTSUP: no robust list to join, qlock.c). */
+static inline int side_lock(qhdr *h, mproc__qlock *m, double deadline)
 {
-    int r = mproc__ilock(m, deadline);
+    int r = mproc__qlock_lock(m, deadline);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
     if (r == 1) {
         if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
             put_apply(h);
@@ -170,13 +173,12 @@ static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
    published in the journal only, or room freed in it only) and nobody of
    that side may come to repair it. Repair it here if so; a live holder
    is left alone. */
-static void repair_other(qhdr *h, pthread_mutex_t *other, _Atomic uint32_t *valid)
+static void repair_other(qhdr *h, mproc__qlock *other, _Atomic uint32_t *valid)
 {
     if (!atomic_load_explicit(valid, ACQ))
         return;
-    int r = pthread_mutex_trylock(other);
-    if (r == EOWNERDEAD) {
-        pthread_mutex_consistent(other);
+    int r = mproc__qlock_trylock(other);
+    if (r == 1) {
         if (atomic_load_explicit(valid, ACQ)) {
             if (other == &h->pm)
                 put_apply(h);
@@ -185,11 +187,11 @@ static void repair_other(qhdr *h, pthread_mutex_t *other, _Atomic uint32_t *vali
         }
         wake_all(h);
     }
-    if (r == 0 || r == EOWNERDEAD)
-        pthread_mutex_unlock(other);
+    if (r >= 0)
+        mproc__qlock_unlock(other);
 }
 
-/* The mutexes are held only for a copy, so "do not wait" still waits that
+/* The locks are held only for a copy, so "do not wait" still waits that
    long for one rather than fail while messages or room are there; a bounded
    wait keeps a stopped holder from hanging a non-blocking call. */
 static double lock_deadline(double timeout, double deadline)
@@ -259,11 +261,7 @@ static int q_init(void *data, size_t size, void *arg)
 {
     const mproc_queue_opts *opts = arg;
     qhdr *h = data;
-    int err = mproc__rmutex_init(&h->pm, false);
-    if (err == 0)
-        err = mproc__rmutex_init(&h->gm, false);
-    if (err < 0)
-        return err;
+    /* The block comes zero-filled: both locks free, every count 0. */
     h->cap = size - Q_HDR;
     h->maxsize = opts ? opts->maxsize : 0;
     h->magic = Q_MAGIC;
@@ -330,7 +328,7 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
-/* Sleep, with the side's mutex m released, until *seq moves from s (read
+/* Sleep, with the side's lock m released, until *seq moves from s (read
    before the caller last looked at the queue), the queue closes, or the
    deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
    either way. A getter counts itself in h->getters from before its first
@@ -340,12 +338,12 @@ size_t mproc_queue_max_message(const mproc_queue *q)
    spinning first: measured, a spinning getter only steals the producer's
    cache lines (or, on a shared CPU, its time), and one that sleeps at once
    lets the producer run ahead in a burst. */
-static int q_sleep(qhdr *h, pthread_mutex_t *m, _Atomic uint32_t *seq, uint32_t s,
+static int q_sleep(qhdr *h, mproc__qlock *m, _Atomic uint32_t *seq, uint32_t s,
                    _Atomic uint32_t *sleepers, double deadline)
 {
     if (sleepers)
         atomic_fetch_add(sleepers, 1);
-    pthread_mutex_unlock(m);
+    mproc__qlock_unlock(m);
     int r = 0;
     if (atomic_load(seq) == s)
         r = mproc__futex_wait(seq, s, deadline);
@@ -407,7 +405,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             bool wake = sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers;
             /* Room left for another sleeping putter woken for us? */
             bool more = slept && q->cap - (tail + need - head) >= 16;
-            pthread_mutex_unlock(&h->pm);
+            mproc__qlock_unlock(&h->pm);
             if (wake)
                 mproc__futex_wake(&h->put_seq, 1);
             if (more)
@@ -426,7 +424,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             break;
         }
     }
-    pthread_mutex_unlock(&h->pm);
+    mproc__qlock_unlock(&h->pm);
     /* A wake-up meant for us may have come as we gave up: pass it on. */
     if (slept)
         wake_putter(h);
@@ -521,7 +519,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                 wake = q->cap - used >= q->cap / 2 ||
                        (h->maxsize && count + 1 == h->maxsize);
             }
-            pthread_mutex_unlock(&h->gm);
+            mproc__qlock_unlock(&h->gm);
             if (wake)
                 mproc__futex_wake(&h->get_seq, 1);
             if (alloc)
@@ -549,7 +547,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
     }
     if (slept)
         atomic_fetch_sub(&h->getters, 1);
-    pthread_mutex_unlock(&h->gm);
+    mproc__qlock_unlock(&h->gm);
     if (slept)
         pass_getter_wake(h);
     return err;
@@ -585,21 +583,21 @@ bool mproc_queue_closed(mproc_queue *q)
     return q && atomic_load(&q->h->closed) != 0;
 }
 
-/* The snapshots take both mutexes (producers' first, the one order used
+/* The snapshots take both locks (producers' first, the one order used
    anywhere): after a holder's death its journal may still have to be
    applied, and the counters would lie until then. */
 static int both_lock(qhdr *h)
 {
     int err = side_lock(h, &h->pm, INFINITY);
     if (err == 0 && (err = side_lock(h, &h->gm, INFINITY)) < 0)
-        pthread_mutex_unlock(&h->pm);
+        mproc__qlock_unlock(&h->pm);
     return err;
 }
 
 static void both_unlock(qhdr *h)
 {
-    pthread_mutex_unlock(&h->gm);
-    pthread_mutex_unlock(&h->pm);
+    mproc__qlock_unlock(&h->gm);
+    mproc__qlock_unlock(&h->pm);
 }
 
 long mproc_queue_qsize(mproc_queue *q)
