@@ -26,8 +26,11 @@
  * not at all, and a dead consumer's message is either gone or still first.
  *
  * Waiting. Getters wait on a futex word bumped by every put, putters on one
- * bumped by every get; each reads the word before looking at the queue, so
- * a change in between makes the futex wait return at once. Counters of
+ * moved by every wake-up meant for them (see wake_putter); each reads the
+ * word before looking at the queue, so a change in between makes the futex
+ * wait return at once. Wake-up calls are made with the side's lock held, so
+ * that a process killed between deciding to wake and waking leaves the lock
+ * marked, and the next taker wakes everyone. Counters of
  * sleepers let the other side skip the wake-up system call when nobody
  * sleeps (or, for getters, when every sleeper already has a message to
  * find: see the invariant at take()). Each side keeps the other's position
@@ -206,19 +209,44 @@ static inline double q_deadline(double timeout)
     return timeout < 0 ? INFINITY : mproc__deadline(timeout);
 }
 
-/* Wake one sleeping putter, if any. Every get that frees enough room wakes
-   one while a putter is counted: counting wake-ups already on their way, to
-   save this call, loses wake-ups (a putter may register after the get that
-   woke "it", and then sleep waiting for a later one). */
+/* THE PUTTERS' HAZARD: a get frees room while putters sleep, and must
+ * neither lose a wake-up nor make one per get (a woken putter may take
+ * milliseconds to run on a loaded machine, and every get in between used
+ * to call the kernel again: 57,000 calls for 2 million 64 B messages at
+ * 2->2, against 4,700 sleeps). So wake-ups are tickets: a putter about to
+ * sleep registers (putters, ever) and only then looks at the room for the
+ * last time; a waker claims one registration (pwoken, ever) and then moves
+ * get_seq, the putters' futex word, and wakes one. Invariant, with K the
+ * putters asleep in the kernel that no wake-up has reached:
+ *
+ *     K <= putters - pwoken   (registrations not yet claimed)
+ *
+ * A putter reads get_seq before it registers, so a claim that saw its
+ * registration moves get_seq after that read and its futex wait returns at
+ * once if the wake came before it slept; a claim wakes one sleeper if any
+ * (K and the unclaimed count fall together); a putter woken for any reason
+ * claims nothing and registers anew if it sleeps again, so a registration
+ * left behind costs one spare wake-up later, never a lost one. A get
+ * either sees a registration made before its fence or the putter's last
+ * look sees the get's room (both sides fence between the write and the
+ * read). Claims and wakes happen with a side's lock held: a waker killed
+ * between the two leaves the lock marked, and its next taker wakes
+ * everyone (side_lock). */
 static void wake_putter(qhdr *h)
 {
-    if (atomic_load(&h->putters) > 0)
-        mproc__futex_wake(&h->get_seq, 1);
+    uint32_t w = atomic_load(&h->pwoken);
+    while ((int32_t)(atomic_load(&h->putters) - w) > 0)
+        if (atomic_compare_exchange_weak(&h->pwoken, &w, w + 1)) {
+            atomic_fetch_add(&h->get_seq, 1);
+            mproc__futex_wake(&h->get_seq, 1);
+            return;
+        }
 }
 
 /* A getter that leaves without a message (timeout, closed, too small a
    buffer, no memory) may have been the one a put woke: it passes the
-   wake-up on while messages are there. Called after it stopped counting. */
+   wake-up on while messages are there. Called after it stopped counting,
+   with gm held (see wake_putter for why). */
 static void pass_getter_wake(qhdr *h)
 {
     if (atomic_load(&h->getters) > 0 &&
@@ -332,25 +360,36 @@ size_t mproc_queue_max_message(const mproc_queue *q)
    before the caller last looked at the queue), the queue closes, or the
    deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
    either way. A getter counts itself in h->getters from before its first
-   sleep until it has committed or given up (see take()); a putter counts
-   itself in h->putters (sleepers, when not NULL) only while it sleeps, as
-   every get that frees enough room wakes one while any is counted. No
+   sleep until it has committed or given up (see take()); a putter has
+   registered in h->putters before its last look (see wake_putter). No
    spinning first: measured, a spinning getter only steals the producer's
    cache lines (or, on a shared CPU, its time), and one that sleeps at once
    lets the producer run ahead in a burst. */
 static int q_sleep(qhdr *h, mproc__qlock *m, _Atomic uint32_t *seq, uint32_t s,
-                   _Atomic uint32_t *sleepers, double deadline)
+                   double deadline)
 {
-    if (sleepers)
-        atomic_fetch_add(sleepers, 1);
     mproc__qlock_unlock(m);
     int r = 0;
     if (atomic_load(seq) == s)
         r = mproc__futex_wait(seq, s, deadline);
-    if (sleepers)
-        atomic_fetch_sub(sleepers, 1);
     side_lock(h, m, INFINITY);
     return r == -ETIMEDOUT ? r : 0;
+}
+
+/* The producers' view of the consumers, read afresh (a cache line from
+   another CPU); false when it is not what a get leaves. */
+static bool put_look(const mproc_queue *q, qhdr *h, uint64_t tail)
+{
+    h->head_seen = atomic_load_explicit(&h->head, ACQ);
+    h->gets_seen = atomic_load_explicit(&h->gets, ACQ);
+    return positions_ok(q, h->head_seen, tail);
+}
+
+static bool put_fits(const mproc_queue *q, const qhdr *h, uint64_t tail, uint64_t puts,
+                     uint64_t need)
+{
+    return tail - h->head_seen <= q->cap - need &&
+           (!h->maxsize || puts - h->gets_seen < h->maxsize);
 }
 
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
@@ -374,60 +413,67 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         uint64_t tail = atomic_load_explicit(&h->tail, RLX);
         uint64_t puts = atomic_load_explicit(&h->puts, RLX);
         /* The consumers' positions as last seen: they only grow, so a stale
-           view only underestimates the room. Read afresh (a cache line from
-           another CPU) only when the stale view says no. */
-        uint64_t head = h->head_seen, gets = h->gets_seen;
+           view only underestimates the room. Read afresh only when the
+           stale view says no. */
         uint32_t s = 0;
-        if (!positions_ok(q, head, tail)) {
+        if (!positions_ok(q, h->head_seen, tail)) {
             err = -EPROTO;
             break;
         }
-        bool fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
-        if (!fits) {
-            /* The futex word first, then the look (see DESIGN). */
+        bool fits = put_fits(q, h, tail, puts, need);
+        if (!fits && !put_look(q, h, tail)) {
+            err = -EPROTO;
+            break;
+        }
+        fits = fits || put_fits(q, h, tail, puts, need);
+        bool may_wait = !fits && timeout != 0 && mproc__now() < deadline;
+        if (may_wait) {
+            /* About to sleep: the futex word, the registration, then the
+               last look (the putters' hazard, at wake_putter). */
             s = atomic_load(&h->get_seq);
-            h->head_seen = head = atomic_load_explicit(&h->head, ACQ);
-            h->gets_seen = gets = atomic_load_explicit(&h->gets, ACQ);
-            if (!positions_ok(q, head, tail)) {
+            atomic_fetch_add(&h->putters, 1);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (!put_look(q, h, tail)) {
                 err = -EPROTO;
                 break;
             }
-            fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
+            fits = put_fits(q, h, tail, puts, need);
         }
         if (fits) {
+            uint64_t head = h->head_seen;
             /* Beyond the tail: invisible until the commit. */
             ring_put_record(q, tail, data, len);
             put_commit(h, tail + need, puts + 1);
             atomic_fetch_add(&h->put_seq, 1);
             /* Wake a getter unless every counted getter already has a
-               message to find (the invariant at take()). */
+               message to find (the invariant at take()). With pm held, so
+               that our death before the call leaves pm marked and the next
+               producer wakes everyone. */
             uint32_t sleepers = atomic_load(&h->getters);
-            bool wake = sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers;
-            /* Room left for another sleeping putter woken for us? */
-            bool more = slept && q->cap - (tail + need - head) >= 16;
-            mproc__qlock_unlock(&h->pm);
-            if (wake)
+            if (sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers)
                 mproc__futex_wake(&h->put_seq, 1);
-            if (more)
+            /* Room left for another sleeping putter, woken for us? */
+            if (slept && q->cap - (tail + need - head) >= 16)
                 wake_putter(h);
+            mproc__qlock_unlock(&h->pm);
             return 0;
         }
-        if (timeout == 0 || mproc__now() >= deadline) {
+        if (!may_wait) {
             err = -ETIMEDOUT;
             break;
         }
         slept = true;
         repair_other(h, &h->gm, &h->gj_valid);
-        if (q_sleep(h, &h->pm, &h->get_seq, s, &h->putters, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->pm, &h->get_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
-    mproc__qlock_unlock(&h->pm);
     /* A wake-up meant for us may have come as we gave up: pass it on. */
     if (slept)
         wake_putter(h);
+    mproc__qlock_unlock(&h->pm);
     return err;
 }
 
@@ -500,7 +546,9 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             ring_get_payload(q, head + 8, dst, (size_t)n);
             uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
             get_commit(h, head + rec_size(n), gets);
-            atomic_fetch_add(&h->get_seq, 1);
+            /* Our commit before the look at the registrations (the
+               putters' hazard, at wake_putter). */
+            atomic_thread_fence(memory_order_seq_cst);
             /* Only now, with gets raised, do we stop counting (see above). */
             if (slept)
                 atomic_fetch_sub(&h->getters, 1);
@@ -512,16 +560,13 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                a ring there is still half a ring of messages to take while
                the producer wakes. Measured at 4 KiB, a sixteenth of the
                ring cost five times the context switches of half. */
-            bool wake = false;
-            if (atomic_load(&h->putters) > 0) {
+            if (atomic_load(&h->putters) != atomic_load(&h->pwoken)) {
                 uint64_t used = atomic_load_explicit(&h->tail, ACQ) - (head + rec_size(n));
                 uint64_t count = atomic_load_explicit(&h->puts, ACQ) - gets;
-                wake = q->cap - used >= q->cap / 2 ||
-                       (h->maxsize && count + 1 == h->maxsize);
+                if (q->cap - used >= q->cap / 2 || (h->maxsize && count + 1 == h->maxsize))
+                    wake_putter(h);
             }
             mproc__qlock_unlock(&h->gm);
-            if (wake)
-                mproc__futex_wake(&h->get_seq, 1);
             if (alloc)
                 *alloc = dst;
             *len = (size_t)n;
@@ -539,17 +584,17 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             atomic_fetch_add(&h->getters, 1);
         slept = true;
         repair_other(h, &h->pm, &h->pj_valid);
-        if (q_sleep(h, &h->gm, &h->put_seq, s, NULL, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->gm, &h->put_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
-    if (slept)
+    if (slept) {
         atomic_fetch_sub(&h->getters, 1);
-    mproc__qlock_unlock(&h->gm);
-    if (slept)
         pass_getter_wake(h);
+    }
+    mproc__qlock_unlock(&h->gm);
     return err;
 }
 

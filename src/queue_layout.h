@@ -29,12 +29,13 @@ typedef struct {
     _Alignas(64) mproc__qlock gm;
     _Atomic uint64_t head; /* bytes consumed */
     _Atomic uint64_t gets; /* messages taken, ever */
-    _Atomic uint32_t get_seq; /* futex word: bumped by every get (and close) */
+    _Atomic uint32_t get_seq; /* putters' futex word: bumped by every wake-up */
     _Atomic uint32_t gj_valid;
     uint64_t gj_head, gj_gets;
     uint64_t tail_seen; /* the producers' tail as last read */
     /* Sleepers, close and join: atomics, no lock. */
-    _Alignas(64) _Atomic uint32_t getters, putters;
+    _Alignas(64) _Atomic uint32_t getters;
+    _Atomic uint32_t putters, pwoken; /* putters' registrations and claims, ever */
     _Atomic uint32_t joiners;
     _Atomic uint32_t closed;
     _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
