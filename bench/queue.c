@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
 /* queue.c: the queue benchmark. mproc's queue beside Boost.Interprocess
- * message_queue (a C++ peer, bench/queue_boost.cpp), POSIX message queues
- * and a raw pipe, with 1 producer and 1 consumer and with 2 and 2, at 64 B,
- * 4 KiB and 1 MiB: time per message and each peer's time over ours.
+ * message_queue (a C++ peer, bench/queue_boost.cpp), POSIX message queues,
+ * a raw pipe and Python's multiprocessing.Queue (bench/queue_peer.py), with
+ * 1 producer and 1 consumer and with 2 and 2, at 64 B, 4 KiB and 1 MiB:
+ * time per message and each peer's time over ours.
  *
  * Every transport gets the same room (about 1 MiB of messages, four
  * messages at 1 MiB), producers and consumers are processes released
@@ -11,7 +12,8 @@
  * buffer. A raw pipe has no message boundaries between several readers, so
  * it runs 1 -> 1 only. Each figure is the best of five runs, as a shared
  * machine's neighbours decide single runs; MPROC_BENCH_QUICK=1 runs three,
- * of fewer messages.
+ * of fewer messages. Python, some hundred times slower, passes a
+ * twentieth to a hundredth of the messages, best of two runs (one quick).
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
@@ -241,6 +243,15 @@ static double run_boost(job *j, int np, int nc, long count)
 #endif
 }
 
+/* ---- Python's multiprocessing.Queue, by the peer ------------------------------------- */
+
+static double run_python(job *j, int np, int nc, long count)
+{
+    char args[128];
+    snprintf(args, sizeof args, "%d %d %zu %ld %ld", np, nc, j->size, count, depth(j->size));
+    return bench_python("queue_peer.py", args);
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 static double best(double a, double b)
@@ -291,14 +302,15 @@ int main(int argc, char **argv)
     bool quick = getenv("MPROC_BENCH_QUICK") != NULL;
     static const size_t sizes[] = { 64, 4096, (size_t)1 << 20 };
     static const long counts[] = { 2000000, 400000, 4000 };
+    static const long py_counts[] = { 20000, 20000, 400 };
     static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
     int runs = quick ? 3 : 5;
 
     printf("queue: time per message, best of %d runs; each peer's time over mproc's "
            "(> 1: mproc is faster)\n",
            runs);
-    printf("  %-14s %10s  %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
-           " raw pipe");
+    printf("  %-14s %10s  %-17s %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
+           " raw pipe", " Python Queue");
     double one[3] = { 0 }, two[3] = { 0 };
     long mq_depth[3] = { 0 };
     for (int si = 0; si < 3; si++)
@@ -306,13 +318,16 @@ int main(int argc, char **argv)
             int np = shapes[sh][0], nc = shapes[sh][1];
             long count = counts[si] / (quick ? 5 : 1);
             job j = { .size = sizes[si], .per_producer = count / np, .per_consumer = count / nc };
-            double m = -1, b = -1, p = -1, r = -1;
+            long py_count = py_counts[si] / (quick ? 5 : 1);
+            double m = -1, b = -1, p = -1, r = -1, py = -1;
             /* Interleaved, so that a noisy neighbour hurts all alike. */
             for (int k = 0; k < runs; k++) {
                 m = best(m, run_mproc(&j, np, nc));
                 b = best(b, run_boost(&j, np, nc, count));
                 p = best(p, run_posix(&j, np, nc, &mq_depth[si]));
                 r = best(r, run_pipe(&j, np, nc));
+                if (k < (quick ? 1 : 2))
+                    py = best(py, run_python(&j, np, nc, py_count));
             }
             if (m < 0)
                 die("mproc run failed", EIO);
@@ -328,6 +343,7 @@ int main(int argc, char **argv)
             cell(b > 0 ? b * 1e-9 : -1, per);
             cell(p > 0 ? p / (double)count : -1, per);
             cell(r > 0 ? r / (double)count : -1, per);
+            cell(py, per);
             printf("\n");
         }
     printf("\n2->2 per message against 1->1 (<= 1: the second consumer helps):");
