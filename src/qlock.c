@@ -41,10 +41,11 @@ int mproc__ql_init(void)
     struct robust_list_head *hd = ql_registered();
     if (!hd) {
         /* musl registers a thread's list when it first locks a robust
-           mutex: lock one of our own once. */
+           process-shared mutex: lock one of our own once. */
         pthread_mutex_t m;
         pthread_mutexattr_t a;
         pthread_mutexattr_init(&a);
+        pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
         pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
         if (pthread_mutex_init(&m, &a) == 0) {
             if (pthread_mutex_lock(&m) == 0)
