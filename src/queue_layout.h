@@ -33,11 +33,16 @@ typedef struct {
     _Atomic uint32_t gj_valid;
     uint64_t gj_head, gj_gets;
     uint64_t tail_seen; /* the producers' tail as last read */
-    /* Sleepers, close and join: atomics, no lock. */
+    /* Sleepers, close and join: atomics, no lock, each on a line of its
+       own. What every put reads: written only as a getter sleeps or
+       leaves, and at close. */
     _Alignas(64) _Atomic uint32_t getters;
-    _Atomic uint32_t putters, pwoken; /* putters' registrations and claims, ever */
-    _Atomic uint32_t joiners;
     _Atomic uint32_t closed;
+    /* What every get reads: written only as a putter sleeps or is woken. */
+    _Alignas(64) _Atomic uint32_t putters; /* registrations, ever */
+    _Atomic uint32_t pwoken;               /* claims, ever */
+    /* Join's, written by every task_done. */
+    _Alignas(64) _Atomic uint32_t joiners;
     _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
     _Atomic uint64_t dones;    /* task_done calls, ever */
     /* Set once when the queue is made, then only read. */
