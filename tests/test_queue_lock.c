@@ -112,22 +112,27 @@ START_TEST(sleeper_woken_by_holder_death)
 }
 END_TEST
 
-/* The C library's robust mutexes and ours in one thread's list, taken and
-   released out of order, then a death holding one of each: the kernel
-   marks both, and the one released before is untouched. */
+/* The C library's robust mutexes and ours in one thread's list, released
+   out of order (each unlink then writes into a neighbour of the other
+   kind), then a death holding m1 below ours: the kernel walks through our
+   entry to mark both, and m2, released before, is untouched. Always m1,
+   then q, then m2, so that no lock order is ever reversed. */
 static int mixed_and_die(void *arg)
 {
     shared_locks *s = arg;
-    if (pthread_mutex_lock(&s->m1) != 0 || mproc__qlock_lock(&s->q, INFINITY) != 0 ||
-        pthread_mutex_lock(&s->m2) != 0)
-        return 1;
-    pthread_mutex_unlock(&s->m1); /* unlinked from between ours and the head */
-    mproc__qlock_unlock(&s->q);   /* ours, below m2 */
-    if (pthread_mutex_lock(&s->m1) != 0 || mproc__qlock_lock(&s->q, INFINITY) != 0)
-        return 1;
-    pthread_mutex_unlock(&s->m1); /* now below ours */
+    for (int round = 0; round < 2; round++) {
+        if (pthread_mutex_lock(&s->m1) != 0 || mproc__qlock_lock(&s->q, INFINITY) != 0 ||
+            pthread_mutex_lock(&s->m2) != 0)
+            return 1;
+        if (round == 1)
+            break;
+        pthread_mutex_unlock(&s->m1); /* the last entry: it writes our next */
+        mproc__qlock_unlock(&s->q);   /* ours, below m2: we write m2's next */
+        pthread_mutex_unlock(&s->m2);
+    }
+    pthread_mutex_unlock(&s->m2); /* the first entry, above ours */
     atomic_store(&s->stage, 1);
-    pause(); /* killed holding q and m2 */
+    pause(); /* killed holding q and, below it, m1 */
     return 0;
 }
 
@@ -137,10 +142,10 @@ START_TEST(shares_the_robust_list_with_the_c_library)
     pid_t pid = ipc_spawn(mixed_and_die, s);
     await_stage(s, 1);
     ipc_kill(pid);
-    ck_assert_int_eq(pthread_mutex_lock(&s->m2), EOWNERDEAD);
-    ck_assert_int_eq(pthread_mutex_consistent(&s->m2), 0);
+    ck_assert_int_eq(pthread_mutex_lock(&s->m1), EOWNERDEAD);
+    ck_assert_int_eq(pthread_mutex_consistent(&s->m1), 0);
     ck_assert_int_eq(mproc__qlock_lock(&s->q, INFINITY), 1);
-    ck_assert_int_eq(pthread_mutex_lock(&s->m1), 0);
+    ck_assert_int_eq(pthread_mutex_lock(&s->m2), 0);
     /* Our own list stays whole with all three held and released. */
     pthread_mutex_unlock(&s->m2);
     mproc__qlock_unlock(&s->q);
