@@ -221,6 +221,9 @@ int tool_run(int argc, char **argv)
         rc = tool_sem(argc, argv);
         goto out;
     }
+    /* --mpi: the ranks but 0 serve here and never come back. */
+    if (r.o.mpi && mpi_enter(&r, &rc) < 0)
+        goto out;
     argc = r.argc;
     argv = r.argv;
     if (read_joblog(&r, &rc) < 0)
@@ -326,6 +329,8 @@ int tool_run(int argc, char **argv)
         goto out;
 
     r.nslots = fit_slots(r.nslots);
+    if (r.mpi && mpi_begin(&r, &r.nslots, &rc) < 0)
+        goto out;
     r.slots = xmalloc((size_t)r.nslots * sizeof *r.slots);
     memset(r.slots, 0, (size_t)r.nslots * sizeof *r.slots);
     for (long k = 0; k < r.nslots; k++)
@@ -420,6 +425,7 @@ int tool_run(int argc, char **argv)
     rc = r.halted ? r.halt_status : policy_fail_status(&r.o, &c);
 
 out:
+    mpi_end(&r);
     joblog_close(r.joblog);
     results_close(&r.rs);
     xclose(&r.sigfd);
