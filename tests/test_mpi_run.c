@@ -250,6 +250,37 @@ START_TEST(timeout_on_the_rank)
 }
 END_TEST
 
+/* mpirun interrupted while jobs run on every rank: every job ends, on
+   every rank, children and all (none is left to the subreaper). */
+START_TEST(interrupt_ends_every_job)
+{
+    begin();
+    char dir[256], cmd[600], nps[] = "3";
+    tmpdir_make(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "touch %s/s{}; sleep 100; echo {}", dir);
+    char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", nps, MPROC_TOOL,
+                     "run", "--mpi", "-j1", cmd, ":::", "1", "2", "3", NULL };
+    int fds[2];
+    pid_t pid = tr_start(argv[0], argv, "", 0, &fds[0], &fds[1]);
+    for (int i = 0; i < 12000; i++) {
+        if (file_exists(dir, "s1") && file_exists(dir, "s2") && file_exists(dir, "s3"))
+            break;
+        usleep(10000);
+    }
+    ck_assert_msg(file_exists(dir, "s3"), "expected a job started on every rank");
+    kill(pid, SIGINT);
+    char *bufs[2] = { NULL, NULL };
+    size_t lens[2] = { 0, 0 };
+    tr_slurp(fds, bufs, lens);
+    ck_assert_int_ne(tr_wait(pid), 0);
+    ck_assert_msg(lens[0] == 0, "expected no job to finish, got: %s", bufs[0]);
+    free(bufs[0]);
+    free(bufs[1]);
+    tmpdir_remove(dir);
+    no_leftovers();
+}
+END_TEST
+
 START_TEST(retries_across_ranks)
 {
     begin();
@@ -388,6 +419,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, timeout_on_the_rank);
     tcase_add_test(tc, retries_across_ranks);
     tcase_add_test(tc, resume);
+    tcase_add_test(tc, interrupt_ends_every_job);
     tc = mproc_tcase(s, "launchers", 240);
     tcase_add_test(tc, local_without_mpi);
     tcase_add_test(tc, refused);

@@ -157,6 +157,14 @@ static void guard_tell(pid_t pgid)
             /* Nothing of the worker's: the pool's descriptors and the
                rank's output must not outlive it here. */
             int fd = p[0];
+            /* Out of the rank's process group and session, and deaf to
+               the interrupts: the launcher ending the rank's group must
+               not end the guard before it has ended the job. */
+            setsid();
+            struct sigaction ign = { .sa_handler = SIG_IGN };
+            sigaction(SIGINT, &ign, NULL);
+            sigaction(SIGTERM, &ign, NULL);
+            sigaction(SIGHUP, &ign, NULL);
             if (fd > 0)
                 syscall(SYS_close_range, 0u, (unsigned)fd - 1, 0u);
             syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
