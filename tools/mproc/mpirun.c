@@ -164,7 +164,10 @@ int mpi_begin(run *r, long *nslots, int *rc)
 
 bool mpi_remote(const run *r, const slot *s)
 {
-    return r->mpi && r->mpi->farm && s - r->slots >= r->mpi->nlocal;
+    /* The other ranks' slots follow rank 0's first nlocal ones; any slot
+       past them is rank 0's again. */
+    long si = (long)(s - r->slots);
+    return r->mpi && r->mpi->farm && si >= r->mpi->nlocal && si < r->mpi->nslots;
 }
 
 int mpi_spawn(run *r, slot *s, pid_t *pid, int *pidfd)
@@ -272,7 +275,7 @@ void mpi_cancel(run *r)
         return;
     m->stopped = true;
     m->api->stop(m->farm, true);
-    for (long i = m->nlocal; i < r->nslots; i++) {
+    for (long i = m->nlocal; i < m->nslots; i++) {
         slot *s = &r->slots[i];
         if (!s->busy)
             continue;
@@ -288,7 +291,7 @@ const char *mpi_host(const run *r, const slot *s)
     if (!m || !m->farm)
         return NULL;
     long si = (long)(s - r->slots);
-    return si < m->nlocal || !m->hosts[si] ? m->host : m->hosts[si];
+    return !mpi_remote(r, s) || !m->hosts[si] ? m->host : m->hosts[si];
 }
 
 void mpi_end(run *r)
