@@ -299,6 +299,9 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
     int err = -EINVAL;
     if (!parse_job(&j, arg, len))
         goto out;
+    /* The guard is there before the job is, so that no job of a worker
+       killed at any time outlives it. */
+    guard_tell(0);
     if ((err = start(&j)) < 0)
         goto out;
     siginfo_t si;
