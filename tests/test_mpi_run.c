@@ -97,6 +97,21 @@ static void begin(void)
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 }
 
+/* Our children's PIDs and names, for a message. */
+static void children(char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = 0;
+    pid_t kids[32];
+    int nk = mproc_procinfo_children(getpid(), kids, 32);
+    for (int i = 0; i < nk && n + 64 < size; i++) {
+        mproc_procinfo info = { 0 };
+        if (mproc_procinfo_get(kids[i], &info) == 0)
+            n += (size_t)snprintf(out + n, size - n, " %d %c %s;", (int)kids[i], info.state,
+                                  info.name);
+    }
+}
+
 static void no_leftovers(void)
 {
     struct timespec t0, t;
@@ -106,8 +121,11 @@ static void no_leftovers(void)
         if (r < 0 && errno == ECHILD)
             return;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        ck_assert_msg(r != 0 || t.tv_sec - t0.tv_sec < 15,
-                      "expected no process left by the MPI job");
+        if (r == 0 && t.tv_sec - t0.tv_sec >= 30) {
+            char what[1024];
+            children(what, sizeof what);
+            ck_abort_msg("expected no process left by the MPI job, found:%s", what);
+        }
         if (r == 0)
             usleep(2000);
     }
