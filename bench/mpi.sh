@@ -53,3 +53,27 @@ BEGIN {
     }
     print "(ratios: how many times better mproc is; time ratios inverted)"
 }'
+
+# mproc run --mpi: 2000 x true over the same ranks beside a local
+# mproc run -j2, each rate taken from its joblog, from the first job's start
+# to the last one's end ("once started": MPI's own start-up left out).
+tool="$build/mproc"
+if [ -x "$tool" ] && ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
+    n=2000
+    rate() { # the jobs per second a joblog shows
+        awk -F'\t' 'NR > 1 { s = $3 + 0; e = s + $4; if (min == "" || s < min) min = s;
+                     if (e > max) max = e; n++ }
+                    END { if (n && max > min) printf "%.0f\n", n / (max - min); else print "" }' "$1"
+    }
+    seq $n | "$tool" run -j2 --joblog "$tmp/local.log" true > /dev/null
+    seq $n | run "$tool" run --mpi -j2 --joblog "$tmp/mpi.log" true > /dev/null ||
+        echo "mpi.sh: the mproc run --mpi run failed" >&2
+    l=$(rate "$tmp/local.log")
+    m=$(rate "$tmp/mpi.log")
+    echo
+    echo "mproc run, $n x true, jobs/s once started"
+    printf "%-32s %12s %14s %12s\n" "" "--mpi -np $np" "local -j2" "vs local"
+    awk -v m="$m" -v l="$l" 'BEGIN { r = (m != "" && l != "" && l + 0 > 0) ? sprintf("%.2fx", m / l) : "-";
+        printf "%-32s %12s %14s %12s\n", "mproc run true, jobs/s", m, l, r }'
+    echo "(--mpi: -j2 on each of the $np ranks, rank 0's included)"
+fi

@@ -252,8 +252,12 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
         memcpy(s->data, t->arg, t->arg_len);
     p->inflight[pos % MPROC__SLOTS] = r;
     p->ninflight++;
-    if (r->has_cb)
-        p->cb_inflight++;
+    if (r->has_cb) {
+        /* The callback thread may be asleep with nothing in flight: it
+           collects this outcome only once woken. */
+        if (p->cb_inflight++ == 0)
+            pthread_cond_broadcast(&p->cv);
+    }
     p->tail = pos + 1;
     atomic_store(&s->word, mproc__word(pos, 0, SLOT_READY));
     atomic_store(&sh->tail, pos + 1);

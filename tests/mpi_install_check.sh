@@ -72,4 +72,19 @@ CM
 cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$root" >/dev/null
 cmake --build "$tmp/cm/build" >/dev/null
 timeout 120 "$mpirun" --oversubscribe --bind-to none -np 2 "$tmp/cm/build/prog"
+# mproc run --mpi from the installed tool: its modules under <libdir>/mproc,
+# found from the tool's own place; the tool itself never links MPI.
+if ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
+    for m in "$build"/mproc-run-mpi-*.so; do
+        [ -e "$root/lib/mproc/$(basename "$m")" ] ||
+            { echo "mpi install: expected lib/mproc/$(basename "$m"), not installed"; exit 1; }
+    done
+    if nm -D "$root/bin/mproc" | grep -q ' U MPI_'; then
+        echo "mpi install: the mproc tool itself needs MPI"; exit 1
+    fi
+    out=$(timeout 120 "$mpirun" --oversubscribe --bind-to none -np 2 "$root/bin/mproc" run --mpi \
+          --mpi-no-local -k echo ::: a b)
+    [ "$out" = "a
+b" ] || { echo "mpi install: mproc run --mpi printed '$out'"; exit 1; }
+fi
 echo "mpi install: 1 passed, 0 failed"

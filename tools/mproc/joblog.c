@@ -35,7 +35,8 @@ void joblog_write(FILE *f, const joblog_rec *rec)
 {
     if (!f)
         return;
-    fprintf(f, "%zu\t:\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t", rec->seq, rec->start_real,
+    fprintf(f, "%zu\t%s\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t", rec->seq,
+            rec->host ? rec->host : ":", rec->start_real,
             rec->runtime, rec->sent, rec->received, rec->exitval, rec->sig);
     /* One line per job: a newline in the command is written as a NUL byte,
        as GNU parallel does. */

@@ -60,9 +60,6 @@
 #define P_PIDFD 3
 #endif
 
-/* At most this many words go to a job executed without the shell. */
-#define PLAIN_ARGV_MAX 64
-
 /* ---- starting jobs ----------------------------------------------------------------- */
 
 /* The read end of a new pipe has no status flag but O_RDONLY, so one
@@ -78,35 +75,49 @@ static int set_nonblock(int fd)
  * and status, one exec fewer. When the program is not found (or cannot
  * run) the shell runs the line instead, to say so in its own words and
  * exit 127 or 126 as it would. */
+/* How job s runs: plain words without the shell where that changes
+   nothing (x->plain, x->argv), else the shell's -c line (x->sh_argv). */
+void job_exec_prepare(run *r, const slot *s, job_exec *x)
+{
+    memset(&x->wrapped, 0, sizeof x->wrapped);
+    x->sh_argv[0] = r->shell;
+    x->sh_argv[1] = "-c";
+    x->sh_argv[2] = s->cmd.p;
+    x->sh_argv[3] = NULL;
+    x->plain = false;
+    if (r->o.repl.shellquote) {
+        tbuf_add(&x->wrapped, s->cmd.p, s->cmd.len);
+        cmd_shellquote_wrap(r->tmpl, &x->wrapped);
+        x->sh_argv[2] = x->wrapped.p;
+    } else if (r->direct_ok && s->cmd.len < sizeof x->line) {
+        memcpy(x->line, s->cmd.p, s->cmd.len + 1);
+        x->plain = cmd_plain_argv(x->line, x->argv, PLAIN_ARGV_MAX + 1) > 0;
+        /* An exported bash function of that name is what the shell runs. */
+        if (x->plain && r->funcs && shell_is_function(x->argv[0], strlen(x->argv[0])))
+            x->plain = false;
+    }
+}
+
+void job_exec_free(job_exec *x)
+{
+    tbuf_free(&x->wrapped);
+}
+
 static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pid_t *pid,
                     int *pidfd)
 {
-    char line[4096];
-    char *argv[PLAIN_ARGV_MAX + 1];
-    tbuf wrapped = { 0 };
-    char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
-    bool plain = false;
-    if (r->o.repl.shellquote) {
-        tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
-        cmd_shellquote_wrap(r->tmpl, &wrapped);
-        sh_argv[2] = wrapped.p;
-    } else if (r->direct_ok && s->cmd.len < sizeof line) {
-        memcpy(line, s->cmd.p, s->cmd.len + 1);
-        plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
-        /* An exported bash function of that name is what the shell runs. */
-        if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
-            plain = false;
-    }
+    job_exec x;
+    job_exec_prepare(r, s, &x);
     spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
-    if (plain) {
-        const char *path = spawn_resolve(argv[0]);
-        if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
+    if (x.plain) {
+        const char *path = spawn_resolve(x.argv[0]);
+        if (path && spawn_job(&plan, path, x.argv, pid, pidfd) == 0)
             return 0;
     }
-    int err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
-    tbuf_free(&wrapped);
+    int err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
+    job_exec_free(&x);
     return err;
 }
 
@@ -199,7 +210,8 @@ static int start_job(run *r, long si)
         return 1; /* skip() */
     if (r->o.tag && !s->tagstr)
         s->tagstr = make_tag(r, s->seq, si + 1);
-    if (!r->o.ungroup) {
+    bool remote = mpi_remote(r, s);
+    if (!r->o.ungroup && !remote) {
         if (pipe2(p_out, O_CLOEXEC) < 0 || pipe2(p_err, O_CLOEXEC) < 0) {
             err = -errno;
             goto out;
@@ -221,8 +233,11 @@ static int start_job(run *r, long si)
         err = in_r;
         goto out;
     }
-    err = do_spawn(r, s, si, in_r, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1], &pid,
-                   &pidfd);
+    if (remote) /* another rank runs it: its outcome comes back in mpi_collect */
+        err = mpi_spawn(r, s, &pid, &pidfd);
+    else
+        err = do_spawn(r, s, si, in_r, r->o.ungroup ? 1 : p_out[1], r->o.ungroup ? 2 : p_err[1],
+                       &pid, &pidfd);
     if (r->o.pipe.on)
         xclose(&in_r);
     if (err < 0)
@@ -334,8 +349,12 @@ static int fill_slots(run *r)
 
 /* Signal the job's whole process group; after the leader is reaped its
    group may still hold its children, which this reaches too. */
-static void signal_job(slot *s, int sig)
+static void signal_job(run *r, slot *s, int sig)
 {
+    if (mpi_remote(r, s)) {
+        mpi_cancel(r);
+        return;
+    }
     if (kill(-s->pid, sig) < 0 && s->pidfd >= 0)
         syscall(SYS_pidfd_send_signal, s->pidfd, sig, NULL, 0);
 }
@@ -344,7 +363,7 @@ static void signal_job(slot *s, int sig)
    then each next one as its time comes (on_deadlines). */
 static void end_job(run *r, slot *s, int sig, double t)
 {
-    signal_job(s, sig ? sig : r->o.term_sig[0]);
+    signal_job(r, s, sig ? sig : r->o.term_sig[0]);
     s->term_step = 1;
     s->kill_at = t + r->o.term_ms[0] / 1000.0;
 }
@@ -367,7 +386,7 @@ static void end_youngest(run *r)
     slot *young = NULL;
     for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
-        if (s->busy && !s->cancelled && !s->timed_out && !s->requeued &&
+        if (s->busy && !s->cancelled && !s->timed_out && !s->requeued && !mpi_remote(r, s) &&
             (!young || s->seq > young->seq))
             young = s;
     }
@@ -487,6 +506,15 @@ static int reap_job(run *r, long si)
         exitval = si_.si_status;
     else
         sig = si_.si_status;
+    return job_ended(r, si, exitval, sig, runtime);
+}
+
+/* The job in slot si ended (here or on another rank) with exitval or sig
+   after runtime seconds, its output in the slot: print and log it, or run
+   it again. */
+int job_ended(run *r, long si, int exitval, int sig, double runtime)
+{
+    slot *s = &r->slots[si];
     if (s->timed_out) {
         exitval = -1;
         sig = SIGTERM;
@@ -574,9 +602,16 @@ static void finish_skipped(run *r, slot *s)
 /* When the job in s times out: monotonic, INFINITY for never. */
 static double job_deadline(const run *r, const slot *s)
 {
-    if (s->timed_out || s->cancelled || s->requeued)
-        return INFINITY;
+    if (s->timed_out || s->cancelled || s->requeued || mpi_remote(r, s))
+        return INFINITY; /* another rank enforces its job's --timeout */
     return s->start_mono + throttle_timeout(&r->th, &r->o);
+}
+
+void warn_timeout(const slot *s)
+{
+    fprintf(stderr, "mproc: Warning: This job was killed because it timed out:\n"
+                    "mproc: Warning: %s\n",
+            s->cmd.p);
 }
 
 static void on_deadlines(run *r)
@@ -590,13 +625,11 @@ static void on_deadlines(run *r)
             continue;
         if (t >= job_deadline(r, s)) {
             s->timed_out = true;
-            fprintf(stderr, "mproc: Warning: This job was killed because it timed out:\n"
-                            "mproc: Warning: %s\n",
-                    s->cmd.p);
+            warn_timeout(s);
             end_job(r, s, 0, t);
         } else if (t >= s->kill_at) {
             if (s->term_step < r->o.nterm) {
-                signal_job(s, r->o.term_sig[s->term_step]);
+                signal_job(r, s, r->o.term_sig[s->term_step]);
                 s->kill_at = t + r->o.term_ms[s->term_step] / 1000.0;
                 s->term_step++;
             } else {
@@ -637,7 +670,7 @@ static void on_signal(run *r)
             /* A second interrupt: no more grace. */
             for (long i = 0; i < r->slot_cap; i++)
                 if (r->slots[i].busy)
-                    signal_job(&r->slots[i], SIGKILL);
+                    signal_job(r, &r->slots[i], SIGKILL);
             continue;
         }
         r->interrupted = sig;
@@ -688,9 +721,9 @@ int loop(run *r)
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
                         (jobs_to_come(r) && r->hold_until != INFINITY))) {
-        if (cap < (size_t)r->slot_cap * 4 + 2) {
+        if (cap < (size_t)r->slot_cap * 4 + 3) {
             /* Only here, between polls: the slot table grows in fill_slots. */
-            cap = (size_t)r->slot_cap * 4 + 2;
+            cap = (size_t)r->slot_cap * 4 + 3; /* the signals, stdin, MPI */
             r->pfd = xrealloc(r->pfd, cap * sizeof *r->pfd);
             r->pidx = xrealloc(r->pidx, cap * sizeof *r->pidx);
         }
@@ -699,6 +732,11 @@ int loop(run *r)
         bool input = want_input(r);
         if (input) {
             r->pfd[n] = (struct pollfd){ .fd = 0, .events = POLLIN };
+            r->pidx[n++] = SIZE_MAX;
+        }
+        size_t mpi_at = n;
+        if (mpi_fd(r) >= 0) {
+            r->pfd[n] = (struct pollfd){ .fd = mpi_fd(r), .events = POLLIN };
             r->pidx[n++] = SIZE_MAX;
         }
         for (long i = 0; i < r->slot_cap; i++) {
@@ -726,6 +764,11 @@ int loop(run *r)
             on_input(r);
             r->pfd[1].revents = 0;
             if ((err = fill_slots(r)) < 0)
+                break;
+        }
+        if (mpi_at < n && r->pfd[mpi_at].fd == mpi_fd(r) && r->pfd[mpi_at].revents) {
+            r->pfd[mpi_at].revents = 0;
+            if ((err = mpi_collect(r)) < 0 || (err = fill_slots(r)) < 0)
                 break;
         }
         /* Output first, exits second: a job's last bytes before its end. */

@@ -105,6 +105,10 @@ typedef struct run_opts {
     /* ---- replacement strings (repl.h) */
     repl_opts repl;
 
+    /* ---- --mpi (mpirun.c) */
+    bool mpi;           /* one farm over the ranks of an MPI job */
+    bool mpi_no_local;  /* --mpi-no-local: rank 0 runs no job itself */
+
     /* ---- semaphore */
     bool semaphore;     /* --semaphore or an option only it has: mproc sem */
 } run_opts;
@@ -250,6 +254,7 @@ void joblog_close(FILE *f);
 
 typedef struct joblog_rec {
     size_t seq;
+    const char *host;   /* NULL: ":" (this machine) */
     double start_real, runtime;
     size_t sent, received;
     int exitval, sig;

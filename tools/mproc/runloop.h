@@ -123,6 +123,8 @@ typedef struct run {
 
     struct pollfd *pfd;
     size_t *pidx;       /* pollfd -> slot */
+
+    struct mpirun *mpi; /* --mpi over several ranks (mpirun.c), else NULL */
 } run;
 
 
@@ -167,6 +169,27 @@ void slots_reserve(run *r, long n);
    come. 0, or ERR_REPORTED after the running jobs were ended because the
    file holds no count. */
 int slots_reread(run *r, bool more);
+
+/* At most this many words go to a job executed without the shell. */
+#define PLAIN_ARGV_MAX 64
+
+/* How a job's command line runs. */
+typedef struct job_exec {
+    bool plain;         /* argv, without the shell */
+    char *argv[PLAIN_ARGV_MAX + 1];
+    char *sh_argv[4];   /* else the shell, -c and the line */
+    char line[4096];    /* argv's words */
+    tbuf wrapped;       /* -q's line */
+} job_exec;
+
+void job_exec_prepare(run *r, const slot *s, job_exec *x);
+void job_exec_free(job_exec *x);
+/* The job in slot si ended (here or on another rank) with exitval or sig
+   after runtime seconds, its output in the slot: print and log it, or run
+   it again. 0 or -errno. */
+int job_ended(run *r, long si, int exitval, int sig, double runtime);
+/* --timeout's warning that the job in s was killed. */
+void warn_timeout(const slot *s);
 
 /* Run every job; 0 or -errno (ERR_REPORTED: already said why). */
 int loop(run *r);
@@ -217,5 +240,30 @@ void announce(run *r, slot *s);
 /* --tag's (or --tagstring's) prefix of job seq in slot slotno, from
    r->vals: a new string. */
 char *make_tag(run *r, size_t seq, long slotno);
+
+/* ---- mpirun.c: --mpi, the other ranks as slots ---------------------------------- */
+
+/* --mpi, right after the options: with no MPI job around (or one rank) the
+   run stays local; the ranks but 0 serve rank 0's jobs and exit here;
+   rank 0 goes on. 0, or -1 with *rc the exit status (already said why). */
+int mpi_enter(run *r, int *rc);
+/* Rank 0, before the slots are made: start the farm; *nslots, the local
+   slots (-j), becomes every slot, the other ranks' after the local ones
+   (none local with --mpi-no-local). 0, or -1 with *rc set. */
+int mpi_begin(run *r, long *nslots, int *rc);
+/* Whether the job in s runs on another rank. */
+bool mpi_remote(const run *r, const slot *s);
+/* Send the job in s (its command built) to its rank. */
+int mpi_spawn(run *r, slot *s, pid_t *pid, int *pidfd);
+/* Readable when outcomes came back; -1 without --mpi. */
+int mpi_fd(const run *r);
+/* Finish the jobs whose outcomes came back (job_ended). 0 or -errno. */
+int mpi_collect(run *r);
+/* End every job on the other ranks now: their slots are free again. */
+void mpi_cancel(run *r);
+/* The joblog's Host of the job in s: NULL (":") without --mpi. */
+const char *mpi_host(const run *r, const slot *s);
+/* The end: the other ranks leave (also when rank 0 never started them). */
+void mpi_end(run *r);
 
 #endif

@@ -233,6 +233,9 @@ int tool_run(int argc, char **argv)
         rc = tool_sem(argc, argv);
         goto out;
     }
+    /* --mpi: the ranks but 0 serve here and never come back. */
+    if (r.o.mpi && mpi_enter(&r, &rc) < 0)
+        goto out;
     argc = r.argc;
     argv = r.argv;
     if (read_joblog(&r, &rc) < 0)
@@ -350,6 +353,12 @@ int tool_run(int argc, char **argv)
     }
 
     slots_init(&r);
+    if (r.mpi) {
+        /* The other ranks' slots follow rank 0's own. */
+        if (mpi_begin(&r, &r.nslots, &rc) < 0)
+            goto out;
+        slots_reserve(&r, r.nslots);
+    }
     if (r.o.keep) {
         pend_grow(&r);
         r.next_print = 1;
@@ -439,6 +448,7 @@ int tool_run(int argc, char **argv)
     rc = r.halted ? r.halt_status : policy_fail_status(&r.o, &c);
 
 out:
+    mpi_end(&r);
     joblog_close(r.joblog);
     results_close(&r.rs);
     xclose(&r.sigfd);

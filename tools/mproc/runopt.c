@@ -25,9 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char R_REMOTE[] = "remote execution is not in this release (on a cluster, the pool runs over MPI: libmproc-mpi)";
-/* mproc's own, not GNU parallel's: planned, and refused until it is there. */
-static const char R_MPI[] = "not in this release (the pool runs over MPI: libmproc-mpi, mproc_mpi(3))";
+static const char R_REMOTE[] = "remote execution is not in this release (clusters use mproc run --mpi)";
 static const char R_RETIRED[] = "retired in GNU parallel";
 static const char R_NOSUP[] = "not supported by mproc";
 
@@ -455,6 +453,11 @@ const optdef run_opt_table[] = {
       .fn = h_stop, .flag = -1 },
     { "gnu", 0, ARG_NONE, G_CONTROL, NULL, "accepted: mproc behaves as GNU parallel",
       .fn = h_ignore, .flag = -1 },
+    /* mproc's own, not GNU parallel's (mpirun.c) */
+    { "mpi", 0, ARG_NONE, G_CONTROL, NULL, "one farm over the ranks of an MPI job (mpirun, srun)",
+      FLAG(mpi) },
+    { "mpi-no-local", 0, ARG_NONE, G_CONTROL, NULL, "with --mpi: rank 0 runs no job itself",
+      FLAG(mpi_no_local) },
 
     /* ---- reading stdin in blocks */
     { "pipe|spreadstdin", 0, ARG_NONE, G_PIPE, NULL, "stdin in blocks, one to each job's stdin",
@@ -568,7 +571,6 @@ const optdef run_opt_table[] = {
     { "skip-first-line|skipfirstline", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "bug", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "block-timeout|blocktimeout|bt", 0, ARG_REQ, REFUSED(R_NOSUP) },
-    { "mpi", 0, ARG_NONE, REFUSED(R_MPI) },
     { "tee", 0, ARG_NONE, REFUSED(R_NOSUP) },
     { "shard", 0, ARG_REQ, REFUSED(R_NOSUP) },
     { "bin", 0, ARG_REQ, REFUSED(R_NOSUP) },

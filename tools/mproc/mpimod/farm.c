@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT
+ * Copyright (c) 2026 The mproc authors */
+/* farm.c: the MPI module of `mproc run --mpi` (mpifarm.h): an MPI pool
+ * (libmproc-mpi) whose task runs one job of the command farm in a worker of
+ * its rank and returns its output and exit status.
+ *
+ * Rank 0 makes the pool with no workers of its own (its local jobs are the
+ * runner's own slots) and every other rank serves it with -j workers, each
+ * running one job at a time: a remote slot is a worker. The job runs as a
+ * local one does (spawn.c: its own process group, stdin /dev/null, stdout
+ * and stderr on pipes) and --timeout with --termseq is enforced here, on
+ * the job's rank. Outcomes reach the runner through the pool's callbacks,
+ * which queue them and wake an eventfd that the runner's poll loop
+ * watches.
+ *
+ * A worker that is killed (the farm stopped now: --halt now, an interrupt)
+ * must take its job, children and all, with it: each worker has a guard, a
+ * child forked once that holds nothing but a pipe from the worker, which
+ * tells it the process group of the job it runs. When the pipe ends while
+ * a job runs (the worker is gone) the guard ends that group, SIGTERM then
+ * SIGKILL, as a local job is ended. */
+#include "../mpifarm.h"
+#include "../spawn.h"
+#include "../tool.h"
+
+#include "mproc.h"
+#include "mproc/mpi.h"
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+extern char **environ;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the task, in a worker of any rank ----------------------------------------- */
+
+typedef struct job_run {
+    const mpifarm_job *h;
+    const char *shell, *line;
+    char **argv;            /* nargv plain words, NULL-terminated */
+    char **envp;
+    pid_t pid;
+    int pidfd, rd[2], wr[2];
+    tbuf buf[2];
+    double start_mono, start_real, kill_at;
+    int step;
+    bool timed_out;
+} job_run;
+
+/* The request's strings in place; false when they do not add up. */
+static bool parse_job(job_run *j, const void *arg, size_t len)
+{
+    if (len < sizeof(mpifarm_job))
+        return false;
+    j->h = arg;
+    const char *p = (const char *)arg + sizeof(mpifarm_job), *end = (const char *)arg + len;
+    size_t nstr = 2 + j->h->nargv + MPIFARM_NENV;
+    if (j->h->nargv > 4096 || j->h->nterm < 0 || j->h->nterm > MPIFARM_TERMSEQ_MAX)
+        return false;
+    const char **strs = xmalloc(nstr * sizeof *strs);
+    for (size_t k = 0; k < nstr; k++) {
+        const char *z = memchr(p, '\0', (size_t)(end - p));
+        if (!z) {
+            free(strs);
+            return false;
+        }
+        strs[k] = p;
+        p = z + 1;
+    }
+    j->shell = strs[0];
+    j->line = strs[1];
+    j->argv = xmalloc((j->h->nargv + 1) * sizeof *j->argv);
+    for (size_t k = 0; k < j->h->nargv; k++)
+        j->argv[k] = (char *)strs[2 + k];
+    j->argv[j->h->nargv] = NULL;
+    /* The worker's environment, with the job's PARALLEL_* in place of any
+       of its own. */
+    size_t n = 0;
+    for (char **e = environ; *e; e++)
+        n++;
+    j->envp = xmalloc((n + MPIFARM_NENV + 1) * sizeof *j->envp);
+    size_t m = 0;
+    for (char **e = environ; *e; e++)
+        if (strncmp(*e, "PARALLEL_", 9) != 0)
+            j->envp[m++] = *e;
+    for (size_t k = 0; k < MPIFARM_NENV; k++)
+        j->envp[m++] = (char *)strs[2 + j->h->nargv + k];
+    j->envp[m] = NULL;
+    free(strs);
+    return true;
+}
+
+/* ---- the guard: a killed worker's job goes with it ---------------------------------- */
+
+static int guard_fd = -1;
+static pid_t guard_of;  /* the worker that made it (a replaced worker has none) */
+
+/* In the guard: only async-signal-safe calls (the worker may have threads). */
+static void guard_main(int fd)
+{
+    int32_t pgid = 0, v;
+    for (;;) {
+        ssize_t n = read(fd, &v, sizeof v);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n != (ssize_t)sizeof v)
+            break;
+        pgid = v;
+    }
+    if (pgid > 0) {
+        kill(-pgid, SIGTERM);
+        struct timespec ts = { 0, 200 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        kill(-pgid, SIGKILL);
+    }
+    _exit(0);
+}
+
+/* Tell the guard the job's group (0: none runs), making it first. */
+static void guard_tell(pid_t pgid)
+{
+    if (guard_of != getpid()) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return;
+        pid_t g = fork();
+        if (g == 0) {
+            /* Nothing of the worker's: the pool's descriptors and the
+               rank's output must not outlive it here. */
+            int fd = p[0];
+            /* Out of the rank's process group and session, and deaf to
+               the interrupts: the launcher ending the rank's group must
+               not end the guard before it has ended the job. */
+            setsid();
+            struct sigaction ign = { .sa_handler = SIG_IGN };
+            sigaction(SIGINT, &ign, NULL);
+            sigaction(SIGTERM, &ign, NULL);
+            sigaction(SIGHUP, &ign, NULL);
+            if (fd > 0)
+                syscall(SYS_close_range, 0u, (unsigned)fd - 1, 0u);
+            syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
+            guard_main(fd);
+        }
+        close(p[0]);
+        if (g < 0) {
+            close(p[1]);
+            return;
+        }
+        guard_fd = p[1];
+        guard_of = getpid();
+    }
+    int32_t v = (int32_t)pgid;
+    ssize_t n = write(guard_fd, &v, sizeof v);
+    (void)n; /* a guard that is gone guards nothing: the job still runs */
+}
+
+static int start(job_run *j)
+{
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0)
+        return -errno;
+    int err = 0;
+    for (int k = 0; k < 2; k++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+            err = -errno;
+            goto out;
+        }
+        j->rd[k] = p[0];
+        j->wr[k] = p[1];
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    spawn_plan plan = { .fd0 = null, .fd1 = j->wr[0], .fd2 = j->wr[1], .mask = &none,
+                        .reset_sigpipe = j->h->reset_sigpipe != 0, .envp = j->envp };
+    j->start_real = real_now();
+    j->start_mono = mono();
+    /* As locally: plain words run without the shell, and when their program
+       cannot run the shell says so in its own words. */
+    err = -ENOENT;
+    if (j->h->nargv > 0) {
+        const char *path = spawn_resolve(j->argv[0]);
+        if (path)
+            err = spawn_job(&plan, path, j->argv, &j->pid, &j->pidfd);
+    }
+    if (err < 0) {
+        char *sh_argv[] = { (char *)j->shell, "-c", (char *)j->line, NULL };
+        err = spawn_job(&plan, j->shell, sh_argv, &j->pid, &j->pidfd);
+    }
+out:
+    close(null);
+    return err;
+}
+
+static void drain(job_run *j, int k)
+{
+    char b[65536];
+    while (j->rd[k] >= 0) {
+        ssize_t n = read(j->rd[k], b, sizeof b);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || errno != EAGAIN) {
+                close(j->rd[k]);
+                j->rd[k] = -1;
+            }
+            return;
+        }
+        tbuf_add(&j->buf[k], b, (size_t)n);
+    }
+}
+
+/* --timeout, then each --termseq step as its time comes. */
+static void on_deadline(job_run *j, double t)
+{
+    const mpifarm_job *h = j->h;
+    if (!j->timed_out) {
+        if (h->timeout <= 0 || t < j->start_mono + h->timeout)
+            return;
+        j->timed_out = true;
+        kill(-j->pid, h->nterm > 0 ? h->term_sig[0] : SIGTERM);
+        j->step = 1;
+        j->kill_at = t + (h->nterm > 0 ? h->term_ms[0] : 0) / 1000.0;
+    } else if (t >= j->kill_at) {
+        if (j->step < h->nterm) {
+            kill(-j->pid, h->term_sig[j->step]);
+            j->kill_at = t + h->term_ms[j->step] / 1000.0;
+            j->step++;
+        } else {
+            kill(-j->pid, SIGKILL);
+            j->kill_at = INFINITY;
+        }
+    }
+}
+
+static int wait_job(job_run *j, siginfo_t *si)
+{
+    for (;;) {
+        double t = mono();
+        on_deadline(j, t);
+        double next = j->timed_out ? j->kill_at
+                      : j->h->timeout > 0 ? j->start_mono + j->h->timeout : INFINITY;
+        int ms = -1;
+        if (next != INFINITY)
+            ms = next <= t ? 0 : (int)ceil((next - t) * 1000.0);
+        struct pollfd pfd[3] = { { .fd = j->pidfd, .events = POLLIN },
+                                 { .fd = j->rd[0], .events = POLLIN },
+                                 { .fd = j->rd[1], .events = POLLIN } };
+        int n = poll(pfd, 3, ms);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n <= 0)
+            continue;
+        for (int k = 0; k < 2; k++)
+            if (pfd[1 + k].revents)
+                drain(j, k);
+        if (pfd[0].revents) {
+            memset(si, 0, sizeof *si);
+            if (waitid((idtype_t)P_PIDFD, (id_t)j->pidfd, si, WEXITED | WNOHANG) < 0)
+                return -errno;
+            if (si->si_pid != 0)
+                return 0;
+        }
+    }
+}
+
+static int farm_task(const void *arg, size_t len, mproc_out *out)
+{
+    job_run j = { .pidfd = -1, .rd = { -1, -1 }, .wr = { -1, -1 }, .kill_at = INFINITY };
+    int err = -EINVAL;
+    if (!parse_job(&j, arg, len))
+        goto out;
+    /* The guard is there before the job is, so that no job of a worker
+       killed at any time outlives it. */
+    guard_tell(0);
+    if ((err = start(&j)) < 0)
+        goto out;
+    siginfo_t si;
+    guard_tell(j.pid);
+    err = wait_job(&j, &si);
+    guard_tell(0);
+    /* Everything the job wrote is in its pipes by now; our write ends kept
+       them from ending while it ran, so a background child that keeps them
+       open cannot hold the job back. */
+    drain(&j, 0);
+    drain(&j, 1);
+    if (j.timed_out)
+        kill(-j.pid, SIGKILL);
+    if (err < 0)
+        goto out;
+    mpifarm_done d = { .start_real = j.start_real, .runtime = mono() - j.start_mono,
+                       .outlen = j.buf[0].len, .errlen = j.buf[1].len,
+                       .received = j.buf[0].len, .timed_out = j.timed_out };
+    if (si.si_code == CLD_EXITED)
+        d.exitval = si.si_status;
+    else
+        d.sig = si.si_status;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    if ((err = mproc_out_write(out, &d, sizeof d)) < 0 ||
+        (err = mproc_out_write(out, j.buf[0].p, j.buf[0].len)) < 0 ||
+        (err = mproc_out_write(out, j.buf[1].p, j.buf[1].len)) < 0 ||
+        (err = mproc_out_write(out, host, strlen(host) + 1)) < 0)
+        goto out;
+out:
+    if (j.pidfd >= 0)
+        close(j.pidfd);
+    for (int k = 0; k < 2; k++) {
+        if (j.rd[k] >= 0)
+            close(j.rd[k]);
+        if (j.wr[k] >= 0)
+            close(j.wr[k]);
+        tbuf_free(&j.buf[k]);
+    }
+    free(j.argv);
+    free(j.envp);
+    return err < 0 ? -err : 0;
+}
+
+/* ---- rank 0: the farm --------------------------------------------------------- */
+
+typedef struct outcome {
+    size_t tag;
+    mproc_result *res;
+} outcome;
+
+struct mpifarm {
+    mproc_pool *pool;
+    int efd;
+    pthread_mutex_t mu;
+    outcome *q;         /* finished, in the order they came */
+    size_t head, n, cap;
+    mproc_result *cur;  /* the one take handed out last */
+};
+
+/* The one farm of this process: the callbacks' cookie is the tag. */
+static mpifarm *the_farm;
+
+/* In the pool's callback thread: queue the outcome, wake the runner. */
+static void on_ready(mproc_result *r, void *cookie)
+{
+    mpifarm *f = the_farm;
+    pthread_mutex_lock(&f->mu);
+    if (f->head > 0 && f->head == f->n)
+        f->head = f->n = 0;
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 64;
+        f->q = xrealloc(f->q, f->cap * sizeof *f->q);
+    }
+    f->q[f->n++] = (outcome){ .tag = (size_t)(uintptr_t)cookie, .res = r };
+    uint64_t one = 1;
+    ssize_t w = write(f->efd, &one, sizeof one);
+    (void)w; /* a counter far from overflowing: it only wakes */
+    pthread_mutex_unlock(&f->mu);
+}
+
+static int farm_rank(void)
+{
+    return mproc_mpi_rank();
+}
+
+static int farm_size(void)
+{
+    return mproc_mpi_size();
+}
+
+static int farm_serve(long jobs)
+{
+    mproc_mpi_opts o = { .pool.processes = (int)(jobs > 4096 ? 4096 : jobs) };
+    mproc_pool *p = NULL;
+    int err = mproc_mpi_pool_new(&p, &o, NULL, NULL);
+    /* Only a failed start returns here (the other ranks fail alike). */
+    return err < 0 ? err : -EPROTO;
+}
+
+static int farm_start(mpifarm **out, long *slots)
+{
+    mpifarm *f = xmalloc(sizeof *f);
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->mu, NULL);
+    f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (f->efd < 0) {
+        int err = -errno;
+        free(f);
+        return err;
+    }
+    /* The pool's threads start with every signal blocked, so that the
+       runner's interrupts still reach only its signalfd. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    mproc_mpi_opts o = { .owner_processes = -1 };
+    int err = mproc_mpi_pool_new(&f->pool, &o, NULL, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err < 0) {
+        close(f->efd);
+        free(f);
+        return err;
+    }
+    pthread_mutex_lock(&f->pool->mu);
+    *slots = f->pool->nprocs;
+    pthread_mutex_unlock(&f->pool->mu);
+    the_farm = f;
+    *out = f;
+    return 0;
+}
+
+static int farm_submit(mpifarm *f, size_t tag, const void *job, size_t len)
+{
+    mproc_submit_opts so = { .on_success = on_ready, .on_error = on_ready,
+                             .cookie = (void *)(uintptr_t)tag };
+    mproc_result *r;
+    return mproc_pool_submit(f->pool, farm_task, job, len, &so, &r);
+}
+
+static int farm_fd(const mpifarm *f)
+{
+    return f->efd;
+}
+
+static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, int *code)
+{
+    if (f->cur)
+        mproc_result_free(f->cur);
+    f->cur = NULL;
+    pthread_mutex_lock(&f->mu);
+    if (f->head == f->n) {
+        uint64_t v;
+        ssize_t rd = read(f->efd, &v, sizeof v);
+        (void)rd; /* EAGAIN: nothing was left to clear */
+        pthread_mutex_unlock(&f->mu);
+        return 0;
+    }
+    outcome o = f->q[f->head++];
+    pthread_mutex_unlock(&f->mu);
+    f->cur = o.res;
+    *tag = o.tag;
+    *data = NULL;
+    *len = 0;
+    *code = mproc_result_get(o.res, 0, data, len);
+    if (*code == MPROC_ETASK)
+        *code = -mproc_result_code(o.res);
+    return 1;
+}
+
+static void farm_stop(mpifarm *f, bool now)
+{
+    if (now) {
+        mproc_pool_terminate(f->pool);
+    } else {
+        mproc_pool_close(f->pool);
+        mproc_pool_join(f->pool);
+    }
+}
+
+static void farm_free(mpifarm *f)
+{
+    if (!f)
+        return;
+    /* Every callback has run once the pool is freed: then every result is
+       in the queue. */
+    mproc_pool_free(f->pool);
+    if (f->cur)
+        mproc_result_free(f->cur);
+    for (size_t k = f->head; k < f->n; k++)
+        mproc_result_free(f->q[k].res);
+    free(f->q);
+    close(f->efd);
+    pthread_mutex_destroy(&f->mu);
+    the_farm = NULL;
+    free(f);
+}
+
+static const mpifarm_api api = {
+    .version = MPIFARM_VERSION,
+    .impl = MPROC_MPIFARM_IMPL,
+    .rank = farm_rank,
+    .size = farm_size,
+    .serve = farm_serve,
+    .start = farm_start,
+    .submit = farm_submit,
+    .fd = farm_fd,
+    .take = farm_take,
+    .stop = farm_stop,
+    .free = farm_free,
+};
+
+__attribute__((visibility("default"))) const mpifarm_api *mproc_mpifarm_api(void);
+const mpifarm_api *mproc_mpifarm_api(void)
+{
+    return &api;
+}
