@@ -151,17 +151,28 @@ static int gather_opts(run *r, int argc, char **argv, int *rc)
    usage error. */
 static int pipe_start(run *r, int argc, int i)
 {
+    const pipe_opts *po = &r->o.pipe;
     if (i < argc)
         return run_usage_error("--pipe reads stdin: no ::: or :::: sources");
     if (r->o.dry)
         return run_usage_error("--dry-run with --pipe is not supported by mproc");
+    if (po->rr && r->o.retries > 1)
+        return run_usage_error("--retries cannot be combined with --roundrobin.");
     long nrec = r->o.max_replace_args >= 0 ? r->o.max_replace_args : r->o.max_args;
     long nlines = r->o.max_lines_L >= 0 ? r->o.max_lines_L : r->o.max_lines;
-    int rc = pipe_setup(&r->pipe, &r->o.pipe, nrec, nlines, r->o.header);
+    if (po->part && (r->o.max_lines_L >= 0 || r->o.max_lines >= 0 || r->o.max_replace_args >= 0))
+        return run_usage_error("--pipepart is incompatible with --max-replace-args, "
+                               "--max-lines, and -L.");
+    int rc = pipe_setup(&r->pipe, po, po->part ? 0 : nrec, po->part ? 0 : nlines, r->o.header);
     if (rc != 0)
         return rc;
     r->pipe.header_twice = r->o.retries > 1;
-    r->o.repl.no_append = true;
+    r->pipe.tmpdir = tmp_dir(r);
+    r->o.repl.no_append = !po->cat && !po->fifo;
+    if (po->part) {
+        long j = r->o.jobs < 0 ? mproc_cpu_count() : r->o.jobs;
+        return pipe_part_setup(&r->pipe, po, r->o.argfiles, r->o.nargfiles, j);
+    }
     r->in.streaming = true;
     return 0;
 }
@@ -275,7 +286,7 @@ int tool_run(int argc, char **argv)
     r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
-    r.total = r.o.pipe.on ? 0 : sources_count(&r.in, &r.o);
+    r.total = r.o.pipe.on ? pipe_njobs(&r.pipe) : sources_count(&r.in, &r.o);
     if (grouping) {
         long j0 = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
         long n = groups_form(&r.grp, &r.o, &r.in, r.total, r.tmpl, j0 > 0 ? (size_t)j0 : 0);
@@ -326,6 +337,7 @@ int tool_run(int argc, char **argv)
         goto out;
 
     r.nslots = fit_slots(r.nslots);
+    r.pipe.rr_jobs = (size_t)r.nslots; /* --round-robin: a job per slot */
     r.slots = xmalloc((size_t)r.nslots * sizeof *r.slots);
     memset(r.slots, 0, (size_t)r.nslots * sizeof *r.slots);
     for (long k = 0; k < r.nslots; k++)
@@ -426,6 +438,8 @@ out:
     xclose(&r.devnull);
     /* The perl coprocess, if any, ends before we may leave by a signal. */
     cmd_finish();
+    /* So do --cat's and --fifo's temporary files. */
+    pipe_free(&r.pipe);
     int die_by = r.interrupted;
     if (pipe_set)
         sigaction(SIGPIPE, &sa_pipe_old, NULL);
