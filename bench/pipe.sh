@@ -1,15 +1,17 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The mproc authors
-# pipe.sh BUILD_DIR: `mproc run --pipe` against GNU parallel's --pipe over a
-# generated file of PIPE_BENCH_MB MiB (default 1024), beside `cat FILE >
-# /dev/null`, the read floor. One table, with ratios and throughput, and
-# each runner's max RSS.
+# pipe.sh BUILD_DIR: `mproc run --pipe` and `--pipe-part` against GNU
+# parallel's same commands over a generated file of PIPE_BENCH_MB MiB
+# (default 1024), beside `cat FILE > /dev/null`, the read floor. Each row is
+# run PIPE_BENCH_REPEAT times (default 3): the best time, the spread (worst
+# over best), throughput, and the runner's max RSS; then the ratios.
 set -eu
 build=${1:-build}
 [ -x "$build/mproc" ] || { echo "pipe.sh: no $build/mproc (build first)" >&2; exit 1; }
 mproc="$(cd "$build" && pwd)/mproc"
 mb=${PIPE_BENCH_MB:-1024}
+repeat=${PIPE_BENCH_REPEAT:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 export HOME="$tmp"
@@ -23,31 +25,57 @@ awk -v want=$((mb * 1048576)) 'BEGIN {
     while (n < want) { l = (i * 7919) % 100; print substr(s, 1, l); n += l + 1; i++ }
 }' > "$file"
 bytes=$(wc -c < "$file")
+want_lines=$(wc -l < "$file")
 cat "$file" > /dev/null # warm the page cache
 
-# run LABEL CMD...: wall seconds and max RSS (KiB) of CMD < FILE.
+# run LABEL CMD...: CMD < FILE, PIPE_BENCH_REPEAT times; prints
+# LABEL|best seconds|worst seconds|max RSS KiB of the best run.
 run() {
     label=$1
     shift
-    /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" < "$file" > "$tmp/out" 2>"$tmp/err" || {
-        echo "pipe.sh: $label failed:" >&2; cat "$tmp/err" >&2; exit 1; }
-    read -r secs rss < "$tmp/time"
-    lines=$(awk '{ n += $1 } END { print n }' "$tmp/out")
-    echo "$label|$secs|$rss|$lines"
+    best= worst= rss=
+    i=0
+    while [ "$i" -lt "$repeat" ]; do
+        /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" < "$file" > "$tmp/out" 2>"$tmp/err" || {
+            echo "pipe.sh: $label failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+        lines=$(awk '{ n += $1 } END { print n + 0 }' "$tmp/out")
+        case $label in cat*) ;; *)
+            [ "$lines" = "$want_lines" ] || {
+                echo "pipe.sh: $label counted $lines lines, not $want_lines" >&2; exit 1; } ;;
+        esac
+        read -r secs kib < "$tmp/time"
+        if [ -z "$best" ] || awk -v a="$secs" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$secs rss=$kib
+        fi
+        if [ -z "$worst" ] || awk -v a="$secs" -v b="$worst" 'BEGIN { exit !(a > b) }'; then
+            worst=$secs
+        fi
+        i=$((i + 1))
+    done
+    echo "$label|$best|$worst|$rss"
 }
 
-floor=$(run "cat" sh -c 'cat > /dev/null' | cut -d'|' -f2)
 {
+    run "cat FILE > /dev/null" sh -c 'cat > /dev/null'
     run "mproc run --pipe --block 1M wc -l" "$mproc" run --pipe --block 1M wc -l
     run "parallel --pipe --block 1M wc -l" parallel --pipe --block 1M wc -l
+    run "mproc run --pipe --block 1M wc -l, from cat" sh -c "cat | '$mproc' run --pipe --block 1M wc -l"
+    run "mproc run --pipe-part --block 10M -a FILE wc -l" \
+        "$mproc" run --pipe-part --block 10M -a "$file" wc -l
+    run "parallel --pipe-part --block 10M -a FILE wc -l" \
+        parallel --pipe-part --block 10M -a "$file" wc -l
 } > "$tmp/rows"
 
-printf '%d MiB file (%d bytes); read floor, cat FILE > /dev/null: %.2f s\n' "$mb" "$bytes" "$floor"
-printf '%-40s %8s %10s %12s %10s\n' command seconds MB/s "max RSS KiB" lines
-while IFS='|' read -r label secs rss lines; do
-    printf '%-40s %8.2f %10.0f %12s %10s\n' "$label" "$secs" \
-        "$(awk -v b="$bytes" -v s="$secs" 'BEGIN { print (s > 0 ? b / s / 1e6 : 0) }')" "$rss" "$lines"
+printf '%d MiB file (%d bytes), best of %d runs\n' "$mb" "$bytes" "$repeat"
+printf '%-48s %8s %7s %9s %12s\n' command best spread MB/s "max RSS KiB"
+while IFS='|' read -r label best worst rss; do
+    printf '%-48s %8.2f %6.2fx %9.0f %12s\n' "$label" "$best" \
+        "$(awk -v a="$worst" -v b="$best" 'BEGIN { print (b > 0 ? a / b : 1) }')" \
+        "$(awk -v b="$bytes" -v s="$best" 'BEGIN { print (s > 0 ? b / s / 1e6 : 0) }')" "$rss"
 done < "$tmp/rows"
-awk -F'|' -v f="$floor" 'NR == 1 { m = $2 } NR == 2 { g = $2 } END {
-    printf "ratio: mproc --pipe is %.2fx GNU parallel --pipe; %.2fx the read floor (time floor / time)\n",
-        (m > 0 ? g / m : 0), (m > 0 ? f / m : 0) }' "$tmp/rows"
+awk -F'|' 'NR == 1 { f = $2 } NR == 2 { m = $2 } NR == 3 { g = $2 } NR == 4 { s = $2 }
+    NR == 5 { pm = $2 } NR == 6 { pg = $2 } END {
+    printf "ratio: mproc --pipe is %.2fx GNU parallel --pipe (%.2fx from a pipe); %.2fx the read floor\n",
+        (m > 0 ? g / m : 0), (s > 0 ? g / s : 0), (m > 0 ? f / m : 0);
+    printf "ratio: mproc --pipe-part is %.2fx GNU parallel --pipe-part; %.2fx the read floor\n",
+        (pm > 0 ? pg / pm : 0), (pm > 0 ? f / pm : 0) }' "$tmp/rows"

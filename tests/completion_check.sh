@@ -31,6 +31,7 @@ expect run   mproc ""
 expect tree  mproc t
 expect --version mproc --v
 expect --jobs mproc run --jo
+expect --pipe-part mproc run --pipe-p
 expect -j    mproc run -
 expect --keep-order mproc run -j 4 --ke
 expect inputs.txt mproc run --joblog inp

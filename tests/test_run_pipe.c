@@ -172,7 +172,7 @@ END_TEST
 
 void mproc_test_cases(Suite *s)
 {
-    TCase *tc = mproc_tcase(s, "pipe", 120);
+    TCase *tc = mproc_tcase(s, "pipe", 600); /* GNU parallel is slow on a loaded machine */
     tcase_add_test(tc, blocks_end_at_records);
     tcase_add_test(tc, block_grows_past_long_records);
     tcase_add_test(tc, recstart_recend_rrs);

@@ -18,9 +18,17 @@
  * buffer. The block's pages go into its job's pipe by vmsplice, which lends
  * them to the pipe rather than copying them; they are never written again,
  * and munmap leaves the pipe its references, so a block goes as soon as its
- * job is done. A retry lends the same pages to a new pipe. The runner holds no more than the running
- * jobs' blocks and the one being filled, since the loop reads stdin only
- * while a slot is free.
+ * job is done (pipefeed.c). A retry lends the same pages to a new pipe. The
+ * runner holds no more than the running jobs' blocks, one block ready and
+ * the one being filled, since the loop reads stdin only while no block
+ * waits for a slot. Both the stdin pipe and the jobs' are grown to 1 MiB:
+ * a 1M block then goes to its job in one vmsplice (256 MiB from cat,
+ * --block 1M: 257 vmsplice calls, 315 polls in all).
+ *
+ * When stdin is a regular file and nothing but the separator decides the
+ * cut, the same blocks are found without reading them (pipepart.c): only
+ * the end of each block is read, back to its last separator, and the jobs
+ * get the file's ranges by splice, no byte copied by the runner.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "pipe.h"
@@ -38,11 +46,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define BLOCK_DEFAULT (1024 * 1024)
 #define BLOCK_MAX ((size_t)INT_MAX) /* GNU parallel's 2G-1 */
+#define STDIN_PIPE_SIZE (1024 * 1024)
 
 /* --recstart/--recend's escapes, as GNU parallel reads them: \0 \r \n \t
    \' \" \\ stand for their characters. */
@@ -67,7 +77,7 @@ static char *unescape(const char *s, size_t *len)
 
 /* fmt with %1$s the record start and %2$s the record end, each a group of
    its own, compiled; NULL after printing why. */
-static void *compile(const char *fmt, const char *rs, const char *re, uint32_t flags)
+void *pipe_compile(const char *fmt, const char *rs, const char *re, uint32_t flags)
 {
     tbuf pat = {0};
     tbuf_addf(&pat, fmt, rs, re);
@@ -90,11 +100,13 @@ static int setup_regexp(pipe_in *p, const pipe_opts *o, const char *rs, const ch
     if (o->recend && !*o->recend && !o->recstart)
         re = "(?s:.)";
     p->rrs = o->rrs;
-    p->re_cut = compile("^((?s:.)*(?:%2$s))(?:%1$s)", rs, re, PCRE2_MULTILINE);
+    /* --pipe-part's search is /s, not /m, in GNU parallel. */
+    p->re_cut = pipe_compile("^((?s:.)*(?:%2$s))(?:%1$s)", rs, re,
+                             o->part ? PCRE2_DOTALL : PCRE2_MULTILINE);
     if (o->rrs) {
-        p->re_sep = compile("(?:%2$s)(?:%1$s)", rs, re, PCRE2_MULTILINE);
-        p->re_start = compile("^(?:%1$s)%2$.0s", rs, re, PCRE2_ANCHORED | PCRE2_DOTALL);
-        p->re_end = compile("%1$.0s(?:%2$s)$", rs, re, PCRE2_DOTALL);
+        p->re_sep = pipe_compile("(?:%2$s)(?:%1$s)", rs, re, PCRE2_MULTILINE);
+        p->re_start = pipe_compile("^(?:%1$s)%2$.0s", rs, re, PCRE2_ANCHORED | PCRE2_DOTALL);
+        p->re_end = pipe_compile("%1$.0s(?:%2$s)$", rs, re, PCRE2_DOTALL);
     }
     if (!p->re_cut || (o->rrs && (!p->re_sep || !p->re_start || !p->re_end)))
         return TOOL_EXIT_USAGE;
@@ -103,7 +115,7 @@ static int setup_regexp(pipe_in *p, const pipe_opts *o, const char *rs, const ch
 
 /* Where re first matches in b[from, n): start and end (of its first group
    with group), false when nowhere. */
-static bool re_match(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo,
+bool pipe_re_match(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo,
                      bool group)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
@@ -122,7 +134,7 @@ static bool re_match(void *re, const char *b, size_t n, size_t from, size_t *so,
 
 static bool re_find(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo)
 {
-    return re_match(re, b, n, from, so, eo, false);
+    return pipe_re_match(re, b, n, from, so, eo, false);
 }
 
 /* --rrs with --regexp: as GNU parallel's s/end start//g, s/^start//,
@@ -156,6 +168,14 @@ static size_t remove_seps_re(const pipe_in *p, char *b, size_t n)
 int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const char *header)
 {
     memset(p, 0, sizeof *p);
+    /* --pipe-part makes one block per slot of --round-robin; --cat and
+       --fifo give each job one block, as a file's. */
+    p->rr = o->rr && !o->part && !o->cat && !o->fifo;
+    p->cat = o->cat;
+    p->fifo = o->fifo;
+    p->part = o->part;
+    if (o->cat && o->fifo)
+        return run_usage_error("--fifo cannot be combined with --cat.");
     p->nrec = nrec > 0 ? nrec : 0;
     p->nlines = nlines > 0 ? nlines : 0;
     p->header_done = !header;
@@ -169,7 +189,7 @@ int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const cha
                 tbuf_adds(&pat, "(.*\n)");
         else
             tbuf_adds(&pat, header);
-        p->re_header = compile("%1$s%2$.0s", tbuf_cstr(&pat), "", PCRE2_ANCHORED);
+        p->re_header = pipe_compile("%1$s%2$.0s", tbuf_cstr(&pat), "", PCRE2_ANCHORED);
         tbuf_free(&pat);
         if (!p->re_header)
             return TOOL_EXIT_USAGE;
@@ -177,7 +197,7 @@ int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const cha
     if (o->regexp && p->nrec)
         return run_usage_error("-N with --pipe --regexp is not supported by mproc");
     double bs = BLOCK_DEFAULT;
-    if (o->block && (!parse_size(o->block, &bs) || bs < 1)) {
+    if (o->block && !o->part && (!parse_size(o->block, &bs) || bs < 1)) {
         /* "0" is GNU parallel's default, as Perl takes it for false. */
         if (!(parse_size(o->block, &bs) && bs == 0))
             return run_usage_error("--block: not a size: '%s'", o->block);
@@ -199,12 +219,18 @@ int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const cha
     memcpy(p->sep, p->recend, p->endlen);
     memcpy(p->sep + p->endlen, p->recstart, p->startlen);
     p->rrs = o->rrs;
+    /* Cut in place when nothing but the separator decides (and GNU's
+       --pipe's rules, which pipe_in_place_read follows, are the cut). */
+    if (!o->part && !p->rrs && !p->nrec && !p->nlines && !header)
+        pipe_in_place_setup(p, 0);
+    struct stat st;
+    if (!o->part && !p->in_place && fstat(0, &st) == 0 && S_ISFIFO(st.st_mode))
+        (void)fcntl(0, F_SETPIPE_SZ, STDIN_PIPE_SIZE); /* fewer, longer reads */
     return 0;
 }
 
-/* The last place in b[0, n) where sep starts; -1 when none. An empty sep
-   is found at the end, as Perl's rindex finds it. */
-static long last_sep(const pipe_in *p, const char *b, size_t n)
+/* An empty sep is found at the end, as Perl's rindex finds it. */
+long pipe_last_sep(const pipe_in *p, const char *b, size_t n)
 {
     if (p->seplen == 0)
         return (long)n;
@@ -282,8 +308,7 @@ static int emit(pipe_in *p, size_t n)
                                          : remove_seps(p, p->buf.p, n);
     size_t tail = p->buf.len - n;
     tbuf fresh = { 0 };
-    pipe_block b = { .wfd = -1, .data = len,
-                     .len = p->headerlen * (p->header_twice ? 2 : 1) + len };
+    pipe_block b = { .fd = -1, .data = len };
     if (tail <= n) {
         /* The block keeps the buffer's pages; the tail moves. */
         b.mem = p->buf.p;
@@ -304,35 +329,30 @@ static int emit(pipe_in *p, size_t n)
         memmove(p->buf.p, p->buf.p + n, tail);
         p->buf.len = tail;
     }
-    if (p->nblocks == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 64;
-        p->blk = xrealloc(p->blk, p->cap * sizeof *p->blk);
-    }
-    p->blk[p->nblocks++] = b;
+    pipe_add_block(p, b);
     return 0;
 }
 
 /* A full buffer (not the input's end): cut after its last record end
    followed by a record start, else let the next block be larger. */
-static int grow(pipe_in *p);
 
 static int cut(pipe_in *p)
 {
     size_t n = 0, so;
     if (p->re_cut) {
-        if (!re_match(p->re_cut, p->buf.p, p->buf.len, 0, &so, &n, true))
+        if (!pipe_re_match(p->re_cut, p->buf.p, p->buf.len, 0, &so, &n, true))
             n = 0;
     } else {
-        long i = last_sep(p, p->buf.p, p->buf.len);
+        long i = pipe_last_sep(p, p->buf.p, p->buf.len);
         n = i < 0 ? 0 : (size_t)i + p->endlen;
     }
     if (n > 0)
         return emit(p, n);
-    return grow(p);
+    pipe_grow(p);
+    return 0;
 }
 
-/* Nothing was cut from a whole buffer: a record is longer than a block. */
-static int grow(pipe_in *p)
+void pipe_grow(pipe_in *p)
 {
     if (p->blocksize < BLOCK_MAX) {
         size_t old = p->blocksize;
@@ -342,7 +362,6 @@ static int grow(pipe_in *p)
                 "mproc: Warning: A record was longer than %zu. Increasing to --blocksize %zu.\n",
                 old, p->blocksize);
     }
-    return 0;
 }
 
 /* -N: every N records the buffer holds, each a block; the first record
@@ -395,7 +414,8 @@ static int round_end(pipe_in *p)
         return cut(p);
     if (err < 0 || p->eof || p->nblocks > before)
         return err;
-    return grow(p);
+    pipe_grow(p);
+    return 0;
 }
 
 /* --header: read until it matches at the start; it then goes before every
@@ -421,7 +441,17 @@ static int read_header(pipe_in *p, int fd)
     return 0;
 }
 
+static int read_stream(pipe_in *p, int fd);
+
 int pipe_read(pipe_in *p, int fd)
+{
+    int err = p->in_place ? pipe_in_place_read(p, fd) : read_stream(p, fd);
+    if (err < 0)
+        pipe_end_input(p); /* nothing more comes */
+    return err;
+}
+
+static int read_stream(pipe_in *p, int fd)
 {
     if (!p->header_done)
         return read_header(p, fd);
@@ -438,7 +468,10 @@ int pipe_read(pipe_in *p, int fd)
         if (n == 0) {
             p->eof = true;
             int err = round_end(p);
-            return err < 0 ? err : emit(p, p->buf.len);
+            if (err == 0)
+                err = emit(p, p->buf.len);
+            pipe_end_input(p);
+            return err;
         }
         p->buf.len += (size_t)n;
         if ((size_t)n == want) {
@@ -457,103 +490,12 @@ int pipe_read(pipe_in *p, int fd)
     }
 }
 
-static pipe_block *block(pipe_in *p, size_t seq)
-{
-    assert(seq >= 1 && seq <= p->nblocks);
-    return &p->blk[seq - 1];
-}
-
-static void close_fd(int *fd)
-{
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
-}
-
-int pipe_job_stdin(pipe_in *p, size_t seq)
-{
-    pipe_block *b = block(p, seq);
-    int fds[2];
-    assert(b->mem);
-    close_fd(&b->wfd);
-    if (pipe2(fds, O_CLOEXEC) < 0)
-        return -errno;
-    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0) {
-        int err = -errno;
-        close(fds[0]);
-        close(fds[1]);
-        return err;
-    }
-    /* The pipe keeps its default size: a larger one would wake us less
-       often, but a job that stops reading early would then find its whole
-       block taken where GNU parallel's writer meets a closed pipe. */
-    b->wfd = fds[1];
-    b->off = 0;
-    b->broken = false;
-    pipe_job_feed(p, seq);
-    return fds[0];
-}
-
-int pipe_job_wfd(const pipe_in *p, size_t seq)
-{
-    return seq >= 1 && seq <= p->nblocks ? p->blk[seq - 1].wfd : -1;
-}
-
-void pipe_job_feed(pipe_in *p, size_t seq)
-{
-    pipe_block *b = block(p, seq);
-    while (b->wfd >= 0 && (size_t)b->off < b->len) {
-        /* The header (once or twice), then the records: lent, not copied. */
-        size_t off = (size_t)b->off, hl = p->headerlen, nh = b->len - b->data;
-        struct iovec iov;
-        if (off < nh) {
-            iov.iov_base = p->header + off % hl;
-            iov.iov_len = hl - off % hl;
-        } else {
-            iov.iov_base = b->mem + (off - nh);
-            iov.iov_len = b->data - (off - nh);
-        }
-        ssize_t n = vmsplice(b->wfd, &iov, 1, SPLICE_F_NONBLOCK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            return;
-        if (n <= 0) {
-            b->broken = true; /* EPIPE: the job closed its stdin */
-            break;
-        }
-        b->off += n;
-    }
-    close_fd(&b->wfd);
-}
-
-bool pipe_job_broken(const pipe_in *p, size_t seq)
-{
-    return seq >= 1 && seq <= p->nblocks && p->blk[seq - 1].broken;
-}
-
-size_t pipe_block_len(const pipe_in *p, size_t seq)
-{
-    return seq >= 1 && seq <= p->nblocks ? p->blk[seq - 1].len : 0;
-}
-
-void pipe_block_done(pipe_in *p, size_t seq)
-{
-    if (seq < 1 || seq > p->nblocks)
-        return;
-    pipe_block *b = &p->blk[seq - 1];
-    /* The pipe first: the pages it still holds stay its own. */
-    close_fd(&b->wfd);
-    if (b->mem)
-        munmap(b->mem, b->cap);
-    b->mem = NULL;
-}
-
 void pipe_free(pipe_in *p)
 {
-    for (size_t k = 0; k < p->nblocks; k++)
-        pipe_block_done(p, k + 1);
-    free(p->blk);
+    pipe_feeds_free(p);
+    for (size_t k = 0; k < p->nfiles; k++)
+        close(p->files[k]);
+    free(p->files);
     free(p->recstart);
     free(p->recend);
     free(p->sep);

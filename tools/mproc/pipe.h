@@ -10,11 +10,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The options, as given (runopt.c's table sets them). */
 typedef struct pipe_opts {
-    bool on;                /* --pipe / --spreadstdin */
+    bool on;                /* --pipe / --spreadstdin (or one below) */
+    bool part;              /* --pipe-part: the -a files cut in place */
+    bool rr;                /* --round-robin */
+    bool cat;               /* --cat: {} names a file holding the block */
+    bool fifo;              /* --fifo: {} names a FIFO fed the block */
     const char *block;      /* --block SIZE, NULL: 1M */
     const char *recstart;   /* --recstart STR, NULL: none */
     const char *recend;     /* --recend STR, NULL: "\n" (unless --recstart) */
@@ -22,17 +27,32 @@ typedef struct pipe_opts {
     bool regexp;            /* --regexp: --recstart and --recend are PCRE */
 } pipe_opts;
 
-/* The splitter's state: the bytes read and not yet cut, and every block
-   cut so far (its own pages each, until its job is done with it). */
+/* A block: its own pages (cut from a stream), or a range of a file, read
+   in place (--pipe-part, or stdin when it is a regular file). */
 typedef struct pipe_block {
-    char *mem;               /* its pages (mmap); NULL once its job is done */
+    char *mem;               /* its pages (mmap); NULL: a file's range */
     size_t cap;              /* their size */
+    int fd;                  /* the file (not ours to close) */
+    off_t foff;              /* where the range starts */
+    size_t hlen;             /* the file's header: its first hlen bytes */
     size_t data;             /* its records' length, after the header(s) */
-    int wfd;                 /* the write end of its job's stdin; -1: none */
-    size_t len;              /* header(s) and records (the joblog's Send) */
-    off_t off;               /* how much of it the job's pipe took */
-    bool broken;             /* the job closed its stdin before the end */
 } pipe_block;
+
+/* What one job is sent: the header, then its block (with --round-robin
+   one block after another, as they come). */
+typedef struct pipe_feed {
+    int wfd;                 /* the write end of its stdin (or FIFO); -1 */
+    int rfd;                 /* --fifo: our read end, which keeps it open */
+    size_t blk;              /* the block being sent, by index + 1; 0 none */
+    size_t hdr;              /* header bytes before that block's data */
+    size_t off;              /* how much of header and block went */
+    size_t sent;             /* all it was given (the joblog's Send) */
+    bool started;            /* a job has it (--round-robin: idle until) */
+    bool broken;             /* the job closed its stdin before the end */
+    bool draining;           /* --fifo: all sent, not yet all read */
+    bool gone;               /* its job is finished for good */
+    char *tmp;               /* --cat, --fifo: the name {} stands for */
+} pipe_feed;
 
 typedef struct pipe_in {
     size_t blocksize;
@@ -53,8 +73,26 @@ typedef struct pipe_in {
     void *re_cut, *re_sep, *re_start, *re_end;
     tbuf buf;
     bool eof;
-    struct pipe_block *blk;  /* by seq - 1 */
-    size_t nblocks, cap;
+    /* stdin is a regular file and the cut needs no copy of it: blocks are
+       its ranges, found by reading back from each block's end. */
+    bool in_place;
+    off_t fpos, fsize;       /* the next block's start; the file's size */
+    size_t flen;             /* bytes of it the next block's buffer holds */
+    pipe_block *blk;         /* every block cut, by index */
+    size_t nblocks, blk_cap;
+    pipe_feed *feed;         /* every job's, by seq - 1 */
+    size_t nfeeds, feed_cap;
+    /* How the blocks reach the jobs. */
+    bool rr;                 /* --round-robin: at most rr_jobs jobs */
+    size_t rr_jobs;
+    size_t *queue;           /* --round-robin: blocks no job took yet */
+    size_t nqueue, queue_cap;
+    size_t rr_next;          /* the job to offer the next block first */
+    bool cat, fifo;
+    bool part;               /* --pipe-part: a job closing early is fine */
+    const char *tmpdir;
+    int *files;              /* --pipe-part: the -a files, open */
+    size_t nfiles;
 } pipe_in;
 
 /* Check the options and prepare p. Returns 0, or the tool's exit status
@@ -66,28 +104,90 @@ int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const cha
    after the last block was cut. */
 int pipe_read(pipe_in *p, int fd);
 
-/* A new pipe for the job of block seq (again on a retry, from the block's
-   start): its read end, the job's stdin, which the caller closes once the
-   job is started; or -errno. The loop then feeds the write end. */
+/* ---- in place (pipepart.c) */
+
+/* --pipe-part: cut the files (the -a FILEs) where GNU parallel cuts them,
+   for jslots job slots (a negative --block is per slot); every block is
+   then known, p->eof is set. 0, or the exit status after an error was
+   printed. */
+int pipe_part_setup(pipe_in *p, const pipe_opts *o, const char *const *files, size_t nfiles,
+                    long jslots);
+
+/* Whether stdin (fd) can be cut in place, and if so, prepare for it. */
+bool pipe_in_place_setup(pipe_in *p, int fd);
+
+/* Cut the next block of stdin in place (pipe_read's part for it). */
+int pipe_in_place_read(pipe_in *p, int fd);
+
+/* fmt with %1$s the record start and %2$s the record end, each a group of
+   its own, compiled; NULL after printing why. */
+void *pipe_compile(const char *fmt, const char *rs, const char *re, uint32_t flags);
+
+/* Where re first matches in b[from, n): start and end (of its first group
+   with group), false when nowhere. */
+bool pipe_re_match(void *re, const char *b, size_t n, size_t from, size_t *so, size_t *eo,
+                   bool group);
+
+/* The last place in b[0, n) where p's separator starts; -1 when none. */
+long pipe_last_sep(const pipe_in *p, const char *b, size_t n);
+
+/* A grown block size, after no record ended in a whole block (with GNU's
+   warning). */
+void pipe_grow(pipe_in *p);
+
+/* ---- to the jobs (pipefeed.c) */
+
+/* A block more: a job of its own, or (--round-robin) the next job free. */
+void pipe_add_block(pipe_in *p, pipe_block b);
+
+/* The input's end: --round-robin's jobs with nothing left to take see
+   theirs. */
+void pipe_end_input(pipe_in *p);
+
+/* The number of jobs so far. */
+size_t pipe_njobs(const pipe_in *p);
+
+/* --round-robin: whether the loop should read more of stdin for jobs that
+   are all running (none has a block waiting). */
+bool pipe_wants_input(const pipe_in *p);
+
+/* Job seq's value for {} (--cat, --fifo: the temporary file's name, made
+   now): into *vals, *nvals; nothing otherwise. 0 or -errno. */
+int pipe_job_vals(pipe_in *p, size_t seq, char ***vals, size_t *nvals);
+
+/* The stdin of job seq (again on a retry, from the block's start): a
+   pipe's read end, or /dev/null (--cat, --fifo), which the caller closes
+   once the job is started; or -errno. The loop then feeds the write end. */
 int pipe_job_stdin(pipe_in *p, size_t seq);
 
-/* The write end of block seq's job's stdin while some of the block is yet
-   to go (poll it for POLLOUT), else -1. */
+/* The write end of job seq's stdin while some of its block is yet to go
+   (poll it for POLLOUT), else -1. */
 int pipe_job_wfd(const pipe_in *p, size_t seq);
 
 /* Pass the job as much of its block as its pipe takes now; at the end (or
    when the job closed its stdin) the write end is closed. */
 void pipe_job_feed(pipe_in *p, size_t seq);
 
+/* --fifo: whether some FIFO holds its whole block, not all read yet
+   (pipe_fifo_check should then run every few ms). */
+bool pipe_fifo_draining(const pipe_in *p);
+
+/* --fifo: a FIFO whose job has read all of it is closed (its end of file). */
+void pipe_fifo_check(pipe_in *p);
+
 /* Whether the job of block seq closed its stdin before taking it all:
    GNU parallel reports such a job as killed by SIGPIPE. */
 bool pipe_job_broken(const pipe_in *p, size_t seq);
 
-/* Block seq's length; 0 when there is none. */
-size_t pipe_block_len(const pipe_in *p, size_t seq);
+/* What job seq was sent (the joblog's Send). */
+size_t pipe_job_sent(const pipe_in *p, size_t seq);
 
-/* The job of block seq is finished for good: its memory goes. */
-void pipe_block_done(pipe_in *p, size_t seq);
+/* Job seq is finished for good: its block's memory and its temporary
+   file go. */
+void pipe_job_done(pipe_in *p, size_t seq);
+
+/* Every job's feed and block (pipe_free's part). */
+void pipe_feeds_free(pipe_in *p);
 
 void pipe_free(pipe_in *p);
 

@@ -201,6 +201,8 @@ static int start_job(run *r, long si)
     int p_out[2] = { -1, -1 }, p_err[2] = { -1, -1 };
     int err = 0, in_r = r->devnull;
     job_values(r, s->seq - 1);
+    if (r->o.pipe.on && (err = pipe_job_vals(&r->pipe, s->seq, &r->vals, &r->nvals)) < 0)
+        return err;
     int b = build_cmd(r, &s->cmd, s->seq, si + 1);
     if (b < 0)
         return ERR_REPORTED;
@@ -528,7 +530,7 @@ int job_ended(run *r, long si, int exitval, int sig, double runtime)
     }
     r->done++;
     r->pg.completed++;
-    pipe_block_done(&r->pipe, s->seq);
+    pipe_job_done(&r->pipe, s->seq);
     if (failed) {
         r->nfail++;
     } else {
@@ -644,6 +646,8 @@ static int poll_timeout(const run *r)
     double next = r->hold_until;
     if (r->o.memfree > 0 && r->running > 1)
         next = fmin(next, r->th.mem_checked + 0.5);
+    if (pipe_fifo_draining(&r->pipe))
+        next = fmin(next, now_mono() + 0.01);
     for (long i = 0; i < r->slot_cap; i++) {
         const slot *s = &r->slots[i];
         if (!s->busy)
@@ -688,7 +692,7 @@ static void on_input(run *r)
         if (err < 0)
             fprintf(stderr, "mproc run: reading stdin: %s\n", strerror(-err));
         r->in.eof = r->pipe.eof || err < 0;
-        r->total = r->pipe.nblocks;
+        r->total = pipe_njobs(&r->pipe);
         pend_grow(r);
         return;
     }
@@ -707,11 +711,16 @@ static void on_input(run *r)
     pend_grow(r);
 }
 
-/* Whether to wait for more input: only while a slot is free for it. */
+/* Whether to wait for more input: only while a slot is free for it (or
+   with --pipe, one block ahead of the jobs, so that reading never waits
+   for them). */
 static bool want_input(const run *r)
 {
-    return r->in.streaming && !r->in.eof && !r->stop && r->next >= r->total &&
-           r->running < (size_t)r->nslots;
+    if (!r->in.streaming || r->in.eof || r->stop)
+        return false;
+    if (r->pipe.rr)
+        return pipe_wants_input(&r->pipe);
+    return r->next >= r->total && (r->o.pipe.on || r->running < (size_t)r->nslots);
 }
 
 int loop(run *r)
@@ -799,6 +808,7 @@ int loop(run *r)
             cancel_all(r, SIGTERM);
         }
         on_deadlines(r);
+        pipe_fifo_check(&r->pipe);
         if (err >= 0 && r->hold_until <= now_mono())
             err = fill_slots(r);
     }

@@ -131,10 +131,13 @@ static int gather_opts(run *r, int argc, char **argv, int *rc)
    usage error. */
 static int pipe_start(run *r, int argc, int i)
 {
+    const pipe_opts *po = &r->o.pipe;
     if (i < argc)
         return run_usage_error("--pipe reads stdin: no ::: or :::: sources");
     if (r->o.dry)
         return run_usage_error("--dry-run with --pipe is not supported by mproc");
+    if (po->rr && r->o.retries > 1)
+        return run_usage_error("--retries cannot be combined with --roundrobin.");
     /* Records and lines are counted by whole numbers here (GNU parallel
        loops up to the count and takes the lines modulo it): 1.5 is 1. A
        fraction below one is refused: GNU parallel then cuts a record after
@@ -148,11 +151,19 @@ static int pipe_start(run *r, int argc, int i)
         return run_usage_error("--pipe: -L and -l count whole lines, not %g", nlines_f);
     if (nrec_f > 0 && nrec_f < 1)
         return run_usage_error("--pipe: -N and -n count whole records, not %g", nrec_f);
-    int rc = pipe_setup(&r->pipe, &r->o.pipe, nrec, nlines, r->o.header);
+    if (po->part && (o->max_lines_L >= 0 || o->max_lines >= 0 || o->max_replace_args >= 0))
+        return run_usage_error("--pipepart is incompatible with --max-replace-args, "
+                               "--max-lines, and -L.");
+    int rc = pipe_setup(&r->pipe, po, po->part ? 0 : nrec, po->part ? 0 : nlines, r->o.header);
     if (rc != 0)
         return rc;
     r->pipe.header_twice = r->o.retries > 1;
-    r->o.repl.no_append = true;
+    r->pipe.tmpdir = tmp_dir(r);
+    r->o.repl.no_append = !po->cat && !po->fifo;
+    if (po->part) {
+        long j = r->o.jobs < 0 ? mproc_cpu_count() : r->o.jobs;
+        return pipe_part_setup(&r->pipe, po, r->o.argfiles, r->o.nargfiles, j);
+    }
     r->in.streaming = true;
     return 0;
 }
@@ -294,7 +305,7 @@ int tool_run(int argc, char **argv)
     r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results || r.o.eta;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
-    r.total = r.o.pipe.on ? 0 : sources_count(&r.in, &r.o);
+    r.total = r.o.pipe.on ? pipe_njobs(&r.pipe) : sources_count(&r.in, &r.o);
     if (grouping) {
         long j0 = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
         long n = groups_form(&r.grp, &r.o, &r.in, r.total, r.tmpl, j0 > 0 ? (size_t)j0 : 0);
@@ -353,6 +364,7 @@ int tool_run(int argc, char **argv)
     }
 
     slots_init(&r);
+    r.pipe.rr_jobs = (size_t)r.nslots; /* --round-robin: a job per slot */
     if (r.mpi) {
         /* The other ranks' slots follow rank 0's own. */
         if (mpi_begin(&r, &r.nslots, &rc) < 0)
@@ -455,6 +467,8 @@ out:
     xclose(&r.devnull);
     /* The perl coprocess, if any, ends before we may leave by a signal. */
     cmd_finish();
+    /* So do --cat's and --fifo's temporary files. */
+    pipe_free(&r.pipe);
     int die_by = r.interrupted;
     if (pipe_set)
         sigaction(SIGPIPE, &sa_pipe_old, NULL);

@@ -197,6 +197,16 @@ static int h_str(run_opts *o, const char *val, const optdef *d)
     return 0;
 }
 
+/* --pipe-part, --cat and --fifo each mean --pipe too, as GNU parallel
+   takes them. */
+static int h_pipe_mode(run_opts *o, const char *val, const optdef *d)
+{
+    (void)val;
+    o->pipe.on = true;
+    *(bool *)((char *)o + d->flag) = true;
+    return 0;
+}
+
 static int h_rpl(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
@@ -472,10 +482,15 @@ const optdef run_opt_table[] = {
       FLAG(pipe.regexp) },
     { "remove-rec-sep|removerecsep|rrs", 0, ARG_NONE, G_PIPE, NULL,
       "remove --recstart and --recend from the blocks", FLAG(pipe.rrs) },
-    { "round-robin|roundrobin|round", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "cat", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "fifo", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "pipe-part|pipepart", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "round-robin|roundrobin|round", 0, ARG_NONE, G_PIPE, NULL,
+      "blocks to the jobs already running, one job per slot", FLAG(pipe.rr) },
+    { "cat", 0, ARG_NONE, G_PIPE, NULL, "{} names a temporary file holding the block",
+      h_pipe_mode, FLAG(pipe.cat) },
+    { "fifo", 0, ARG_NONE, G_PIPE, NULL, "{} names a temporary FIFO fed the block", h_pipe_mode,
+      FLAG(pipe.fifo) },
+    { "pipe-part|pipepart", 0, ARG_NONE, G_PIPE, NULL,
+      "the -a FILEs in blocks, each job reading its own in place", h_pipe_mode,
+      FLAG(pipe.part) },
 
     /* ---- semaphore: any of these makes the command line mproc sem's, as
        GNU parallel's parse_semaphore decides; sem.c reads them again */

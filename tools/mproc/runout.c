@@ -191,7 +191,7 @@ bool streams(const run *r, const slot *s)
 void joblog_line(run *r, const slot *s, int exitval, int sig, double runtime)
 {
     joblog_rec rec = { .seq = s->seq, .host = mpi_host(r, s), .start_real = s->start_real, .runtime = runtime,
-                       .sent = pipe_block_len(&r->pipe, s->seq),
+                       .sent = pipe_job_sent(&r->pipe, s->seq),
                        .received = s->received, .exitval = exitval, .sig = sig,
                        .cmd = s->cmd.p, .cmdlen = s->cmd.len };
     joblog_write(r->joblog, &rec);
