@@ -30,3 +30,10 @@ if(NOT EXISTS ${_mproc_kh}/asm)
   endif()
 endif()
 set(CMAKE_C_FLAGS_INIT "-isystem ${_mproc_kh}")
+
+# pkg-config finds no .pc file of the host's (Debian's are for its glibc
+# libraries), only those under CMAKE_PREFIX_PATH (scripts/musl-deps), unless
+# the caller names a PKG_CONFIG_LIBDIR of its own.
+if(NOT DEFINED ENV{PKG_CONFIG_LIBDIR})
+  set(ENV{PKG_CONFIG_LIBDIR} ${CMAKE_BINARY_DIR}/musl-no-host-pkgconfig)
+endif()

@@ -19,11 +19,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 extern char **environ;
 
-/* The longest single argument Linux takes (MAX_ARG_STRLEN). */
+/* The longest single argument Linux takes (MAX_ARG_STRLEN), which is also
+   the least it takes of arguments and environment together (ARG_MAX). */
 #define ARG_STRLEN_MAX (32 * 4096L)
 
 bool groups_wanted(const run_opts *o)
@@ -39,14 +41,28 @@ static bool acceptable(long len, long env_bytes, long arg_max)
     return len + 1 <= ARG_STRLEN_MAX && len + 1 + 16 + env_bytes <= arg_max;
 }
 
+/* The bytes of arguments and environment that execve takes, as Linux
+   counts them: a quarter of the stack limit, at most 6 MiB (3/4 of
+   _STK_LIM), at least 32 pages (ARG_MAX). Computed here: glibc's
+   sysconf(_SC_ARG_MAX) follows the stack limit, musl's is ARG_MAX alone. */
+static long exec_args_max(void)
+{
+    long least = ARG_STRLEN_MAX, cap = 6L << 20;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_STACK, &rl) < 0)
+        return least;
+    long quarter = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 > (rlim_t)cap
+                       ? cap
+                       : (long)(rl.rlim_cur / 4);
+    return quarter > least ? quarter : least;
+}
+
 void line_limits(const run_opts *o, long *real, long *usable)
 {
     long env_bytes = 0;
     for (char **e = environ; *e; e++)
         env_bytes += (long)strlen(*e) + 1 + (long)sizeof(char *);
-    long arg_max = sysconf(_SC_ARG_MAX);
-    if (arg_max <= 0)
-        arg_max = 131072;
+    long arg_max = exec_args_max();
     /* GNU parallel's search: up by 16 times from 324, then halving the
        interval until its ends are within 1%. */
     long upper = 100000000, lower, len = 324;

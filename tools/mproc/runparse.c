@@ -255,7 +255,10 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
         }
         if (c == '?' || c == ':') {
             int which = optopt;
-            const optdef *d = which >= LONG_BASE ? &run_opt_table[which - LONG_BASE]
+            /* musl's optopt for a letter that is no option is the wide
+               character it decodes (U+FFFD for an invalid byte): bounded. */
+            const optdef *d = which >= LONG_BASE && (size_t)(which - LONG_BASE) < run_opt_count
+                                  ? &run_opt_table[which - LONG_BASE]
                               : which > 0 && which < 128 && t.by_letter[which] >= 0
                                   ? &run_opt_table[t.by_letter[which]]
                                   : NULL;
