@@ -78,8 +78,12 @@ static int set_nonblock(int fd)
 static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pid_t *pid,
                     int *pidfd)
 {
-    char line[4096];
-    char *argv[PLAIN_ARGV_MAX + 1];
+    /* A long line (-X, -m) has its words on the heap: the shell's parse of
+       100,000 words would cost more than the job. */
+    char small_line[4096];
+    char *small_argv[PLAIN_ARGV_MAX + 1];
+    char *line = small_line, **argv = small_argv;
+    size_t argv_cap = PLAIN_ARGV_MAX + 1;
     tbuf wrapped = { 0 };
     char *sh_argv[] = { r->shell, "-c", s->cmd.p, NULL };
     bool plain = false;
@@ -87,9 +91,14 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
         tbuf_add(&wrapped, s->cmd.p, s->cmd.len);
         cmd_shellquote_wrap(r->tmpl, &wrapped);
         sh_argv[2] = wrapped.p;
-    } else if (r->direct_ok && s->cmd.len < sizeof line) {
+    } else if (r->direct_ok) {
+        if (s->cmd.len >= sizeof small_line) {
+            argv_cap = s->cmd.len / 2 + 2; /* words and their spaces */
+            line = xmalloc(s->cmd.len + 1);
+            argv = xmalloc(argv_cap * sizeof *argv);
+        }
         memcpy(line, s->cmd.p, s->cmd.len + 1);
-        plain = cmd_plain_argv(line, argv, PLAIN_ARGV_MAX + 1) > 0;
+        plain = cmd_plain_argv(line, argv, argv_cap) > 0;
         /* An exported bash function of that name is what the shell runs. */
         if (plain && r->funcs && shell_is_function(argv[0], strlen(argv[0])))
             plain = false;
@@ -97,12 +106,18 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
     spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
+    int err = -1;
     if (plain) {
         const char *path = spawn_resolve(argv[0]);
         if (path && spawn_job(&plan, path, argv, pid, pidfd) == 0)
-            return 0;
+            err = 0;
     }
-    int err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    if (err)
+        err = spawn_job(&plan, r->shell, sh_argv, pid, pidfd);
+    if (line != small_line) {
+        free(line);
+        free(argv);
+    }
     tbuf_free(&wrapped);
     return err;
 }
