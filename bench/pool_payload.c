@@ -8,12 +8,14 @@
  * tasks.
  * Run: build/bench/pool_payload [SCALE] (SCALE multiplies the task counts).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <mproc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,26 +185,61 @@ static double memcpy_time(const unsigned char *src, size_t size)
     return t / n;
 }
 
-/* Resident and proportional set sizes of pid (0: ourselves), in MiB: the
-   pool's shared pages count in the RSS of every process that touched them,
-   in the PSS shared out among them. */
-static void mem_of(pid_t pid, double *rss, double *pss)
+/* What pid (0: ourselves) has resident, in MiB: its RSS and PSS, and the
+   part of its RSS that is pages of the pool's arena (its memfd's
+   mapping). The pool's shared pages count in the RSS of every process
+   that maps them, in the PSS shared out among them. */
+typedef struct mem {
+    double rss, pss, arena;
+} mem;
+
+static mem mem_of(pid_t pid)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", pid ? (int)pid : (int)getpid());
-    *rss = *pss = 0;
+    snprintf(path, sizeof path, "/proc/%d/smaps", pid ? (int)pid : (int)getpid());
+    mem m = { 0, 0, 0 };
     FILE *f = fopen(path, "r");
     if (!f)
-        return;
-    char line[256];
+        return m;
+    char line[512];
     long kb;
+    bool arena = false;
     while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "Rss: %ld kB", &kb) == 1)
-            *rss = kb / 1024.0;
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+            arena = strstr(line, "memfd:mproc-pool") != NULL;
+        else if (sscanf(line, "Rss: %ld kB", &kb) == 1)
+            m.rss += kb / 1024.0, m.arena += arena ? kb / 1024.0 : 0;
         else if (sscanf(line, "Pss: %ld kB", &kb) == 1)
-            *pss = kb / 1024.0;
+            m.pss += kb / 1024.0;
     }
     fclose(f);
+    return m;
+}
+
+/* The arena's pages, counted once (MiB): the blocks of the pool's memfd,
+   which the owner holds open. */
+static double arena_resident(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    double mib = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char link[300], target[256];
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        struct stat st;
+        if (k <= 0)
+            continue;
+        target[k] = 0;
+        if (strstr(target, "memfd:mproc-pool") && stat(link, &st) == 0) {
+            mib = (double)st.st_blocks * 512 / 1048576;
+            break;
+        }
+    }
+    if (d)
+        closedir(d);
+    return mib;
 }
 
 int main(int argc, char **argv)
@@ -271,36 +308,54 @@ int main(int argc, char **argv)
                ratio_floor[k] >= 0.5 ? "floor:met " : "floor:MISS",
                k == 0 ? "" : ratio_copy[k] >= 0.3 ? "memcpy:met" : "memcpy:MISS");
 
-    /* Memory after many large tasks: what stays resident in each process,
-       in a pool that has seen only them. */
+    /* Memory after many large tasks: what each process of a pool that has
+       seen only them gained over the run, and whether it still grows in
+       the second half of it. */
     mproc_pool_free(p);
     if (mproc_pool_new(&p, &o) < 0)
         die("mproc_pool_new");
     size_t mib = 1 << 20;
-    double before_rss, before_pss;
-    mem_of(0, &before_rss, &before_pss);
-    mproc_echo(p, arg, mib, 10000 * scale);
     pid_t procs[4] = { 0 };
     const char *who[4] = { "owner", "supervisor", "worker", "worker" };
     int np = 1;
-    if (mproc_procinfo_children(0, &procs[1], 1) == 1 && mproc_procinfo_children(procs[1], &procs[2], 2) == 2)
+    if (mproc_procinfo_children(0, &procs[1], 1) == 1 &&
+        mproc_procinfo_children(procs[1], &procs[2], 2) == 2)
         np = 4;
-    printf("\nMemory after %d 1 MiB echo tasks (%d in flight, so 16 MiB of arguments and 16 MiB\n"
-           "of results live at once), MiB:\n", 10000 * scale, WINDOW);
-    printf("  %-11s %8s %8s\n", "", "RSS", "PSS");
-    double total = 0;
+    mem before[4], half[4], after[4];
+    for (int i = 0; i < np; i++)
+        before[i] = mem_of(procs[i]);
+    int ntasks = 10000 * scale;
+    mproc_echo(p, arg, mib, ntasks / 2);
+    for (int i = 0; i < np; i++)
+        half[i] = mem_of(procs[i]);
+    mproc_echo(p, arg, mib, ntasks - ntasks / 2);
+    for (int i = 0; i < np; i++)
+        after[i] = mem_of(procs[i]);
+    printf("\nMemory after %d 1 MiB echo tasks, %d in flight, MiB (growth: over the run; of it\n"
+           "arena: the pool's shared pages this process maps; 2nd half: growth over the last\n"
+           "%d tasks):\n", ntasks, WINDOW, ntasks - ntasks / 2);
+    printf("  %-11s %8s %8s %8s %8s %9s\n", "", "RSS", "growth", "arena", "PSS", "2nd half");
+    double worst = 0, worst_half = 0;
     for (int i = 0; i < np; i++) {
-        double rss, pss;
-        mem_of(procs[i], &rss, &pss);
-        if (i == 0) {
-            rss -= before_rss;
-            pss -= before_pss;
-        }
-        total += pss;
-        printf("  %-11s %8.1f %8.1f%s\n", who[i], rss, pss, i == 0 ? "  (growth over the run)" : "");
+        double grow = after[i].rss - before[i].rss, grow2 = after[i].rss - half[i].rss;
+        printf("  %-11s %8.1f %8.1f %8.1f %8.1f %+9.1f\n", who[i], after[i].rss, grow,
+               after[i].arena, after[i].pss, grow2);
+        worst = fmax(worst, grow);
+        worst_half = fmax(worst_half, grow2);
     }
-    printf("  %-11s %8s %8.1f  (the pool's memory, shared pages counted once)\n", "all", "",
-           total);
+    double resident = arena_resident();
+    /* Each task in flight holds one buffer: its argument until it has run,
+       then its result; a running one both. */
+    double needed = (WINDOW + 2) * (double)mib / 1048576;
+    double goal = 2.0 * 2 * (double)mib / 1048576;
+    printf("  arena pages, counted once: %.1f MiB; needed at once with %d in flight: %.0f MiB\n"
+           "  (each task holds its argument until it has run, then its result; a running one\n"
+           "  both)\n", resident, WINDOW, needed);
+    printf("  goal: each process's growth within a small constant of one task's size per worker\n"
+           "  (taken as <= 2 tasks (an argument and a result) per worker: %.0f MiB): %s (largest\n"
+           "  growth %.1f MiB)\n", goal, worst <= goal ? "met" : "MISS", worst);
+    printf("  no growth once warm (2nd half within 1 MiB): %s\n",
+           worst_half <= 1 ? "met" : "MISS");
     mproc_pool_free(p);
     free(arg);
     return 0;

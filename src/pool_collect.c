@@ -5,6 +5,7 @@
 #include "pool_internal.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -222,6 +223,8 @@ void mproc__pool_wait_progress(mproc_pool *p, double deadline)
             moved = true;
         else if ((i & 63) == 0 && (now = mproc__now()) >= spin_end)
             break;
+        else if ((i & 63) == 0)
+            sched_yield(); /* as a polling worker does (pool_worker.c, claim) */
         else
             mproc__cpu_relax();
     }

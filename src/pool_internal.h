@@ -23,7 +23,9 @@
  * Files: pool.c (creation, submission, lifecycle), pool_collect.c
  * (collecting outcomes, waiting), pool_result.c (result objects, their API,
  * callbacks), pool_map.c (map, imap and iterators), pool_dl.c (which
- * functions the workers can run), pool_server.c (supervisor and workers).
+ * functions the workers can run), pool_supervisor.c (the supervisor),
+ * pool_worker.c (the workers), pool_out.c (a task's output and its
+ * worker place's result extents).
  */
 #ifndef MPROC_POOL_INTERNAL_H
 #define MPROC_POOL_INTERNAL_H

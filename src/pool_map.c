@@ -37,7 +37,7 @@ struct mproc_iter {
     size_t *pending_idx;
 };
 
-/* Reads a chunk's result (layout in pool_server.c, run_chunk). */
+/* Reads a chunk's result (layout in pool_worker.c, run_chunk). */
 static bool view_chunk(mproc_result *r, chunk_view *v)
 {
     const char *d = r->data;

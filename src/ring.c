@@ -115,7 +115,13 @@ void mproc__wake_all_workers(mproc__shared *sh)
 
 size_t mproc__page_round(size_t len)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    /* Asked once: several extents' sizes are worked out for every task. */
+    static _Atomic size_t page_size;
+    size_t page = atomic_load_explicit(&page_size, memory_order_relaxed);
+    if (!page) {
+        page = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&page_size, page, memory_order_relaxed);
+    }
     return (len + page - 1) & ~(page - 1);
 }
 

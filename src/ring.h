@@ -87,7 +87,7 @@ typedef struct mproc__ext {
    latest extent uses: a pipeline of tasks reuses its extents well within
    that, so they stay populated, while extents of tasks past (another size,
    a burst) give their memory back as soon as later tasks have moved on. */
-#define MPROC__EXT_AGE 64
+#define MPROC__EXT_AGE 512
 
 static inline uint64_t mproc__ext_word(uint64_t off, unsigned state) { return off | state; }
 static inline uint64_t mproc__ext_off(uint64_t w) { return w & ~(uint64_t)3; }
