@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
 /* queue.c: the queue benchmark. mproc's queue beside Boost.Interprocess
- * message_queue (a C++ peer, bench/queue_boost.cpp), POSIX message queues
- * and a raw pipe, with 1 producer and 1 consumer and with 2 and 2, at 64 B,
- * 4 KiB and 1 MiB: time per message and each peer's time over ours.
+ * message_queue (a C++ peer, bench/queue_boost.cpp), POSIX message queues,
+ * a raw pipe and Python's multiprocessing.Queue (bench/queue_peer.py), with
+ * 1 producer and 1 consumer and with 2 and 2, at 64 B, 4 KiB and 1 MiB:
+ * time per message and each peer's time over ours.
  *
  * Every transport gets the same room (about 1 MiB of messages, four
  * messages at 1 MiB), producers and consumers are processes released
@@ -11,7 +12,8 @@
  * buffer. A raw pipe has no message boundaries between several readers, so
  * it runs 1 -> 1 only. Each figure is the best of five runs, as a shared
  * machine's neighbours decide single runs; MPROC_BENCH_QUICK=1 runs three,
- * of fewer messages.
+ * of fewer messages. Python, some hundred times slower, passes a
+ * twentieth to a hundredth of the messages, best of two runs (one quick).
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
@@ -241,7 +243,26 @@ static double run_boost(job *j, int np, int nc, long count)
 #endif
 }
 
+/* ---- Python's multiprocessing.Queue, by the peer ------------------------------------- */
+
+static double run_python(job *j, int np, int nc, long count)
+{
+    char args[128];
+    snprintf(args, sizeof args, "%d %d %zu %ld %ld", np, nc, j->size, count, depth(j->size));
+    return bench_python("queue_peer.py", args);
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
+
+/* CPU seconds (user and system) of every child and descendant reaped so far:
+   around a run, what all its processes spent, waiting for a CPU excluded. */
+static double child_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static double best(double a, double b)
 {
@@ -291,33 +312,45 @@ int main(int argc, char **argv)
     bool quick = getenv("MPROC_BENCH_QUICK") != NULL;
     static const size_t sizes[] = { 64, 4096, (size_t)1 << 20 };
     static const long counts[] = { 2000000, 400000, 4000 };
+    static const long py_counts[] = { 20000, 20000, 400 };
     static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
     int runs = quick ? 3 : 5;
 
     printf("queue: time per message, best of %d runs; each peer's time over mproc's "
            "(> 1: mproc is faster)\n",
            runs);
-    printf("  %-14s %10s  %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
-           " raw pipe");
-    double one[3] = { 0 }, two[3] = { 0 };
+    printf("  %-14s %10s  %-17s %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
+           " raw pipe", " Python Queue");
+    double one[3] = { 0 }, two[3] = { 0 }, cpu_m[3][2], cpu_b[3][2];
     long mq_depth[3] = { 0 };
     for (int si = 0; si < 3; si++)
         for (int sh = 0; sh < 2; sh++) {
             int np = shapes[sh][0], nc = shapes[sh][1];
             long count = counts[si] / (quick ? 5 : 1);
             job j = { .size = sizes[si], .per_producer = count / np, .per_consumer = count / nc };
-            double m = -1, b = -1, p = -1, r = -1;
+            long py_count = py_counts[si] / (quick ? 5 : 1);
+            double m = -1, b = -1, p = -1, r = -1, py = -1, cm = -1, cb = -1;
             /* Interleaved, so that a noisy neighbour hurts all alike. */
             for (int k = 0; k < runs; k++) {
+                double c0 = child_cpu();
                 m = best(m, run_mproc(&j, np, nc));
-                b = best(b, run_boost(&j, np, nc, count));
+                double c1 = child_cpu();
+                double bk = run_boost(&j, np, nc, count);
+                b = best(b, bk);
+                cm = best(cm, c1 - c0);
+                if (bk > 0)
+                    cb = best(cb, child_cpu() - c1);
                 p = best(p, run_posix(&j, np, nc, &mq_depth[si]));
                 r = best(r, run_pipe(&j, np, nc));
+                if (k < (quick ? 1 : 2))
+                    py = best(py, run_python(&j, np, nc, py_count));
             }
             if (m < 0)
                 die("mproc run failed", EIO);
             double per = m / (double)count;
             (sh ? two : one)[si] = per;
+            cpu_m[si][sh] = cm / (double)count;
+            cpu_b[si][sh] = cb > 0 ? cb / (double)count : -1;
             char label[32];
             snprintf(label, sizeof label, "%s, %d->%d",
                      si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", np, nc);
@@ -328,6 +361,23 @@ int main(int argc, char **argv)
             cell(b > 0 ? b * 1e-9 : -1, per);
             cell(p > 0 ? p / (double)count : -1, per);
             cell(r > 0 ? r / (double)count : -1, per);
+            cell(py, per);
+            printf("\n");
+        }
+    /* What each spent, not how long it waited for a CPU: on a loaded
+       machine the time per message mostly tells the scheduler's share. */
+    printf("\nCPU time per message, all processes (user + system), best of %d:\n", runs);
+    for (int si = 0; si < 3; si++)
+        for (int sh = 0; sh < 2; sh++) {
+            char label[32];
+            snprintf(label, sizeof label, "%s, %d->%d",
+                     si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", shapes[sh][0], shapes[sh][1]);
+            double cm = cpu_m[si][sh];
+            if (cm * 1e9 >= 10000)
+                printf("  %-14s %8.1fus", label, cm * 1e6);
+            else
+                printf("  %-14s %8.0fns", label, cm * 1e9);
+            cell(cpu_b[si][sh], cm);
             printf("\n");
         }
     printf("\n2->2 per message against 1->1 (<= 1: the second consumer helps):");

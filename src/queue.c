@@ -4,10 +4,11 @@
  * (Queue and JoinableQueue).
  *
  * DESIGN. One shared block holds a small header and a byte ring. Messages
- * are copied in and out whole under robust process-shared mutexes, so no
- * slot is ever "reserved but unfilled": that state is what wedges Python's
- * queue when a process dies mid-operation. Producers serialise on one
- * mutex and consumers on another (the two-lock queue), so a producer and a
+ * are copied in and out whole under locks that survive a dead holder
+ * (qlock.h: the kernel's robust list marks them), so no slot is ever
+ * "reserved but unfilled": that state is what wedges Python's queue when a
+ * process dies mid-operation. Producers serialise on one lock and
+ * consumers on another (the two-lock queue), so a producer and a
  * consumer never wait for each other: each side writes only its own cache
  * lines and reads the other's position. Positions are 64-bit byte counts
  * that only grow; a record is an 8-byte length and the payload padded to 8,
@@ -19,14 +20,17 @@
  * are written down, a valid flag is raised, the values are applied (the
  * position last, with release order, so the other side never sees a
  * position before its data), the flag is lowered. The next acquirer of
- * that side's mutex after an owner-died result re-applies a raised journal
+ * that side's lock after an owner-died result re-applies a raised journal
  * (the values are absolute, so applying twice is harmless) and wakes
  * everyone. So a dead producer's message is either wholly in the queue or
  * not at all, and a dead consumer's message is either gone or still first.
  *
  * Waiting. Getters wait on a futex word bumped by every put, putters on one
- * bumped by every get; each reads the word before looking at the queue, so
- * a change in between makes the futex wait return at once. Counters of
+ * moved by every wake-up meant for them (see wake_putter); each reads the
+ * word before looking at the queue, so a change in between makes the futex
+ * wait return at once. Wake-up calls are made with the side's lock held, so
+ * that a process killed between deciding to wake and waking leaves the lock
+ * marked, and the next taker wakes everyone. Counters of
  * sleepers let the other side skip the wake-up system call when nobody
  * sleeps (or, for getters, when every sleeper already has a message to
  * find: see the invariant at take()). Each side keeps the other's position
@@ -148,11 +152,13 @@ static void wake_all(qhdr *h)
     mproc__futex_wake(&h->done_seq, INT_MAX);
 }
 
-/* Take one side's mutex, repairing after a holder that died. 0 held,
-   -ETIMEDOUT. */
-static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
+/* Take one side's lock, repairing after a holder that died. 0 held,
+   -ETIMEDOUT (or -ENOTSUP: no robust list to join, qlock.c). */
+static inline int side_lock(qhdr *h, mproc__qlock *m, double deadline)
 {
-    int r = mproc__ilock(m, deadline);
+    int r = mproc__qlock_lock(m, deadline);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
     if (r == 1) {
         if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
             put_apply(h);
@@ -170,13 +176,12 @@ static int side_lock(qhdr *h, pthread_mutex_t *m, double deadline)
    published in the journal only, or room freed in it only) and nobody of
    that side may come to repair it. Repair it here if so; a live holder
    is left alone. */
-static void repair_other(qhdr *h, pthread_mutex_t *other, _Atomic uint32_t *valid)
+static void repair_other(qhdr *h, mproc__qlock *other, _Atomic uint32_t *valid)
 {
     if (!atomic_load_explicit(valid, ACQ))
         return;
-    int r = pthread_mutex_trylock(other);
-    if (r == EOWNERDEAD) {
-        pthread_mutex_consistent(other);
+    int r = mproc__qlock_trylock(other);
+    if (r == 1) {
         if (atomic_load_explicit(valid, ACQ)) {
             if (other == &h->pm)
                 put_apply(h);
@@ -185,11 +190,11 @@ static void repair_other(qhdr *h, pthread_mutex_t *other, _Atomic uint32_t *vali
         }
         wake_all(h);
     }
-    if (r == 0 || r == EOWNERDEAD)
-        pthread_mutex_unlock(other);
+    if (r >= 0)
+        mproc__qlock_unlock(other);
 }
 
-/* The mutexes are held only for a copy, so "do not wait" still waits that
+/* The locks are held only for a copy, so "do not wait" still waits that
    long for one rather than fail while messages or room are there; a bounded
    wait keeps a stopped holder from hanging a non-blocking call. */
 static double lock_deadline(double timeout, double deadline)
@@ -204,19 +209,44 @@ static inline double q_deadline(double timeout)
     return timeout < 0 ? INFINITY : mproc__deadline(timeout);
 }
 
-/* Wake one sleeping putter, if any. Every get that frees enough room wakes
-   one while a putter is counted: counting wake-ups already on their way, to
-   save this call, loses wake-ups (a putter may register after the get that
-   woke "it", and then sleep waiting for a later one). */
+/* THE PUTTERS' HAZARD: a get frees room while putters sleep, and must
+ * neither lose a wake-up nor make one per get (a woken putter may take
+ * milliseconds to run on a loaded machine, and every get in between used
+ * to call the kernel again: 57,000 calls for 2 million 64 B messages at
+ * 2->2, against 4,700 sleeps). So wake-ups are tickets: a putter about to
+ * sleep registers (putters, ever) and only then looks at the room for the
+ * last time; a waker claims one registration (pwoken, ever) and then moves
+ * get_seq, the putters' futex word, and wakes one. Invariant, with K the
+ * putters asleep in the kernel that no wake-up has reached:
+ *
+ *     K <= putters - pwoken   (registrations not yet claimed)
+ *
+ * A putter reads get_seq before it registers, so a claim that saw its
+ * registration moves get_seq after that read and its futex wait returns at
+ * once if the wake came before it slept; a claim wakes one sleeper if any
+ * (K and the unclaimed count fall together); a putter woken for any reason
+ * claims nothing and registers anew if it sleeps again, so a registration
+ * left behind costs one spare wake-up later, never a lost one. A get
+ * either sees a registration made before its fence or the putter's last
+ * look sees the get's room (both sides fence between the write and the
+ * read). Claims and wakes happen with a side's lock held: a waker killed
+ * between the two leaves the lock marked, and its next taker wakes
+ * everyone (side_lock). */
 static void wake_putter(qhdr *h)
 {
-    if (atomic_load(&h->putters) > 0)
-        mproc__futex_wake(&h->get_seq, 1);
+    uint32_t w = atomic_load(&h->pwoken);
+    while ((int32_t)(atomic_load(&h->putters) - w) > 0)
+        if (atomic_compare_exchange_weak(&h->pwoken, &w, w + 1)) {
+            atomic_fetch_add(&h->get_seq, 1);
+            mproc__futex_wake(&h->get_seq, 1);
+            return;
+        }
 }
 
 /* A getter that leaves without a message (timeout, closed, too small a
    buffer, no memory) may have been the one a put woke: it passes the
-   wake-up on while messages are there. Called after it stopped counting. */
+   wake-up on while messages are there. Called after it stopped counting,
+   with gm held (see wake_putter for why). */
 static void pass_getter_wake(qhdr *h)
 {
     if (atomic_load(&h->getters) > 0 &&
@@ -259,11 +289,7 @@ static int q_init(void *data, size_t size, void *arg)
 {
     const mproc_queue_opts *opts = arg;
     qhdr *h = data;
-    int err = mproc__rmutex_init(&h->pm, false);
-    if (err == 0)
-        err = mproc__rmutex_init(&h->gm, false);
-    if (err < 0)
-        return err;
+    /* The block comes zero-filled: both locks free, every count 0. */
     h->cap = size - Q_HDR;
     h->maxsize = opts ? opts->maxsize : 0;
     h->magic = Q_MAGIC;
@@ -330,29 +356,40 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
-/* Sleep, with the side's mutex m released, until *seq moves from s (read
+/* Sleep, with the side's lock m released, until *seq moves from s (read
    before the caller last looked at the queue), the queue closes, or the
    deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
    either way. A getter counts itself in h->getters from before its first
-   sleep until it has committed or given up (see take()); a putter counts
-   itself in h->putters (sleepers, when not NULL) only while it sleeps, as
-   every get that frees enough room wakes one while any is counted. No
+   sleep until it has committed or given up (see take()); a putter has
+   registered in h->putters before its last look (see wake_putter). No
    spinning first: measured, a spinning getter only steals the producer's
    cache lines (or, on a shared CPU, its time), and one that sleeps at once
    lets the producer run ahead in a burst. */
-static int q_sleep(qhdr *h, pthread_mutex_t *m, _Atomic uint32_t *seq, uint32_t s,
-                   _Atomic uint32_t *sleepers, double deadline)
+static int q_sleep(qhdr *h, mproc__qlock *m, _Atomic uint32_t *seq, uint32_t s,
+                   double deadline)
 {
-    if (sleepers)
-        atomic_fetch_add(sleepers, 1);
-    pthread_mutex_unlock(m);
+    mproc__qlock_unlock(m);
     int r = 0;
     if (atomic_load(seq) == s)
         r = mproc__futex_wait(seq, s, deadline);
-    if (sleepers)
-        atomic_fetch_sub(sleepers, 1);
     side_lock(h, m, INFINITY);
     return r == -ETIMEDOUT ? r : 0;
+}
+
+/* The producers' view of the consumers, read afresh (a cache line from
+   another CPU); false when it is not what a get leaves. */
+static bool put_look(const mproc_queue *q, qhdr *h, uint64_t tail)
+{
+    h->head_seen = atomic_load_explicit(&h->head, ACQ);
+    h->gets_seen = atomic_load_explicit(&h->gets, ACQ);
+    return positions_ok(q, h->head_seen, tail);
+}
+
+static bool put_fits(const mproc_queue *q, const qhdr *h, uint64_t tail, uint64_t puts,
+                     uint64_t need)
+{
+    return tail - h->head_seen <= q->cap - need &&
+           (!h->maxsize || puts - h->gets_seen < h->maxsize);
 }
 
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
@@ -376,60 +413,67 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         uint64_t tail = atomic_load_explicit(&h->tail, RLX);
         uint64_t puts = atomic_load_explicit(&h->puts, RLX);
         /* The consumers' positions as last seen: they only grow, so a stale
-           view only underestimates the room. Read afresh (a cache line from
-           another CPU) only when the stale view says no. */
-        uint64_t head = h->head_seen, gets = h->gets_seen;
+           view only underestimates the room. Read afresh only when the
+           stale view says no. */
         uint32_t s = 0;
-        if (!positions_ok(q, head, tail)) {
+        if (!positions_ok(q, h->head_seen, tail)) {
             err = -EPROTO;
             break;
         }
-        bool fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
-        if (!fits) {
-            /* The futex word first, then the look (see DESIGN). */
+        bool fits = put_fits(q, h, tail, puts, need);
+        if (!fits && !put_look(q, h, tail)) {
+            err = -EPROTO;
+            break;
+        }
+        fits = fits || put_fits(q, h, tail, puts, need);
+        bool may_wait = !fits && timeout != 0 && mproc__now() < deadline;
+        if (may_wait) {
+            /* About to sleep: the futex word, the registration, then the
+               last look (the putters' hazard, at wake_putter). */
             s = atomic_load(&h->get_seq);
-            h->head_seen = head = atomic_load_explicit(&h->head, ACQ);
-            h->gets_seen = gets = atomic_load_explicit(&h->gets, ACQ);
-            if (!positions_ok(q, head, tail)) {
+            atomic_fetch_add(&h->putters, 1);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (!put_look(q, h, tail)) {
                 err = -EPROTO;
                 break;
             }
-            fits = tail - head <= q->cap - need && (!h->maxsize || puts - gets < h->maxsize);
+            fits = put_fits(q, h, tail, puts, need);
         }
         if (fits) {
+            uint64_t head = h->head_seen;
             /* Beyond the tail: invisible until the commit. */
             ring_put_record(q, tail, data, len);
             put_commit(h, tail + need, puts + 1);
             atomic_fetch_add(&h->put_seq, 1);
             /* Wake a getter unless every counted getter already has a
-               message to find (the invariant at take()). */
+               message to find (the invariant at take()). With pm held, so
+               that our death before the call leaves pm marked and the next
+               producer wakes everyone. */
             uint32_t sleepers = atomic_load(&h->getters);
-            bool wake = sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers;
-            /* Room left for another sleeping putter woken for us? */
-            bool more = slept && q->cap - (tail + need - head) >= 16;
-            pthread_mutex_unlock(&h->pm);
-            if (wake)
+            if (sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers)
                 mproc__futex_wake(&h->put_seq, 1);
-            if (more)
+            /* Room left for another sleeping putter, woken for us? */
+            if (slept && q->cap - (tail + need - head) >= 16)
                 wake_putter(h);
+            mproc__qlock_unlock(&h->pm);
             return 0;
         }
-        if (timeout == 0 || mproc__now() >= deadline) {
+        if (!may_wait) {
             err = -ETIMEDOUT;
             break;
         }
         slept = true;
         repair_other(h, &h->gm, &h->gj_valid);
-        if (q_sleep(h, &h->pm, &h->get_seq, s, &h->putters, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->pm, &h->get_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
-    pthread_mutex_unlock(&h->pm);
     /* A wake-up meant for us may have come as we gave up: pass it on. */
     if (slept)
         wake_putter(h);
+    mproc__qlock_unlock(&h->pm);
     return err;
 }
 
@@ -502,7 +546,9 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             ring_get_payload(q, head + 8, dst, (size_t)n);
             uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
             get_commit(h, head + rec_size(n), gets);
-            atomic_fetch_add(&h->get_seq, 1);
+            /* Our commit before the look at the registrations (the
+               putters' hazard, at wake_putter). */
+            atomic_thread_fence(memory_order_seq_cst);
             /* Only now, with gets raised, do we stop counting (see above). */
             if (slept)
                 atomic_fetch_sub(&h->getters, 1);
@@ -514,16 +560,13 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                a ring there is still half a ring of messages to take while
                the producer wakes. Measured at 4 KiB, a sixteenth of the
                ring cost five times the context switches of half. */
-            bool wake = false;
-            if (atomic_load(&h->putters) > 0) {
+            if (atomic_load(&h->putters) != atomic_load(&h->pwoken)) {
                 uint64_t used = atomic_load_explicit(&h->tail, ACQ) - (head + rec_size(n));
                 uint64_t count = atomic_load_explicit(&h->puts, ACQ) - gets;
-                wake = q->cap - used >= q->cap / 2 ||
-                       (h->maxsize && count + 1 == h->maxsize);
+                if (q->cap - used >= q->cap / 2 || (h->maxsize && count + 1 == h->maxsize))
+                    wake_putter(h);
             }
-            pthread_mutex_unlock(&h->gm);
-            if (wake)
-                mproc__futex_wake(&h->get_seq, 1);
+            mproc__qlock_unlock(&h->gm);
             if (alloc)
                 *alloc = dst;
             *len = (size_t)n;
@@ -541,17 +584,17 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             atomic_fetch_add(&h->getters, 1);
         slept = true;
         repair_other(h, &h->pm, &h->pj_valid);
-        if (q_sleep(h, &h->gm, &h->put_seq, s, NULL, deadline) == -ETIMEDOUT &&
+        if (q_sleep(h, &h->gm, &h->put_seq, s, deadline) == -ETIMEDOUT &&
             mproc__now() >= deadline) {
             err = -ETIMEDOUT;
             break;
         }
     }
-    if (slept)
+    if (slept) {
         atomic_fetch_sub(&h->getters, 1);
-    pthread_mutex_unlock(&h->gm);
-    if (slept)
         pass_getter_wake(h);
+    }
+    mproc__qlock_unlock(&h->gm);
     return err;
 }
 
@@ -585,21 +628,21 @@ bool mproc_queue_closed(mproc_queue *q)
     return q && atomic_load(&q->h->closed) != 0;
 }
 
-/* The snapshots take both mutexes (producers' first, the one order used
+/* The snapshots take both locks (producers' first, the one order used
    anywhere): after a holder's death its journal may still have to be
    applied, and the counters would lie until then. */
 static int both_lock(qhdr *h)
 {
     int err = side_lock(h, &h->pm, INFINITY);
     if (err == 0 && (err = side_lock(h, &h->gm, INFINITY)) < 0)
-        pthread_mutex_unlock(&h->pm);
+        mproc__qlock_unlock(&h->pm);
     return err;
 }
 
 static void both_unlock(qhdr *h)
 {
-    pthread_mutex_unlock(&h->gm);
-    pthread_mutex_unlock(&h->pm);
+    mproc__qlock_unlock(&h->gm);
+    mproc__qlock_unlock(&h->pm);
 }
 
 long mproc_queue_qsize(mproc_queue *q)

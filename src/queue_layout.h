@@ -6,34 +6,43 @@
 #define MPROC_QUEUE_LAYOUT_H
 
 #include "ipc_internal.h"
+#include "qlock.h"
 
-#define Q_MAGIC 0x71756575U /* "queu" */
+#define Q_MAGIC 0x32657571U /* "que2": the layout with the queue's own locks */
 #define Q_HDR 512
 #define Q_DEFAULT_BYTES ((size_t)1 << 20)
 #define Q_MIN_BYTES ((size_t)4096)
 #define Q_MAX_BYTES ((size_t)1 << 40)
 
 typedef struct {
-    /* The producers' side, changed under pm. */
-    pthread_mutex_t pm;
+    /* The producers' side, changed under pm: what every put writes and
+       a getter reads fills one cache line, the lock's word included. */
+    mproc__qlock pm;
     _Atomic uint64_t tail; /* bytes published */
     _Atomic uint64_t puts; /* messages published, ever */
-    uint64_t pj_tail, pj_puts;
-    _Atomic uint32_t pj_valid;
     _Atomic uint32_t put_seq; /* futex word: bumped by every put (and close) */
+    _Atomic uint32_t pj_valid;
+    /* The producers' own: their journal and their view of the consumers. */
+    uint64_t pj_tail, pj_puts;
     uint64_t head_seen, gets_seen; /* the consumers' side as last read */
-    /* The consumers' side, changed under gm. */
-    _Alignas(64) pthread_mutex_t gm;
+    /* The consumers' side, changed under gm, laid out the same way. */
+    _Alignas(64) mproc__qlock gm;
     _Atomic uint64_t head; /* bytes consumed */
     _Atomic uint64_t gets; /* messages taken, ever */
-    uint64_t gj_head, gj_gets;
+    _Atomic uint32_t get_seq; /* putters' futex word: bumped by every wake-up */
     _Atomic uint32_t gj_valid;
-    _Atomic uint32_t get_seq; /* futex word: bumped by every get (and close) */
+    uint64_t gj_head, gj_gets;
     uint64_t tail_seen; /* the producers' tail as last read */
-    /* Sleepers, close and join: atomics, no mutex. */
-    _Alignas(64) _Atomic uint32_t getters, putters;
-    _Atomic uint32_t joiners;
+    /* Sleepers, close and join: atomics, no lock, each on a line of its
+       own. What every put reads: written only as a getter sleeps or
+       leaves, and at close. */
+    _Alignas(64) _Atomic uint32_t getters;
     _Atomic uint32_t closed;
+    /* What every get reads: written only as a putter sleeps or is woken. */
+    _Alignas(64) _Atomic uint32_t putters; /* registrations, ever */
+    _Atomic uint32_t pwoken;               /* claims, ever */
+    /* Join's, written by every task_done. */
+    _Alignas(64) _Atomic uint32_t joiners;
     _Atomic uint32_t done_seq; /* futex word for join: bumped when all are done */
     _Atomic uint64_t dones;    /* task_done calls, ever */
     /* Set once when the queue is made, then only read. */
@@ -43,6 +52,7 @@ typedef struct {
     uint64_t maxsize; /* most messages; 0: no limit but bytes */
 } qhdr;
 _Static_assert(sizeof(qhdr) <= Q_HDR, "queue header too large");
+_Static_assert(offsetof(qhdr, pj_tail) == 64, "a put's shared fields fill one cache line");
 
 /* A process's handle. The ring's size is copied out of the header when the
    queue is opened: every bound on what is read or written comes from this

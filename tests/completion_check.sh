@@ -34,6 +34,9 @@ expect --jobs mproc run --jo
 expect -j    mproc run -
 expect --keep-order mproc run -j 4 --ke
 expect inputs.txt mproc run --joblog inp
+expect inputs.txt mproc run -j inp
+expect --progress mproc run --prog
+expect --eta mproc run --et
 expect inputs.txt mproc run echo :::: inp
 expect echo  mproc run -k ech
 complete -p mproc >/dev/null || { echo "completion: not registered for mproc"; fail=1; }

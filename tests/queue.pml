@@ -1,32 +1,48 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
 /* queue.pml: a Promela model of the queue's put / take / wake-up protocol
- * (src/queue.c), checked by tests/queue_model.sh: with RULE=0 (the old
- * rule, a woken getter stops counting as a sleeper before it commits) spin
- * must find a getter asleep for ever beside a message; with RULE=1 (a
- * sleeping getter counts until it commits or gives up) it must find none.
- * Putters are the same under both: every get wakes one while any sleeps.
+ * (src/queue.c), checked by tests/queue_model.sh.
  *
- * Two producers put one message each into a ring that holds CAP messages;
- * two getters take one message each and stop, the second perhaps sooner:
- * it may time out while asleep, or find its buffer too small for the
- * message, and go away without one. So a getter
- * left asleep beside a message has nobody to take it: when nothing can
- * move any more, the monitor asserts that no getter sleeps while messages
- * remain (spin: an assertion violated). Every statement is one step;
- * the side mutexes serialise each side as the C code does; a futex wait is
- * the atomic compare-and-sleep, and a futex wake takes any one sleeper. */
+ * Getters: with RULE=0 (the old rule, a woken getter stops counting as a
+ * sleeper before it commits) spin must find a getter asleep for ever
+ * beside a message; with RULE=1 (a sleeping getter counts until it commits
+ * or gives up) it must find none.
+ *
+ * Putters: wake-ups are tickets (wake_putter in src/queue.c). With PRULE=1
+ * a putter reads the futex word, registers, and only then looks at the
+ * room a last time; a waker claims a registration, then moves the futex
+ * word, then wakes one. spin must find no putter asleep while its message
+ * would fit. With PRULE=0 (registering after the last look) it must find
+ * one: the model can tell a lost putter's wake-up.
+ *
+ * Two producers put one message each into a ring that holds CAP messages
+ * (CAP=1 makes putters sleep); two getters take one message each and stop,
+ * the second perhaps sooner: it may time out while asleep, or find its
+ * buffer too small for the message, and go away without one; the second
+ * producer may time out asleep too. So a getter left asleep beside a
+ * message, or a putter beside room, has nobody to wake it: when nothing can
+ * move any more, the monitor asserts that neither is (spin: an assertion
+ * violated). Every statement is one step; the side locks serialise each
+ * side as the C code does; a futex wait is the atomic compare-and-sleep,
+ * and a futex wake takes any one sleeper. Wake-ups are made with the
+ * side's lock held, as in the C code. */
 
 #ifndef RULE
 #define RULE 1
 #endif
+#ifndef PRULE
+#define PRULE 1
+#endif
+#ifndef CAP
 #define CAP 2
+#endif
 
 byte puts, gets;       /* messages published / taken, ever */
-byte put_seq, get_seq; /* the futex words, bumped by every put / get */
-byte getters, putters; /* counted sleepers */
+byte put_seq, get_seq; /* the futex words: getters' (every put), putters' (every claim) */
+byte getters;          /* counted getters */
+byte putters, pwoken;  /* putters' registrations and claims, ever */
 bool gasleep[2], pasleep[2];
-bool gm, pm;           /* the side mutexes */
+bool gm, pm;           /* the side locks */
 
 inline lock(m) { atomic { !m -> m = 1 } }
 inline unlock(m) { m = 0 }
@@ -51,52 +67,94 @@ inline wake_putter() {
     }
 }
 
+/* Claim a registration, move the putters' futex word, wake one: three
+   steps, as in the C code. */
+inline claim_putter(c) {
+    atomic {
+        if
+        :: putters != pwoken -> pwoken++; c = 1
+        :: else -> skip
+        fi
+    };
+    if
+    :: c -> get_seq++; wake_putter(); c = 0
+    :: else -> skip
+    fi
+}
+
 proctype producer(byte me)
 {
     byte s, g, sl;
-    bool slept = 0, wake, more;
+    bool slept = 0, c = 0, timedout = 0;
+    bool patient = (me == 0); /* producer 1 may give up once asleep */
     lock(pm);
 look:
-    s = get_seq;               /* the futex word before the look */
     g = gets;
     if
-    :: puts - g < CAP ->
-        puts++;                /* the commit publishes the message */
-        put_seq++;
-        sl = getters;
-        g = gets;
-        wake = (sl > 0 && puts - g <= sl);
-        more = (slept && puts - gets < CAP);
-        unlock(pm);
+    :: puts - g < CAP -> goto put
+    :: else -> skip
+    fi;
+    /* About to sleep. */
+#if PRULE
+    s = get_seq;               /* the futex word, */
+    putters++;                 /* the registration, */
+    g = gets;                  /* then the last look */
+#else
+    s = get_seq;
+    g = gets;                  /* the look, */
+    if
+    :: puts - g >= CAP -> putters++ /* then the registration: too late */
+    :: else -> skip
+    fi;
+#endif
+    if
+    :: puts - g < CAP -> goto put
+    :: else -> skip
+    fi;
+    slept = 1;
+    unlock(pm);
+    atomic {
         if
-        :: wake -> wake_getter()
-        :: else -> skip
-        fi;
-        if
-        :: more && putters > 0 -> wake_putter()
+        :: get_seq == s -> pasleep[me] = 1
         :: else -> skip
         fi
-    :: else ->
-        putters++;             /* a putter counts only while it sleeps */
-        slept = 1;
+    };
+end_pasleep:
+    if
+    :: !pasleep[me] -> skip /* woken, or never asleep */
+    :: atomic { !patient && pasleep[me] -> pasleep[me] = 0; timedout = 1 }
+    fi;
+    lock(pm);
+    if
+    :: timedout ->
+        /* It goes away, passing a wake-up meant for it on. */
+        claim_putter(c);
         unlock(pm);
-        atomic {
-            if
-            :: get_seq == s -> pasleep[me] = 1
-            :: else -> skip
-            fi
-        };
-        !pasleep[me];
-        putters--;
-        lock(pm);
-        goto look
-    fi
+        goto done
+    :: else -> goto look
+    fi;
+put:
+    puts++;                    /* the commit publishes the message */
+    put_seq++;
+    sl = getters;
+    g = gets;
+    if
+    :: sl > 0 && puts - g <= sl -> wake_getter()
+    :: else -> skip
+    fi;
+    if
+    :: slept && puts - gets < CAP -> claim_putter(c) /* room for another */
+    :: else -> skip
+    fi;
+    unlock(pm);
+done:
+    skip
 }
 
 proctype getter(byte me)
 {
     byte s, t;
-    bool slept = 0, more, timedout = 0;
+    bool slept = 0, more, c = 0, timedout = 0;
     bool patient = (me == 0); /* getter 1 may give up once asleep, and leave */
     lock(gm);
 look:
@@ -109,8 +167,7 @@ look:
         goto give_up
     :: t != gets ->
         skip;                  /* the copy */
-        gets++;                /* the commit */
-        get_seq++;
+        gets++;                /* the commit, then the fence */
 #if RULE
         if
         :: slept -> getters--
@@ -120,15 +177,12 @@ look:
 #else
         more = (slept && t != gets); /* "more to do", from the tail read above */
 #endif
-        unlock(gm);
-        if
-        :: putters > 0 -> wake_putter()
-        :: else -> skip
-        fi;
+        claim_putter(c);       /* room freed: a registered putter is woken */
         if
         :: more && getters > 0 -> put_seq++; wake_getter()
         :: else -> skip
-        fi
+        fi;
+        unlock(gm)
     :: else ->
 #if RULE
         if
@@ -172,19 +226,21 @@ give_up:
 #endif
     t = puts;
     more = (t != gets);
-    unlock(gm);
     if
     :: slept && more && getters > 0 -> put_seq++; wake_getter()
     :: else -> skip
     fi;
+    unlock(gm);
 done:
     skip
 }
 
-/* When nothing can move any more: no getter asleep beside a message. */
+/* When nothing can move any more: no getter asleep beside a message, no
+   putter asleep beside room. */
 active proctype monitor()
 {
-    timeout -> assert(puts == gets || !(gasleep[0] || gasleep[1]))
+    timeout -> assert((puts == gets || !(gasleep[0] || gasleep[1])) &&
+                      (puts - gets >= CAP || !(pasleep[0] || pasleep[1])))
 }
 
 init

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The mproc authors
 # queue_model.sh MODEL: check the queue's wake-up protocol (tests/queue.pml)
-# with spin: the old rule must yield a counterexample (a getter asleep for
-# ever beside a message), the rule in src/queue.c must verify. Skipped (77)
+# with spin: the old getters' rule, and putters registering after their last
+# look, must each yield a counterexample (a getter asleep for ever beside a
+# message, a putter beside room); the rules in src/queue.c must verify,
+# with putters sleeping (a ring of one message) and without. Skipped (77)
 # without spin or a C compiler.
 set -eu
 model=$1
@@ -15,27 +17,43 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 cp "$model" "$tmp/queue.pml"
 cd "$tmp"
 
-# run RULE: the verifier's report for that rule.
+# run RULE PRULE CAP: the verifier's report for those rules and that ring.
 run() {
     rm -f pan pan.* ./*.trail
-    spin -a -DRULE="$1" queue.pml >/dev/null
+    spin -a -DRULE="$1" -DPRULE="$2" -DCAP="$3" queue.pml >/dev/null
     "$cc" -O2 -DSAFETY -DCOLLAPSE -w -o pan pan.c
-    ./pan -m100000 > "report.$1" 2>&1 || true
-    cat "report.$1"
+    ./pan -m100000 > "report.$1.$2.$3" 2>&1 || true
+    cat "report.$1.$2.$3"
 }
 
-old=$(run 0)
-echo "$old" | grep -q "assertion violated" && echo "$old" | grep -q "errors: [1-9]" || {
-    echo "queue_model: the old rule should lose a wake-up, but spin found no counterexample:"
-    echo "$old"
-    exit 1
+# must_fail WHAT RULE PRULE CAP
+must_fail() {
+    what=$1
+    shift
+    r=$(run "$@")
+    echo "$r" | grep -q "assertion violated" && echo "$r" | grep -q "errors: [1-9]" || {
+        echo "queue_model: $what should lose a wake-up, but spin found no counterexample:"
+        echo "$r"
+        exit 1
+    }
+    echo "$what: counterexample found, as expected"
 }
-echo "old rule: counterexample found, as expected"
-new=$(run 1)
-echo "$new" | grep -q "errors: 0" && ! echo "$new" | grep -q "max search depth too small" || {
-    echo "queue_model: the queue's rule failed verification:"
-    echo "$new"
-    exit 1
+
+# must_verify WHAT RULE PRULE CAP
+must_verify() {
+    what=$1
+    shift
+    r=$(run "$@")
+    echo "$r" | grep -q "errors: 0" && ! echo "$r" | grep -q "max search depth too small" || {
+        echo "queue_model: $what failed verification:"
+        echo "$r"
+        exit 1
+    }
+    echo "$r" | grep -E "states, stored"
+    echo "$what: verified"
 }
-echo "$new" | grep -E "states, stored"
-echo "queue's rule: verified"
+
+must_fail "the old getters' rule" 0 1 2
+must_fail "putters registering after the last look" 1 0 1
+must_verify "the queue's rules" 1 1 2
+must_verify "the queue's rules, putters asleep" 1 1 1

@@ -328,17 +328,14 @@ START_TEST(producers_and_consumers_killed_mid_operation)
 END_TEST
 
 
-/* The queue's mutex sits at the start of its header, which follows the
-   128-byte block header (shm.c, queue.c): a child takes it and dies holding
-   it, as a producer or consumer killed inside put or get would. */
+/* A child takes the producers' lock and dies holding it, as a producer
+   killed inside put would: the kernel marks the lock through the child's
+   robust list, and the next taker repairs. */
 static int die_holding_queue_mutex(void *arg)
 {
     kill_arg *k = arg;
-    int fd = mproc_queue_fd(k->q);
-    void *map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED)
+    if (mproc__qlock_lock(&k->q->h->pm, INFINITY) != 0)
         return 1;
-    pthread_mutex_lock((pthread_mutex_t *)(void *)((char *)map + 128));
     mproc_test_gate_signal(&k->gate);
     pause();
     return 0;

@@ -6,9 +6,12 @@
  * one poll() over every running job's pidfd and output pipes (and a
  * signalfd for SIGINT, SIGTERM and SIGHUP), per-job output buffers flushed
  * whole when the job ends. Nothing sleeps on a timer: poll's timeout is the
- * nearest job deadline (--timeout, a kill grace) or infinite. A slot that
- * frees is refilled before the loop polls again, so the next job starts the
- * moment one ends.
+ * nearest job deadline (--timeout, a kill grace) or infinite (with -j FILE,
+ * at most a second, to read the file again as GNU parallel does). A slot
+ * that frees is refilled before the loop polls again, so the next job
+ * starts the moment one ends. The count of slots may change as the jobs
+ * run (-j FILE): the table grows as jobs need slots, and a smaller count
+ * only keeps new jobs from starting until fewer run.
  *
  * Each job is started by clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) and
  * execve (spawn.c; posix_spawn, which glibc runs the same way, under the
@@ -136,7 +139,7 @@ int build_cmd(run *r, tbuf *line, size_t seq, long slotno)
 {
     cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
                     .novals = r->grp.novals, .seq = seq, .slot = slotno,
-                    .total = r->total, .nslots = r->nslots };
+                    .total = total_shown(r), .nslots = r->nslots };
     return cmd_build(r->tmpl, line, &job);
 }
 
@@ -252,6 +255,7 @@ static int start_job(run *r, long si)
     p_out[0] = p_err[0] = p_out[1] = p_err[1] = -1;
     s->busy = true;
     s->tries++;
+    r->pg.started++;
     r->running++;
 out:
     xclose(&p_out[0]);
@@ -277,18 +281,33 @@ static bool jobs_waiting(const run *r)
     return !r->stop && (r->next < r->total || r->nrequeue > 0);
 }
 
+/* Whether jobs wait, or may still come from stdin. */
+static bool jobs_to_come(const run *r)
+{
+    return jobs_waiting(r) || (r->in.streaming && !r->in.eof && !r->stop);
+}
+
 /* Fill the free slots with the next jobs, unless the throttle holds them
    (then hold_until says till when). */
 static int fill_slots(run *r)
 {
     r->hold_until = INFINITY;
-    for (long i = 0; i < r->nslots && jobs_waiting(r); i++) {
+    if (r->o.jobs_file) {
+        int err = slots_reread(r, jobs_to_come(r));
+        if (err < 0)
+            return err;
+        if (jobs_to_come(r)) /* read again in a second, whether or not a job ends */
+            r->hold_until = now_mono() + 1;
+    }
+    for (long i = 0; r->running < (size_t)r->nslots && jobs_waiting(r); i++) {
+        if (i >= r->slot_cap)
+            slots_reserve(r, i + 1);
         slot *s = &r->slots[i];
         if (s->busy)
             continue;
         double t = now_mono(), at = throttle_next_start(&r->th, &r->o, t);
         if (at > t) {
-            r->hold_until = at;
+            r->hold_until = fmin(r->hold_until, at);
             return 0;
         }
         s->seq = r->nrequeue > 0 ? r->requeue[--r->nrequeue] : ++r->next;
@@ -313,7 +332,8 @@ static int fill_slots(run *r)
             i--; /* the slot is free again */
             continue;
         }
-        if ((err == -EAGAIN || err == -ENOMEM) && r->running > 0) {
+        if ((err == -EAGAIN || err == -ENOMEM || err == -EMFILE || err == -ENFILE) &&
+            r->running > 0) {
             /* The kernel refuses another process for now: try this job
                again when a running one has ended. */
             requeue(r, s->seq);
@@ -347,7 +367,7 @@ static void end_job(run *r, slot *s, int sig, double t)
 void cancel_all(run *r, int sig)
 {
     double t = now_mono();
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (!s->busy || s->cancelled)
             continue;
@@ -360,7 +380,7 @@ void cancel_all(run *r, int sig)
 static void end_youngest(run *r)
 {
     slot *young = NULL;
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (s->busy && !s->cancelled && !s->timed_out && !s->requeued &&
             (!young || s->seq > young->seq))
@@ -437,6 +457,8 @@ static void drain(run *r, slot *s, int *fd, tbuf *b, bool is_out)
 
 void bar_update(run *r, bool last)
 {
+    if (r->pg.on)
+        progress_update(r, last);
     if (!r->bar)
         return;
     double t = now_mono();
@@ -492,6 +514,7 @@ static int reap_job(run *r, long si)
         return start_job(r, si);
     }
     r->done++;
+    r->pg.completed++;
     pipe_block_done(&r->pipe, s->seq);
     if (failed) {
         r->nfail++;
@@ -550,6 +573,7 @@ static void finish_skipped(run *r, slot *s)
     s->start_real = now_real();
     s->received = 0;
     r->done++;
+    r->pg.completed++;
     r->nfail++;
     if (r->o.keep) {
         r->pend[s->seq - 1].done = true;
@@ -575,7 +599,7 @@ static void on_deadlines(run *r)
     double t = now_mono();
     if (throttle_mem_low(&r->th, &r->o, t))
         end_youngest(r);
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (!s->busy)
             continue;
@@ -602,7 +626,7 @@ static int poll_timeout(const run *r)
     double next = r->hold_until;
     if (r->o.memfree > 0 && r->running > 1)
         next = fmin(next, r->th.mem_checked + 0.5);
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         const slot *s = &r->slots[i];
         if (!s->busy)
             continue;
@@ -626,7 +650,7 @@ static void on_signal(run *r)
         int sig = (int)ssi.ssi_signo;
         if (r->interrupted) {
             /* A second interrupt: no more grace. */
-            for (long i = 0; i < r->nslots; i++)
+            for (long i = 0; i < r->slot_cap; i++)
                 if (r->slots[i].busy)
                     signal_job(&r->slots[i], SIGKILL);
             continue;
@@ -674,13 +698,17 @@ static bool want_input(const run *r)
 
 int loop(run *r)
 {
-    size_t cap = (size_t)r->nslots * 4 + 2;
-    r->pfd = xmalloc(cap * sizeof *r->pfd);
-    r->pidx = xmalloc(cap * sizeof *r->pidx);
+    size_t cap = 0;
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
-                        (jobs_waiting(r) && r->hold_until != INFINITY))) {
+                        (jobs_to_come(r) && r->hold_until != INFINITY))) {
+        if (cap < (size_t)r->slot_cap * 4 + 2) {
+            /* Only here, between polls: the slot table grows in fill_slots. */
+            cap = (size_t)r->slot_cap * 4 + 2;
+            r->pfd = xrealloc(r->pfd, cap * sizeof *r->pfd);
+            r->pidx = xrealloc(r->pidx, cap * sizeof *r->pidx);
+        }
         size_t n = 0;
         r->pfd[n++] = (struct pollfd){ .fd = r->sigfd, .events = POLLIN };
         bool input = want_input(r);
@@ -688,7 +716,7 @@ int loop(run *r)
             r->pfd[n] = (struct pollfd){ .fd = 0, .events = POLLIN };
             r->pidx[n++] = SIZE_MAX;
         }
-        for (long i = 0; i < r->nslots; i++) {
+        for (long i = 0; i < r->slot_cap; i++) {
             slot *s = &r->slots[i];
             if (!s->busy)
                 continue;

@@ -16,8 +16,10 @@
  *   shell.c    which shell runs the jobs, as GNU parallel chooses it
  *   jobenv.c   the jobs' environment (PARALLEL_SEQ ...)
  *   runmain.c  from the command line to the exit status: setup, cleanup
- *   run.c      the slot table and the one poll loop (runloop.h: its state)
+ *   run.c      the one poll loop (runloop.h: its state)
+ *   slots.c    the slot table and its size (-j, -j FILE read again)
  *   runout.c   where job output goes (-k, --line-buffer, --tag, -v, -t)
+ *   progress.c --progress and --eta, as GNU parallel prints them
  *
  * ADDING AN OPTION: a field in run_opts (in the section of its concern), a
  * line in runopt.c's table (in its group) and, when it takes more than a
@@ -41,10 +43,12 @@ typedef struct run_opts {
     /* ---- jobs and control */
     long jobs;          /* -j resolved; -1 unset */
     const char *jobs_s; /* -j as given, resolved after all options */
+    const char *jobs_file; /* -j FILE: read again as the jobs run */
     bool use_cores, use_sockets;
     double delay;       /* --delay: seconds between job starts */
     double timeout_pct; /* --timeout N%: N/100 of the median, else 0 */
-    int term_sig[TERMSEQ_MAX], term_ms[TERMSEQ_MAX], nterm; /* --termseq */
+    int term_sig[TERMSEQ_MAX], nterm; /* --termseq */
+    double term_ms[TERMSEQ_MAX];
     double memfree;     /* --memfree bytes, 0 none */
     const char *load;   /* --load as given */
     int nice;           /* --nice */
@@ -56,6 +60,7 @@ typedef struct run_opts {
     bool verbose_t;     /* -t: commands to stderr */
     int verbose_v;      /* -v: commands before their output */
     bool keep, dry, bar, linebuf, tag;
+    bool progress, eta; /* --progress, --eta (which implies --progress) */
     double timeout;     /* 0: none */
     long retries;       /* tries in all, >= 1 */
     int halt_when;      /* HALT_* */
@@ -86,6 +91,10 @@ typedef struct run_opts {
     /* ---- several values per job (groups.c) */
     long max_args, max_replace_args, max_lines, max_lines_L; /* -n -N -l -L; -1 unset */
     long max_chars;     /* -s; 0 unset */
+    /* -n -N -l -L as given: a fraction fills a group up past it (1.5 is 2
+       values, as above), but --pipe counts its records by whole numbers
+       and GNU parallel's count of jobs divides by it. */
+    double max_args_f, max_replace_args_f, max_lines_f, max_lines_L_f;
     bool multi_X, multi_m, multi_xargs; /* -X -m --xargs */
     bool show_limits;   /* --show-limits */
     bool whole_input;   /* read every value before the first job */
@@ -121,7 +130,19 @@ int run_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A whole decimal long. */
 bool parse_long(const char *s, long *out);
-/* -j N, +N (CPUs plus N), -N (CPUs minus N, at least 1), N% (of CPUs). */
+/* The most slots a count asks for: past it, as many as possible. */
+#define JOBS_MAX (1L << 30)
+/* One -j count of n bytes as GNU parallel reads it: N, +N (CPUs plus N),
+   -N (CPUs minus N), N% (of the CPUs, N maybe decimal), rounded up; at
+   most JOBS_MAX, and it may be 0 or -1 (no slot). *all: 0, as many as
+   possible. false when s is none of these. */
+bool parse_jobs_count(const char *s, size_t n, long cpus, long *out, bool *all);
+/* -j SPEC: a count, else a regular file holding one (read now, whole).
+   0, -EINVAL when it is neither, or -errno when the file cannot be read;
+   *is_file says whether a file gave the count. */
+int jobs_eval(const char *spec, long cpus, long *out, bool *all, bool *is_file);
+/* A count for mproc sem: as parse_jobs_count, 0 for as many as possible,
+   at least 1. */
 bool parse_jobs(const char *s, long cpus, long *out);
 /* --halt: never, 0 1 2, now|soon,fail|success=N|X%. */
 bool parse_halt(run_opts *o, const char *s);
@@ -136,6 +157,9 @@ bool parse_size(const char *s, double *out);
 size_t unescape_printf(const char *s, char *out, size_t cap);
 /* --load MAX: N, +N, -N, N% of cpus. */
 bool parse_load(const char *s, long cpus, double *out);
+/* Resolve -j (o->jobs_s) into o->jobs, reading a -j FILE; 0, or the exit
+   status after a usage error was printed. */
+int run_jobs_resolve(run_opts *o);
 /* --termseq SIG,MS,SIG,MS... into o. */
 bool parse_termseq(run_opts *o, const char *s);
 

@@ -47,16 +47,33 @@ typedef struct slot {
     size_t nrvals, rper;
 } slot;
 
+/* --progress and --eta (progress.c). */
+typedef struct progress {
+    bool on;
+    size_t started;     /* tries started, retries too */
+    size_t completed;   /* jobs finished */
+    long start_sec;     /* when the run began, in whole seconds */
+    long first_completed; /* --eta: when the first job finished */
+    double smoothed;    /* --eta: the smoothed average */
+    long last_eta;
+    int header;         /* the header shown (its index + 1); 0 none */
+    int cols;           /* the terminal's width, as of cols_sec */
+    long cols_sec;
+} progress;
+
 typedef struct run {
     run_opts o;
     sources in;
     pipe_in pipe;       /* --pipe: the blocks, one per job */
     size_t total;       /* jobs in all */
+    size_t total_gnu;   /* GNU parallel's count of them, when it differs; else 0 */
     size_t next;        /* next job to start, 0-based */
     size_t done;        /* finished (for the bar) */
     size_t nfail, nsucc;
-    long nslots;
-    slot *slots;
+    long nslots;        /* jobs at a time now (-j FILE changes it) */
+    slot *slots;        /* the table: slot_cap of them, busy ones may be past nslots */
+    long slot_cap;
+    bool no_slot_warned; /* -j FILE: said that it leaves no slot */
     size_t running;
     cmd_tmpl *tmpl;
     char **vals;        /* a job's values (the sources' scratch) */
@@ -102,6 +119,7 @@ typedef struct run {
     double t0;
     double bar_last;
     bool bar;
+    progress pg;
 
     struct pollfd *pfd;
     size_t *pidx;       /* pollfd -> slot */
@@ -122,6 +140,12 @@ static inline double now_real(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The count of jobs that {##}, total_jobs() and --eta show. */
+static inline size_t total_shown(const run *r)
+{
+    return r->total_gnu ? r->total_gnu : r->total;
+}
+
 static inline void xclose(int *fd)
 {
     if (*fd >= 0)
@@ -131,6 +155,18 @@ static inline void xclose(int *fd)
 
 
 /* ---- run.c: the loop ---------------------------------------------------------- */
+
+/* ---- slots.c: the slot table --------------------------------------------------- */
+
+/* The slot table for r->nslots jobs at a time (fewer when descriptors
+   would run out). */
+void slots_init(run *r);
+/* Room for at least n slots. */
+void slots_reserve(run *r, long n);
+/* -j FILE: r->nslots read again; more says whether jobs wait or may still
+   come. 0, or ERR_REPORTED after the running jobs were ended because the
+   file holds no count. */
+int slots_reread(run *r, bool more);
 
 /* Run every job; 0 or -errno (ERR_REPORTED: already said why). */
 int loop(run *r);
@@ -143,6 +179,13 @@ void job_values(run *r, size_t idx);
    when skip() was called; -1 after an error was printed. */
 int build_cmd(run *r, tbuf *line, size_t seq, long slotno);
 void bar_update(run *r, bool last);
+
+/* ---- progress.c: --progress and --eta ------------------------------------------- */
+
+/* The list of computers, with max_jobs the jobs at a time. */
+void progress_start(run *r, long max_jobs);
+/* The status line again; last ends it with a newline. */
+void progress_update(run *r, bool last);
 
 /* ---- runout.c: output -------------------------------------------------------- */
 

@@ -52,26 +52,6 @@ static void ensure_std_fds(void)
     }
 }
 
-/* Enough descriptors for n slots of five each (pidfd, two pipes), raising the soft limit when
-   the hard one allows; returns the slots that fit. */
-static long fit_slots(long n)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return n;
-    rlim_t need = (rlim_t)n * 5 + 32;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        long fit = ((long)rl.rlim_cur - 32) / 5;
-        return fit > 0 ? fit : 1;
-    }
-    return n;
-}
-
 /* --resume, --resume-failed, --retry-failed: what the joblog says ran. */
 static int read_joblog(run *r, int *rc)
 {
@@ -155,8 +135,19 @@ static int pipe_start(run *r, int argc, int i)
         return run_usage_error("--pipe reads stdin: no ::: or :::: sources");
     if (r->o.dry)
         return run_usage_error("--dry-run with --pipe is not supported by mproc");
-    long nrec = r->o.max_replace_args >= 0 ? r->o.max_replace_args : r->o.max_args;
-    long nlines = r->o.max_lines_L >= 0 ? r->o.max_lines_L : r->o.max_lines;
+    /* Records and lines are counted by whole numbers here (GNU parallel
+       loops up to the count and takes the lines modulo it): 1.5 is 1. A
+       fraction below one is refused: GNU parallel then cuts a record after
+       its first byte (-N) or fails in the middle of the run (-L). */
+    const run_opts *o = &r->o;
+    double nrec_f = o->max_replace_args >= 0 ? o->max_replace_args_f : o->max_args_f;
+    double nlines_f = o->max_lines_L >= 0 ? o->max_lines_L_f : o->max_lines_f;
+    long nrec = o->max_replace_args >= 0 || o->max_args >= 0 ? (long)nrec_f : -1;
+    long nlines = o->max_lines_L >= 0 || o->max_lines >= 0 ? (long)nlines_f : -1;
+    if (nlines_f > 0 && nlines_f < 1)
+        return run_usage_error("--pipe: -L and -l count whole lines, not %g", nlines_f);
+    if (nrec_f > 0 && nrec_f < 1)
+        return run_usage_error("--pipe: -N and -n count whole records, not %g", nrec_f);
     int rc = pipe_setup(&r->pipe, &r->o.pipe, nrec, nlines, r->o.header);
     if (rc != 0)
         return rc;
@@ -164,6 +155,27 @@ static int pipe_start(run *r, int argc, int i)
     r->o.repl.no_append = true;
     r->in.streaming = true;
     return 0;
+}
+
+/* GNU parallel's count of jobs (total_jobs(), {##}, --eta): after the
+   first job, the values left divided by the count per job, rounded up; so
+   with a fraction (-n 1.5) it may count more jobs than run. 0 when it is
+   the jobs that run. */
+static size_t gnu_total(const run_opts *o, size_t ntuples)
+{
+    /* The count per job as GNU parallel takes it: -N, else -n (when not
+       0), else -l, else -L. */
+    double m = o->max_replace_args >= 0          ? o->max_replace_args_f
+               : o->max_args > 0                 ? o->max_args_f
+               : o->max_lines >= 0               ? o->max_lines_f
+               : o->max_lines_L >= 0             ? o->max_lines_L_f
+                                                 : 1;
+    if (m == floor(m) || o->multi_X || o->multi_m || o->multi_xargs || ntuples == 0)
+        return 0;
+    if (m < 1)
+        m = 1;
+    double first = fmin((double)ntuples, ceil(m));
+    return 1 + (size_t)ceil(((double)ntuples - first) / m);
 }
 
 static int dry_run(run *r)
@@ -243,6 +255,10 @@ int tool_run(int argc, char **argv)
         size_t n = unescape_printf(r.o.tagstring, r.words[r.nwords], strlen(r.o.tagstring) + 1);
         r.words[r.nwords][n] = '\0';
     }
+    if (r.o.eta && r.o.pipe.on) {
+        rc = run_usage_error("--pipe is incompatible with --eta");
+        goto out;
+    }
     if (r.o.pipe.on) {
         if ((rc = pipe_start(&r, argc, i)) != 0)
             goto out;
@@ -276,7 +292,7 @@ int tool_run(int argc, char **argv)
     }
     /* total_jobs() and grouping need every value before the first job. */
     bool grouping = !r.o.pipe.on && groups_wanted(&r.o);
-    r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results;
+    r.o.whole_input = cmd_wants_total(r.tmpl) || grouping || r.o.results || r.o.eta;
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
     r.total = r.o.pipe.on ? 0 : sources_count(&r.in, &r.o);
@@ -288,6 +304,7 @@ int tool_run(int argc, char **argv)
             rc = TOOL_EXIT_USAGE;
             goto out;
         }
+        r.total_gnu = gnu_total(&r.o, r.total);
         r.total = (size_t)n;
     }
 
@@ -326,15 +343,17 @@ int tool_run(int argc, char **argv)
         rc = dry_run(&r);
         goto out;
     }
-    if (r.total == 0 && !r.in.streaming)
+    r.pg.on = (r.o.progress || r.o.eta) && !r.o.bar;
+    /* The most jobs at a time, as GNU parallel lists it: -j as asked,
+       only 0 (as many as possible) limited by the jobs there are. */
+    progress_start(&r, r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs > 0 ? r.o.jobs : r.nslots);
+    if (r.total == 0 && !r.in.streaming) {
+        if (r.pg.on)
+            progress_update(&r, true);
         goto out;
+    }
 
-    r.nslots = fit_slots(r.nslots);
-    r.slots = xmalloc((size_t)r.nslots * sizeof *r.slots);
-    memset(r.slots, 0, (size_t)r.nslots * sizeof *r.slots);
-    for (long k = 0; k < r.nslots; k++)
-        r.slots[k].pidfd = r.slots[k].fd_out = r.slots[k].fd_err = r.slots[k].wr_out =
-            r.slots[k].wr_err = -1;
+    slots_init(&r);
     if (r.o.keep) {
         pend_grow(&r);
         r.next_print = 1;
@@ -396,7 +415,7 @@ int tool_run(int argc, char **argv)
             fprintf(stderr, "mproc run: %s\n", strerror(-err));
         /* End whatever runs, then leave. */
         cancel_all(&r, SIGKILL);
-        for (long k = 0; k < r.nslots; k++) {
+        for (long k = 0; k < r.slot_cap; k++) {
             slot *s = &r.slots[k];
             if (!s->busy)
                 continue;
@@ -447,7 +466,7 @@ out:
     if (masked)
         sigprocmask(SIG_SETMASK, &orig_mask, NULL);
     if (r.slots) {
-        for (long k = 0; k < r.nslots; k++) {
+        for (long k = 0; k < r.slot_cap; k++) {
             tbuf_free(&r.slots[k].out);
             tbuf_free(&r.slots[k].err);
             tbuf_free(&r.slots[k].cmd);

@@ -17,6 +17,7 @@
 #include "runopt.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -164,10 +165,13 @@ static int h_timeout(run_opts *o, const char *val, const optdef *d)
 static int h_retries(run_opts *o, const char *val, const optdef *d)
 {
     (void)d;
-    if (!parse_long(val, &o->retries) || o->retries < 0)
+    char *end;
+    double v = strtod(val, &end);
+    if (end == val || *end || isnan(v))
         return run_usage_error("--retries: not a number: '%s'", val);
-    if (o->retries == 0)
-        o->retries = 1;
+    /* GNU parallel stops retrying when the failures equal N: 0 is
+       infinite, and so is what no count of failures equals (1.5, -1). */
+    o->retries = v >= 1 && v < 1e12 && v == floor(v) ? (long)v : LONG_MAX;
     return 0;
 }
 
@@ -284,14 +288,14 @@ static int h_count(run_opts *o, const char *val, const optdef *d)
        converts to nothing defined. */
     if (fabs(v) > 1e12)
         v = v < 0 ? -1e12 : 1e12;
-    if (v != (double)(long)v)
-        return run_usage_error("-%c: not a number: '%s'", c, val);
-    long n = (long)v;
+    /* A group is full once it holds at least v values (or lines, or
+       characters), as GNU parallel compares: 1.5 is 2. */
+    long n = (long)ceil(v);
     switch (c) {
-    case 'n': o->max_args = n; break;
-    case 'N': o->max_replace_args = n; break;
-    case 'L': o->max_lines_L = n; break;
-    case 'l': o->max_lines = n ? n : 1; break;
+    case 'n': o->max_args = n; o->max_args_f = v; break;
+    case 'N': o->max_replace_args = n; o->max_replace_args_f = v; break;
+    case 'L': o->max_lines_L = n; o->max_lines_L_f = v; break;
+    case 'l': o->max_lines = n ? n : 1; o->max_lines_f = v ? v : 1; break;
     case 's': o->max_chars = n; break;
     }
     return 0;
@@ -401,16 +405,18 @@ const optdef run_opt_table[] = {
       G_OUTPUT, "PRG", "accepted, as --compress", .fn = h_ignore, .flag = -1 },
     { "decompress-program|use-decompress-program|usedecompressprogram|decompressprogram", 0,
       ARG_REQ, G_OUTPUT, "PRG", "accepted, as --compress", .fn = h_ignore, .flag = -1 },
-    { "eta", 0, ARG_NONE, REFUSED(R_NOSUP) },
-    { "progress", 0, ARG_NONE, REFUSED(R_NOSUP) },
+    { "progress", 0, ARG_NONE, G_OUTPUT, NULL, "progress on stderr, as GNU parallel prints it",
+      FLAG(progress) },
+    { "eta", 0, ARG_NONE, G_OUTPUT, NULL, "--progress with the estimated time left", FLAG(eta) },
 
     /* ---- jobs and control */
-    { "jobs", 'j', ARG_REQ, G_CONTROL, "N", "N jobs at a time (default: the CPU count; 0: all)",
+    { "jobs", 'j', ARG_REQ, G_CONTROL, "N|FILE",
+      "N jobs at a time (default: the CPU count; 0: all; FILE: read again)",
       .fn = h_jobs, .flag = -1 },
     { "timeout", 0, ARG_REQ, G_CONTROL, "SECS|N%",
       "end a job after SECS, or N% of the median runtime",
       .fn = h_timeout, .flag = -1 },
-    { "retries", 0, ARG_REQ, G_CONTROL, "N", "run a failed job up to N times in all",
+    { "retries", 0, ARG_REQ, G_CONTROL, "N", "run a failed job up to N times in all (0: until it succeeds)",
       .fn = h_retries, .flag = -1 },
     { "halt|halt-on-error|haltonerror", 0, ARG_REQ, G_CONTROL, "WHEN,fail=N|success=N",
       "stop when N (or N%) jobs failed or succeeded; WHEN now or soon; or never", .fn = h_halt,
@@ -419,7 +425,7 @@ const optdef run_opt_table[] = {
       .fn = h_joblog, .flag = -1 },
     { "will-cite|willcite|nn|nonotice|no-notice", 0, ARG_NONE, G_CONTROL, NULL,
       "accepted: mproc never asks for a citation", .fn = h_ignore, .flag = -1 },
-    { "max-procs|maxprocs", 'P', ARG_REQ, G_CONTROL, "N", "the same as -j", .fn = h_jobs, .flag = -1 },
+    { "max-procs|maxprocs", 'P', ARG_REQ, G_CONTROL, "N|FILE", "the same as -j", .fn = h_jobs, .flag = -1 },
     { "resume", 0, ARG_NONE, G_CONTROL, NULL, "skip the jobs the joblog holds", FLAG(resume) },
     { "resume-failed|resumefailed", 0, ARG_NONE, G_CONTROL, NULL,
       "skip the jobs the joblog holds as succeeded", FLAG(resume_failed) },

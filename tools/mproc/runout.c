@@ -170,7 +170,7 @@ void print_ready(run *r)
     }
     if (!r->o.linebuf)
         return;
-    for (long i = 0; i < r->nslots; i++) {
+    for (long i = 0; i < r->slot_cap; i++) {
         slot *s = &r->slots[i];
         if (s->busy && s->seq == r->next_print && !may_retry(r, s)) {
             if (!r->epipe)
@@ -228,7 +228,7 @@ char *make_tag(run *r, size_t seq, long slotno)
     if (r->tagtmpl) {
         cmd_job job = { .vals = r->vals, .nvals = r->nvals, .context = r->grp.context,
                         .novals = r->grp.novals, .seq = seq, .slot = slotno,
-                        .total = r->total, .nslots = r->nslots };
+                        .total = total_shown(r), .nslots = r->nslots };
         (void)cmd_build(r->tagtmpl, &t, &job);
         tbuf_addc(&t, '\t');
         return t.p;

@@ -285,10 +285,8 @@ int run_parse_opts(run_opts *o, int argc, char **argv, int *rc)
             goto out;
         }
     }
-    if (!o->probe && o->jobs_s && !parse_jobs(o->jobs_s, run_cpus(o), &o->jobs)) {
-        *rc = run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
+    if (!o->probe && o->jobs_s && (*rc = run_jobs_resolve(o)) != 0)
         goto out;
-    }
     ret = optind;
 out:
     tables_free(&t);

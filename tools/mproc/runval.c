@@ -5,9 +5,13 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 bool parse_long(const char *s, long *out)
 {
@@ -20,31 +24,124 @@ bool parse_long(const char *s, long *out)
     return true;
 }
 
+bool parse_jobs_count(const char *s, size_t n, long cpus, long *out, bool *all)
+{
+    /* As GNU parallel's user_requested_processes: the whole text (a last
+       newline aside, as Perl's $ allows) is +N, -N, N% with N maybe
+       decimal, or N; 0 is as many as possible; the count is rounded up. */
+    if (n > 0 && s[n - 1] == '\n')
+        n--;
+    size_t i = 0;
+    char sign = n > 0 && (s[0] == '+' || s[0] == '-') ? s[0] : 0;
+    i += sign != 0;
+    size_t d0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == d0)
+        return false;
+    bool frac = !sign && i < n && s[i] == '.';
+    if (frac) {
+        size_t f0 = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == f0)
+            return false;
+    }
+    bool pct = !sign && i < n && s[i] == '%';
+    i += pct;
+    if (i != n || (frac && !pct))
+        return false;
+    char num[64];
+    size_t len = (pct ? n - 1 : n) - d0;
+    if (len >= sizeof num)
+        len = sizeof num - 1; /* past 60 digits the count is no limit anyway */
+    memcpy(num, s + d0, len);
+    num[len] = '\0';
+    double v = strtod(num, NULL);
+    *all = false;
+    if (sign == '+')
+        v = (double)cpus + v;
+    else if (sign == '-')
+        v = (double)cpus - v;
+    else if (pct)
+        v = (double)cpus * v / 100;
+    else if (v == 0)
+        *all = true;
+    v = ceil(v);
+    *out = v > JOBS_MAX ? JOBS_MAX : v < -1 ? -1 : (long)v;
+    return true;
+}
+
+int jobs_eval(const char *spec, long cpus, long *out, bool *all, bool *is_file)
+{
+    /* Not a count: a regular file that holds one (or names another such
+       file, as GNU parallel reads it again), read whole each time. */
+    *is_file = false;
+    char *text = NULL;
+    int err = 0;
+    const char *s = spec;
+    size_t n = strlen(s);
+    for (int depth = 0; depth < 8; depth++) {
+        if (parse_jobs_count(s, n, cpus, out, all))
+            goto out;
+        struct stat st;
+        if (memchr(s, '\0', n) || stat(s, &st) < 0 || !S_ISREG(st.st_mode)) {
+            err = -EINVAL;
+            goto out;
+        }
+        int fd = open(s, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            err = -errno;
+            goto out;
+        }
+        char buf[4096];
+        ssize_t got;
+        do
+            got = read(fd, buf, sizeof buf - 1);
+        while (got < 0 && errno == EINTR);
+        err = got < 0 ? -errno : 0;
+        close(fd);
+        if (err < 0)
+            goto out;
+        buf[got] = '\0';
+        free(text);
+        text = xstrdup(buf);
+        s = text;
+        n = (size_t)got;
+        *is_file = true;
+    }
+    err = -ELOOP;
+out:
+    free(text);
+    return err;
+}
+
 bool parse_jobs(const char *s, long cpus, long *out)
 {
-    long v;
-    size_t len = strlen(s);
-    if (len > 1 && s[len - 1] == '%') {
-        char tmp[32];
-        if (len >= sizeof tmp)
-            return false;
-        memcpy(tmp, s, len - 1);
-        tmp[len - 1] = '\0';
-        if (!parse_long(tmp, &v) || v < 0)
-            return false;
-        *out = cpus * v / 100 > 0 ? cpus * v / 100 : 1;
-        return true;
-    }
-    if (!parse_long(s, &v))
+    bool all;
+    if (!parse_jobs_count(s, strlen(s), cpus, out, &all))
         return false;
-    if (s[0] == '+')
-        v = cpus + v;
-    else if (s[0] == '-')
-        v = cpus + v > 0 ? cpus + v : 1;
-    if (v < 0)
-        return false;
-    *out = v;
+    if (all)
+        *out = 0;
+    else if (*out < 1)
+        *out = 1;
     return true;
+}
+
+int run_jobs_resolve(run_opts *o)
+{
+    bool all, is_file;
+    int err = jobs_eval(o->jobs_s, run_cpus(o), &o->jobs, &all, &is_file);
+    if (err == -EINVAL)
+        return run_usage_error("-j: not a number of jobs: '%s'", o->jobs_s);
+    if (err < 0)
+        return run_usage_error("cannot read the -j file '%s': %s", o->jobs_s, strerror(-err));
+    o->jobs_file = is_file ? o->jobs_s : NULL;
+    if (all)
+        o->jobs = 0;
+    else if (o->jobs < 1)
+        return run_usage_error("Cannot run any jobs.");
+    return 0;
 }
 
 bool parse_halt(run_opts *o, const char *s)
@@ -205,7 +302,7 @@ bool parse_termseq(run_opts *o, const char *s)
         if (!sig)
             return false;
         p += l;
-        long ms = 0;
+        double ms = 0;
         if (*p == ',') {
             p++;
             char buf[32];
@@ -214,13 +311,15 @@ bool parse_termseq(run_opts *o, const char *s)
                 return false;
             memcpy(buf, p, l);
             buf[l] = '\0';
-            if (!parse_long(buf, &ms) || ms < 0)
+            char *end;
+            ms = strtod(buf, &end);
+            if (*end || !(ms >= 0 && ms <= 1e9))
                 return false;
             p += l;
             p += *p == ',';
         }
         o->term_sig[n] = sig;
-        o->term_ms[n] = (int)ms;
+        o->term_ms[n] = ms;
         n++;
     }
     if (n == 0)
