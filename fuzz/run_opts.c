@@ -47,7 +47,7 @@ static void check(const run_opts *o, int ret, int rc, int argc)
     assert(o->dlen < sizeof o->delim);
     assert(o->halt_when == HALT_NEVER || o->halt_when == HALT_SOON || o->halt_when == HALT_NOW);
     assert(o->timeout >= 0 && o->timeout_pct >= 0 && o->delay >= 0);
-    assert(o->trim >= 0 && o->trim <= (TRIM_LEFT | TRIM_RIGHT));
+    assert(o->trim >= 0 && o->trim <= (TRIM_LEFT | TRIM_RIGHT | TRIM_GIVEN));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

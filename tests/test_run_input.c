@@ -112,6 +112,12 @@ START_TEST(columns_and_headers)
     GNU_SAME("a,b\nc,d\n", "-k", "--colsep", ",", "echo");
     GNU_SAME("a, b\nc,d\n", "-k", "--colsep", ",\\s*", "echo", "{2}-{1}");
     GNU_SAME(NULL, "-k", "-C", ",", "--trim", "lr", "echo", "'<{1}><{2}>'", ":::", " a , b ");
+    /* --colsep trims both sides of each column unless --trim says
+       otherwise. */
+    GNU_SAME("foo\tbar\nbaz \t quux\n", "-k", "--colsep", "\t", "echo", "'<{1}><{2}>'");
+    GNU_SAME("foo\tbar\nbaz \t quux\n", "-k", "--colsep", "\t", "--trim", "n", "echo",
+             "'<{1}><{2}>'");
+    GNU_SAME(NULL, "-k", "-C", ",", "--trim", "r", "echo", "'<{1}><{2}>'", ":::", " a , b ");
     GNU_SAME(NULL, "-k", "--colsep", ",", "echo", "{1}", "{2}", "{3}", "::::",
              put_file(f, sizeof f, dir, "cs", "a,b\n"), ":::", "p");
     GNU_SAME("x\ty\n1\t2\n", "-k", "--header", ":", "echo", "{y}-{x}");

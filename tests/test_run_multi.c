@@ -17,6 +17,10 @@ START_TEST(counted_groups)
     GNU_SAME(NULL, "-k", "-N2", "echo", "x{}y", ":::", "a", "b", "c");
     GNU_SAME(NULL, "-k", "-N2", "echo", "{2}-{1}", ":::", "a", "b", "c");
     GNU_SAME(NULL, "-k", "-N0", "echo", "x", ":::", "a", "b");
+    /* -n0 too takes a value a job and inserts none (GNU's example "seq 10
+       | parallel -n0 my_command my_args"). */
+    GNU_SAME("1\n2\n3\n", "-k", "-n0", "echo", "x");
+    GNU_SAME(NULL, "-k", "-n0", "echo", "x{}y", ":::", "a", "b");
     GNU_SAME(NULL, "-k", "-L2", "echo", ":::", "a", "b", "c");
     GNU_SAME(NULL, "-k", "-l", "echo", ":::", "a", "b");
     GNU_SAME(NULL, "-k", "--max-lines=2", "echo", ":::", "a", "b", "c");

@@ -71,6 +71,8 @@ START_TEST(tagstring_as_gnu)
     GNU_SAME(NULL, "-k", "--tagstring", "{=$_=uc($_)=}", "echo", ":::", "a", "b");
     GNU_SAME(NULL, "-k", "--dry-run", "--tag-string", "<{}>", "echo", ":::", "a");
     GNU_SAME(NULL, "-k", "--tagstring", "{%}", "-j1", "sh -c 'echo out; echo err >&2'", ":::", "a");
+    /* GNU's escapes in a --tagstring: \t \n \r \NNN (colours). */
+    GNU_SAME(NULL, "-k", "--tagstring", "\\033[3{#}m{}\\t\\n\\101\\\\t", "echo", ":::", "a", "b");
 }
 END_TEST
 

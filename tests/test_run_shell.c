@@ -36,6 +36,25 @@ START_TEST(the_invoking_shell_runs_jobs)
 }
 END_TEST
 
+/* zsh and csh run the jobs when mproc is started from them: zsh's =cmd and
+   csh's syntax, as in GNU's tutorial (both are in scripts/install-deps). */
+START_TEST(zsh_and_csh)
+{
+    if (!have_parallel())
+        return;
+    if (access("/bin/zsh", X_OK) == 0) {
+        gnu_script_flags("zsh", "@P@ -k echo \\={} ::: ls sh; true", 0);
+        gnu_script_flags("zsh", "@P@ -k echo x ={} ::: ls; true", 0);
+    }
+    if (access("/bin/csh", X_OK) == 0) {
+        /* csh's quoting is GNU's backslashes, not '...'. */
+        gnu_script_flags("csh", "@P@ -k 'set a=\"{}\"; echo \"<$a>\"' ::: 'x y'; true", 0);
+        gnu_script_flags("csh", "@P@ -k echo ::: 'a$b' \"c'd\" 'e f*' '' '#x;y'; true", 0);
+        gnu_script_flags("csh", "@P@ -k -X echo '<{}>' ::: 'p q' r; true", 0);
+    }
+}
+END_TEST
+
 START_TEST(shell_not_found)
 {
     tool_result r = ({
@@ -73,6 +92,7 @@ void mproc_test_cases(Suite *s)
     TCase *tc = mproc_tcase(s, "shell", 60);
     tcase_add_test(tc, exported_functions_from_bash);
     tcase_add_test(tc, the_invoking_shell_runs_jobs);
+    tcase_add_test(tc, zsh_and_csh);
     tcase_add_test(tc, shell_not_found);
     tcase_add_test(tc, parallel_variables_in_every_job);
 }

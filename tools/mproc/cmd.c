@@ -30,8 +30,49 @@ static bool quote_safe(unsigned char c)
            c == '-' || c == '_' || c == '.' || c == '+' || c == '/';
 }
 
+/* (t)csh takes no '...' around a word GNU parallel would quote for it:
+   each special byte gets a backslash instead, as GNU parallel's
+   shell_quote_scalar_csh writes it. */
+static bool quote_csh;
+
+void shell_quote_for(const char *shell)
+{
+    quote_csh = shell && strstr(shell, "csh"); /* GNU's m:(/[-a-z]*)?csh: */
+}
+
+static bool csh_special(unsigned char c)
+{
+    return (c >= 2 && c <= 9) || (c >= 11 && c <= 26) || c >= 0202 ||
+           (c && strchr("\\#?`(){}[]^*<=>~|; \"!$&'", c));
+}
+
+static void csh_quote(tbuf *out, const char *s, size_t len)
+{
+    bool any = false;
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '\n') {
+            tbuf_adds(out, "\"\\\n\""); /* "\<newline>" */
+            any = true;
+        } else {
+            if (csh_special(c)) {
+                tbuf_addc(out, '\\');
+                any = true;
+            }
+            tbuf_addc(out, (char)c);
+        }
+    }
+    if (!any && len == 0)
+        tbuf_adds(out, "''");
+    tbuf_cstr(out);
+}
+
 void shell_quote_n(tbuf *out, const char *s, size_t len)
 {
+    if (quote_csh) {
+        csh_quote(out, s, len);
+        return;
+    }
     if (len == 0) {
         tbuf_adds(out, "''");
         return;
@@ -426,6 +467,8 @@ size_t cmd_plain_argv(char *line, char **argv, size_t cap)
                 return 0;
         } else if (*w == '-') {
             dash_arg = true;
+        } else if (*w == '=') {
+            return 0; /* zsh expands =cmd to the path of cmd */
         }
         n++;
     }

@@ -8,15 +8,19 @@
  * the count is reached); the one that made it too long goes to the next
  * job, and a single one that is too long alone is an error. The length is
  * that of the command line as built, which GNU parallel estimates and we
- * measure; since it only grows with each value, the largest group that
- * fits is found by doubling and then halving, a few builds per job rather
- * than one per value. With -X or -m, the first job that takes every
+ * measure. Since it grows with each value, nearly by the same amount for
+ * values alike, the largest group that fits is found by interpolation:
+ * the first guess is the previous job's count, the next ones follow the
+ * slope between the two nearest measures, so a job usually costs two or
+ * three builds; after a few guesses that miss, halving bounds the cost at
+ * a logarithm of the count. With -X or -m, the first job that takes every
  * remaining value (the end of the input) instead spreads what is left over
  * the slots, ceil(left / slots) each, and every later job takes no more.
  */
 #include "run.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -96,32 +100,52 @@ found:
     }
 }
 
-/* Copy tuples [from, to) into g->vals. */
+/* Tuples [from, to) into g->vals. The search for a job's group asks for
+   longer and shorter runs from one start: what the arena already holds is
+   kept, cut back or added to, so each value is copied once a job. */
 static void collect(groups *g, sources *s, size_t from, size_t to)
 {
-    g->nvals = 0;
-    g->arena.len = 0;
-    size_t *offs = NULL, noffs = 0;
-    for (size_t k = from; k < to; k++) {
+    if (from != g->from || g->to < from) {
+        g->from = g->to = from;
+        g->nvals = 0;
+        g->arena.len = 0;
+    }
+    if (to < g->to) {
+        size_t k = to - from; /* tuples kept */
+        g->nvals = k ? g->tup_nvals[k - 1] : 0;
+        g->arena.len = k ? g->tup_len[k - 1] : 0;
+        g->to = to;
+    }
+    const char *base = g->arena.p;
+    size_t fixed = g->nvals; /* pointers already right, unless the arena moves */
+    for (size_t k = g->to; k < to; k++) {
         char **v;
         size_t n = sources_job(s, k, &v);
         if (k == from)
             g->per_tuple = n;
-        offs = xrealloc(offs, (noffs + n + 1) * sizeof *offs);
-        for (size_t m = 0; m < n; m++) {
-            offs[noffs++] = g->arena.len;
-            tbuf_adds(&g->arena, v[m]);
-            tbuf_addc(&g->arena, '\0');
+        if (g->nvals + n + 1 > g->vcap) {
+            g->vcap = (g->nvals + n + 1) * 2;
+            g->vals = xrealloc(g->vals, g->vcap * sizeof *g->vals);
+            g->offs = xrealloc(g->offs, g->vcap * sizeof *g->offs);
         }
+        for (size_t m = 0; m < n; m++) {
+            g->offs[g->nvals++] = g->arena.len;
+            tbuf_add(&g->arena, v[m], strlen(v[m]) + 1);
+        }
+        size_t t = k - from;
+        if (t >= g->tup_cap) {
+            g->tup_cap = (t + 1) * 2;
+            g->tup_nvals = xrealloc(g->tup_nvals, g->tup_cap * sizeof *g->tup_nvals);
+            g->tup_len = xrealloc(g->tup_len, g->tup_cap * sizeof *g->tup_len);
+        }
+        g->tup_nvals[t] = g->nvals;
+        g->tup_len[t] = g->arena.len;
     }
-    if (noffs + 1 > g->vcap) {
-        g->vcap = (noffs + 1) * 2;
-        g->vals = xrealloc(g->vals, g->vcap * sizeof *g->vals);
-    }
-    for (size_t m = 0; m < noffs; m++)
-        g->vals[m] = g->arena.p + offs[m];
-    g->nvals = noffs;
-    free(offs);
+    g->to = to;
+    if (g->arena.p != base)
+        fixed = 0;
+    for (size_t m = fixed; m < g->nvals; m++)
+        g->vals[m] = g->arena.p + g->offs[m];
 }
 
 /* The length of the command line of tuples [from, to). */
@@ -133,6 +157,49 @@ static size_t line_len(groups *g, sources *s, const cmd_tmpl *t, size_t from, si
                     .context = g->context, .novals = g->novals };
     (void)cmd_build(t, line, &job);
     return line->len;
+}
+
+/* The largest k <= cap such that tuples [at, at + k) make a line shorter
+   than usable, knowing that one tuple makes len1; guess first, when not 0.
+   Measures (k, length) known to fit are ok/lok, the smallest known not to
+   fit bad/lbad (bad = cap + 1 while none is known); the next k is where the
+   line through the nearest two measures crosses usable. */
+static size_t largest_fit(groups *g, sources *s, const cmd_tmpl *t, size_t at, size_t cap,
+                          size_t guess, size_t usable, size_t len1, tbuf *line)
+{
+    size_t ok = 1, lok = len1, bad = cap + 1, lbad = 0, ok0 = 0, lok0 = 0;
+    for (int round = 0; bad - ok > 1; round++) {
+        size_t k;
+        if (round == 0 && guess > 1) {
+            k = guess;
+        } else if (round >= 6) {
+            k = bad <= cap ? ok + (bad - ok) / 2 : ok * 2; /* the estimates miss: halve */
+        } else {
+            /* Length per tuple, from the nearest measures. */
+            double slope = bad <= cap      ? (double)(lbad - lok) / (double)(bad - ok)
+                           : ok0 && ok > ok0 ? (double)(lok - lok0) / (double)(ok - ok0)
+                                           : (double)len1;
+            if (slope <= 0)
+                slope = 1;
+            double target = (double)ok + (double)(usable - 1 - lok) / slope;
+            k = target >= (double)cap ? cap : (size_t)target;
+        }
+        if (k <= ok)
+            k = ok + 1;
+        if (k >= bad)
+            k = bad - 1;
+        size_t len = line_len(g, s, t, at, at + k, line);
+        if (len < usable) {
+            ok0 = ok;
+            lok0 = lok;
+            ok = k;
+            lok = len;
+        } else {
+            bad = k;
+            lbad = len;
+        }
+    }
+    return ok;
 }
 
 static void push_start(groups *g, size_t at)
@@ -164,12 +231,15 @@ long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples, const
     g->context = o->multi_X || o->max_replace_args >= 0 ||
                  ((o->max_lines_L >= 0 || o->max_replace_args >= 0) && !o->multi_m &&
                   !o->multi_xargs);
-    g->novals = o->max_replace_args == 0;
+    /* -N0 or -n0 (GNU parallel's count of 0, whichever set it) still takes
+       one value a job, and inserts none. */
+    g->novals = max == 0;
     if (max == 0)
-        max = 1; /* -N0 still takes one value a job, and inserts none */
+        max = 1;
     long real, usable;
     line_limits(o, &real, &usable);
     bool spread = false;
+    size_t prev = 0;
     tbuf line = {0};
     size_t at = 0;
     long rc = -1;
@@ -190,26 +260,8 @@ long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples, const
             tbuf_free(&all);
             goto out;
         }
-        /* Double while it fits, then halve between the last that fits and
-           the first that does not. */
-        size_t bad = cap + 1;
-        for (size_t k = 2; ok < cap;) {
-            if (k > cap)
-                k = cap;
-            if (line_len(g, s, t, at, at + k, &line) >= (size_t)usable) {
-                bad = k;
-                break;
-            }
-            ok = k;
-            k *= 2;
-        }
-        while (bad - ok > 1 && bad <= cap) {
-            size_t mid = ok + (bad - ok) / 2;
-            if (line_len(g, s, t, at, at + mid, &line) >= (size_t)usable)
-                bad = mid;
-            else
-                ok = mid;
-        }
+        ok = largest_fit(g, s, t, at, cap, prev, (size_t)usable, line.len, &line);
+        prev = ok;
         if (at + ok == ntuples && (o->multi_X || o->multi_m) && !spread) {
             /* The end of the input: spread what is left over the slots
                (-j 0: as many as there are values). */
@@ -242,6 +294,9 @@ void groups_free(groups *g)
 {
     free(g->start);
     free(g->vals);
+    free(g->offs);
+    free(g->tup_nvals);
+    free(g->tup_len);
     tbuf_free(&g->arena);
     memset(g, 0, sizeof *g);
 }

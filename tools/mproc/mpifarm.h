@@ -20,6 +20,8 @@
 #define MPIFARM_VERSION 1
 
 #define MPIFARM_TERMSEQ_MAX 16
+/* The most plain words a job is sent with; a longer line goes to the shell. */
+#define MPIFARM_NARGV_MAX 4096
 
 /* A job, as the module's task receives it: this header, then the strings
    (each NUL-terminated, in this order): the shell, the command line as the

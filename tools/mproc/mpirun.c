@@ -191,6 +191,8 @@ int mpi_spawn(run *r, slot *s, pid_t *pid, int *pidfd)
     if (x.plain)
         while (x.argv[h.nargv])
             h.nargv++;
+    if (h.nargv > MPIFARM_NARGV_MAX)
+        h.nargv = 0; /* the shell runs the line */
     tbuf *b = &m->job;
     b->len = 0;
     tbuf_add(b, &h, sizeof h);

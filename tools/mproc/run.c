@@ -85,13 +85,21 @@ void job_exec_prepare(run *r, const slot *s, job_exec *x)
     x->sh_argv[2] = s->cmd.p;
     x->sh_argv[3] = NULL;
     x->plain = false;
+    x->argv = x->small_argv;
+    x->line = x->small_line;
     if (r->o.repl.shellquote) {
         tbuf_add(&x->wrapped, s->cmd.p, s->cmd.len);
         cmd_shellquote_wrap(r->tmpl, &x->wrapped);
         x->sh_argv[2] = x->wrapped.p;
-    } else if (r->direct_ok && s->cmd.len < sizeof x->line) {
+    } else if (r->direct_ok) {
+        size_t argv_cap = PLAIN_ARGV_MAX + 1;
+        if (s->cmd.len >= sizeof x->small_line) {
+            argv_cap = s->cmd.len / 2 + 2; /* words and their spaces */
+            x->line = xmalloc(s->cmd.len + 1);
+            x->argv = xmalloc(argv_cap * sizeof *x->argv);
+        }
         memcpy(x->line, s->cmd.p, s->cmd.len + 1);
-        x->plain = cmd_plain_argv(x->line, x->argv, PLAIN_ARGV_MAX + 1) > 0;
+        x->plain = cmd_plain_argv(x->line, x->argv, argv_cap) > 0;
         /* An exported bash function of that name is what the shell runs. */
         if (x->plain && r->funcs && shell_is_function(x->argv[0], strlen(x->argv[0])))
             x->plain = false;
@@ -100,6 +108,10 @@ void job_exec_prepare(run *r, const slot *s, job_exec *x)
 
 void job_exec_free(job_exec *x)
 {
+    if (x->line != x->small_line) {
+        free(x->line);
+        free(x->argv);
+    }
     tbuf_free(&x->wrapped);
 }
 
@@ -111,12 +123,14 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
     spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
+    int err = -1;
     if (x.plain) {
         const char *path = spawn_resolve(x.argv[0]);
         if (path && spawn_job(&plan, path, x.argv, pid, pidfd) == 0)
-            return 0;
+            err = 0;
     }
-    int err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
+    if (err)
+        err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
     job_exec_free(&x);
     return err;
 }

@@ -354,6 +354,11 @@ typedef struct groups {
     size_t nvals, vcap;
     size_t per_tuple;   /* values of one combination in the last job */
     tbuf arena;         /* their text */
+    /* What the arena holds: tuples [from, to), after each its count of
+       values and the arena's length (grown or cut back, not rebuilt). */
+    size_t from, to;
+    size_t *tup_nvals, *tup_len, tup_cap;
+    size_t *offs;       /* each value's offset in the arena */
 } groups;
 
 /* Whether the options ask for several values per job. */

@@ -173,13 +173,17 @@ int slots_reread(run *r, bool more);
 /* At most this many words go to a job executed without the shell. */
 #define PLAIN_ARGV_MAX 64
 
-/* How a job's command line runs. */
+/* How a job's command line runs. A long line (-X, -m) has its words on
+   the heap: the shell's parse of 100,000 words would cost more than the
+   job. */
 typedef struct job_exec {
     bool plain;         /* argv, without the shell */
-    char *argv[PLAIN_ARGV_MAX + 1];
+    char **argv;        /* small_argv, or the heap's for a long line */
+    char *line;         /* argv's words: small_line or the heap's */
     char *sh_argv[4];   /* else the shell, -c and the line */
-    char line[4096];    /* argv's words */
     tbuf wrapped;       /* -q's line */
+    char *small_argv[PLAIN_ARGV_MAX + 1];
+    char small_line[4096];
 } job_exec;
 
 void job_exec_prepare(run *r, const slot *s, job_exec *x);

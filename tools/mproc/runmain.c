@@ -265,6 +265,10 @@ int tool_run(int argc, char **argv)
     for (size_t k = 0; k < r.nwords; k++)
         r.words[k] = xstrdup(argv[cmd_start + (int)k]);
     r.words[r.nwords] = xstrdup(r.o.tagstring ? r.o.tagstring : "");
+    if (r.o.tagstring) { /* with \t \n \r \NNN as GNU parallel reads it */
+        size_t n = unescape_printf(r.o.tagstring, r.words[r.nwords], strlen(r.o.tagstring) + 1);
+        r.words[r.nwords][n] = '\0';
+    }
     if (r.o.eta && r.o.pipe.on) {
         rc = run_usage_error("--pipe is incompatible with --eta");
         goto out;
@@ -306,6 +310,7 @@ int tool_run(int argc, char **argv)
     if (r.o.whole_input && sources_read_rest(&r.in, &rc) < 0)
         goto out;
     r.total = r.o.pipe.on ? pipe_njobs(&r.pipe) : sources_count(&r.in, &r.o);
+    r.shell = shell_choose(); /* before grouping: the quoting is the shell's */
     if (grouping) {
         long j0 = r.o.jobs < 0 ? mproc_cpu_count() : r.o.jobs;
         long n = groups_form(&r.grp, &r.o, &r.in, r.total, r.tmpl, j0 > 0 ? (size_t)j0 : 0);
@@ -333,7 +338,6 @@ int tool_run(int argc, char **argv)
             goto out;
         }
     }
-    r.shell = shell_choose();
     if (!shell_usable(r.shell)) {
         rc = run_usage_error("Shell '%s' not found.", r.shell);
         goto out;

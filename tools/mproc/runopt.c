@@ -271,7 +271,7 @@ static int h_trim(run_opts *o, const char *val, const optdef *d)
                   { "lr", TRIM_LEFT | TRIM_RIGHT }, { "rl", TRIM_LEFT | TRIM_RIGHT } };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
         if (!strcmp(val, forms[i].name)) {
-            o->trim = forms[i].trim;
+            o->trim = forms[i].trim | TRIM_GIVEN;
             return 0;
         }
     return run_usage_error("--trim must be one of: r l rl lr, got '%s'", val);

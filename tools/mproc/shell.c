@@ -141,7 +141,8 @@ static char *parent_shell(pid_t pid)
     return NULL;
 }
 
-char *shell_choose(void)
+/* The shell, before the quoting for it is chosen. */
+static char *shell_find(void)
 {
     const char *env = getenv("PARALLEL_SHELL");
     if (env && *env)
@@ -153,6 +154,13 @@ char *shell_choose(void)
     if (env && *env)
         return xstrdup(env);
     return xstrdup("/bin/sh");
+}
+
+char *shell_choose(void)
+{
+    char *sh = shell_find();
+    shell_quote_for(sh);
+    return sh;
 }
 
 bool shell_usable(const char *sh)

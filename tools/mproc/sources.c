@@ -74,7 +74,9 @@ int sources_read(sources *s, const run_opts *o, int argc, char **argv, int i, in
     s->reader = (rec_reader){ .delim = o->dlen ? o->delim : o->null ? &nul : &nl,
                               .dlen = o->dlen ? o->dlen : 1, .eof = o->eof,
                               .skip_blank = o->skip_blank, .trim = o->colsep ? 0 : o->trim };
-    s->trim = o->trim;
+    /* --colsep's columns lose their white space on both sides unless
+       --trim says otherwise, as in GNU parallel. */
+    s->trim = o->colsep && !(o->trim & TRIM_GIVEN) ? TRIM_LEFT | TRIM_RIGHT : o->trim;
     /* --header splits by a tab unless --colsep says otherwise, as GNU
        parallel does. */
     const char *colsep = o->colsep ? o->colsep : o->header ? "\t" : NULL;

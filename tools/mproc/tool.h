@@ -78,7 +78,9 @@ void source_free(source *src);
 
 /* How records are read: their delimiter (a character or a string) and GNU
    parallel's filters. */
-enum { TRIM_NONE = 0, TRIM_LEFT = 1, TRIM_RIGHT = 2 };
+/* TRIM_GIVEN: --trim was on the command line (without it --colsep trims
+   both sides, as GNU parallel does). */
+enum { TRIM_NONE = 0, TRIM_LEFT = 1, TRIM_RIGHT = 2, TRIM_GIVEN = 4 };
 typedef struct rec_reader {
     const char *delim;  /* the record delimiter, dlen bytes (>= 1) */
     size_t dlen;
@@ -144,6 +146,9 @@ void cmd_shellquote_wrap(const cmd_tmpl *t, tbuf *line);
    unchanged when it holds only [-_.+/a-zA-Z0-9], '' when empty, else
    single-quoted. */
 void shell_quote_n(tbuf *out, const char *s, size_t len);
+/* Quote for this shell from now on: GNU parallel's (t)csh quoting when its
+   name holds "csh", else the Bourne shells'. */
+void shell_quote_for(const char *shell);
 void shell_quote(tbuf *out, const char *s);
 
 /* When the command line is a plain word list that /bin/sh would run as it

@@ -84,7 +84,7 @@ static bool parse_job(job_run *j, const void *arg, size_t len)
     j->h = arg;
     const char *p = (const char *)arg + sizeof(mpifarm_job), *end = (const char *)arg + len;
     size_t nstr = 2 + j->h->nargv + MPIFARM_NENV;
-    if (j->h->nargv > 4096 || j->h->nterm < 0 || j->h->nterm > MPIFARM_TERMSEQ_MAX)
+    if (j->h->nargv > MPIFARM_NARGV_MAX || j->h->nterm < 0 || j->h->nterm > MPIFARM_TERMSEQ_MAX)
         return false;
     const char **strs = xmalloc(nstr * sizeof *strs);
     for (size_t k = 0; k < nstr; k++) {
