@@ -103,6 +103,31 @@ START_TEST(regexp_records)
 }
 END_TEST
 
+/* -N with --regexp: N records a block, what comes before the first record
+   start a block of its own, as GNU parallel cuts them. */
+START_TEST(regexp_records_per_block)
+{
+    const char *in = "foo,bar,_baz,__qux,xx\n";
+    tool_result r = TOOL_IN(in, "run", "--pipe", "-kN1", "--regexp", "--recend", ",_+",
+                            "echo JOB{#};cat;echo END", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "JOB1\nfoo,bar,_END\nJOB2\nbaz,__END\nJOB3\nqux,xx\nEND\n");
+    tr_free(&r);
+    if (have_parallel()) {
+        char *seq = seq_text(2000);
+        GNU_SAME(in, "--pipe", "-kN1", "--rrs", "--regexp", "--recend", ",_+",
+                 "echo JOB{#};cat;echo END");
+        GNU_SAME(in, "--pipe", "-kN2", "--regexp", "--recstart", "b", "--recend", ",",
+                 "echo JOB{#};cat;echo END");
+        GNU_SAME(seq, "--pipe", "-kN7", "--regexp", "--recstart", "[0-9]*5", "--block", "2k",
+                 "echo J{#}; wc -c");
+        GNU_SAME(seq, "--pipe", "-k", "-N5", "-L2", "--regexp", "--block", "1k",
+                 "echo J{#}; wc -c");
+        free(seq);
+    }
+}
+END_TEST
+
 START_TEST(records_per_block_and_header)
 {
     char *in = seq_text(2000);
@@ -177,6 +202,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, block_grows_past_long_records);
     tcase_add_test(tc, recstart_recend_rrs);
     tcase_add_test(tc, regexp_records);
+    tcase_add_test(tc, regexp_records_per_block);
     tcase_add_test(tc, records_per_block_and_header);
     tcase_add_test(tc, failures_retries_joblog);
     tcase_add_test(tc, pipe_usage_errors);

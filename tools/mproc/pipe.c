@@ -110,6 +110,21 @@ static int setup_regexp(pipe_in *p, const pipe_opts *o, const char *rs, const ch
     }
     if (!p->re_cut || (o->rrs && (!p->re_sep || !p->re_start || !p->re_end)))
         return TOOL_EXIT_USAGE;
+    if (p->nrec) {
+        /* As GNU parallel: N times a start, the least up to an end not
+           followed by a start, then an end; followed by a start. */
+        tbuf fmt = { 0 };
+        tbuf_addf(&fmt,
+                  "^((?:(?:%%1$s)(?:(?!(?:%%2$s)(?:%%1$s))(?s:.))*?(?:%%2$s)){%ld})(?=(?:%%1$s))",
+                  p->nrec * (p->nlines ? p->nlines : 1));
+        p->re_nrec = pipe_compile(tbuf_cstr(&fmt), rs, re, PCRE2_MULTILINE);
+        tbuf_free(&fmt);
+        p->re_lead = pipe_compile("^((?:(?!(?:%2$s)(?:%1$s))(?s:.))*?(?:%2$s))(?=(?:%1$s))", rs, re,
+                                  PCRE2_MULTILINE);
+        p->re_at_start = pipe_compile("(?:%1$s)%2$.0s", rs, re, PCRE2_ANCHORED);
+        if (!p->re_nrec || !p->re_lead || !p->re_at_start)
+            return TOOL_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -194,8 +209,6 @@ int pipe_setup(pipe_in *p, const pipe_opts *o, long nrec, long nlines, const cha
         if (!p->re_header)
             return TOOL_EXIT_USAGE;
     }
-    if (o->regexp && p->nrec)
-        return run_usage_error("-N with --pipe --regexp is not supported by mproc");
     double bs = BLOCK_DEFAULT;
     if (o->block && !o->part && (!parse_size(o->block, &bs) || bs < 1)) {
         /* "0" is GNU parallel's default, as Perl takes it for false. */
@@ -386,6 +399,30 @@ static int cut_records(pipe_in *p)
     }
 }
 
+/* -N with --regexp: as GNU parallel, once what comes before the first
+   record start is a block of its own, then every N records the buffer
+   holds (the last ones only at the end of the input). */
+static int cut_records_re(pipe_in *p)
+{
+    size_t so, n;
+    if (!p->lead_done) {
+        p->lead_done = true;
+        if (!pipe_re_match(p->re_at_start, p->buf.p, p->buf.len, 0, &so, &n, false) &&
+            pipe_re_match(p->re_lead, p->buf.p, p->buf.len, 0, &so, &n, true) && so == 0 && n > 0) {
+            int err = emit(p, n);
+            if (err < 0)
+                return err;
+        }
+    }
+    while (p->buf.len > 0 && pipe_re_match(p->re_nrec, p->buf.p, p->buf.len, 0, &so, &n, true) &&
+           so == 0 && n > 0) {
+        int err = emit(p, n);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
 /* -L alone: all the whole groups of L lines the buffer holds, one block. */
 static int cut_lines(pipe_in *p)
 {
@@ -409,7 +446,7 @@ static int round_end(pipe_in *p)
     if (p->nlines && !p->nrec)
         err = cut_lines(p);
     else if (p->nrec)
-        err = cut_records(p);
+        err = p->re_nrec ? cut_records_re(p) : cut_records(p);
     else if (!p->eof)
         return cut(p);
     if (err < 0 || p->eof || p->nblocks > before)
@@ -503,6 +540,9 @@ void pipe_free(pipe_in *p)
     pcre2_code_free(p->re_sep);
     pcre2_code_free(p->re_start);
     pcre2_code_free(p->re_end);
+    pcre2_code_free(p->re_nrec);
+    pcre2_code_free(p->re_lead);
+    pcre2_code_free(p->re_at_start);
     pcre2_code_free(p->re_header);
     free(p->header);
     buf_free(&p->buf);

@@ -71,6 +71,10 @@ typedef struct pipe_in {
     /* --regexp: where to cut (the last record end followed by a start),
        and for --rrs the separators, a first start and a last end. */
     void *re_cut, *re_sep, *re_start, *re_end;
+    /* -N with --regexp: N records from the start (re_nrec), and once, what
+       comes before the first record start (re_lead, unless re_at_start). */
+    void *re_nrec, *re_lead, *re_at_start;
+    bool lead_done;
     tbuf buf;
     bool eof;
     /* stdin is a regular file and the cut needs no copy of it: blocks are
