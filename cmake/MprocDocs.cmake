@@ -15,7 +15,8 @@ if(MPROC_BUILD_MAN)
   else()
     # Reproducible: string(TIMESTAMP) honours SOURCE_DATE_EPOCH.
     string(TIMESTAMP MPROC_MAN_DATE "%Y-%m-%d" UTC)
-    set(stamp ${PROJECT_BINARY_DIR}/man/man3.stamp)
+    # Outside man/, which is installed as it is.
+    set(stamp ${PROJECT_BINARY_DIR}/mproc_man3.stamp)
     add_custom_command(OUTPUT ${stamp}
       COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/mkman
         --version ${PROJECT_VERSION} --date ${MPROC_MAN_DATE}
