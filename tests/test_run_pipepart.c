@@ -122,6 +122,7 @@ START_TEST(part_errors)
         GNU_SAME_STATUS("", "--pipe-part", "-a", missing, "wc -l");
         GNU_SAME_STATUS("", "--pipe", "--cat", "--fifo", "wc -l");
         GNU_SAME_STATUS("", "--pipe", "--round-robin", "--retries", "2", "wc -l");
+        GNU_SAME_STATUS("", "--pipe", "--round-robin", "--retries", "1", "wc -l");
     }
     free(f);
     tmpdir_remove(dir);

@@ -63,6 +63,7 @@ typedef struct run_opts {
     bool progress, eta; /* --progress, --eta (which implies --progress) */
     double timeout;     /* 0: none */
     long retries;       /* tries in all, >= 1 */
+    bool retries_given; /* --retries, whatever its count (--round-robin refuses it) */
     int halt_when;      /* HALT_* */
     bool halt_success;  /* success=N rather than fail=N */
     long halt_n;        /* N, or -1 with halt_pct */

@@ -136,7 +136,7 @@ static int pipe_start(run *r, int argc, int i)
         return run_usage_error("--pipe reads stdin: no ::: or :::: sources");
     if (r->o.dry)
         return run_usage_error("--dry-run with --pipe is not supported by mproc");
-    if (po->rr && r->o.retries > 1)
+    if (po->rr && r->o.retries_given)
         return run_usage_error("--retries cannot be combined with --roundrobin.");
     /* Records and lines are counted by whole numbers here (GNU parallel
        loops up to the count and takes the lines modulo it): 1.5 is 1. A

@@ -170,6 +170,7 @@ static int h_retries(run_opts *o, const char *val, const optdef *d)
     /* GNU parallel stops retrying when the failures equal N: 0 is
        infinite, and so is what no count of failures equals (1.5, -1). */
     o->retries = v >= 1 && v < 1e12 && v == floor(v) ? (long)v : LONG_MAX;
+    o->retries_given = true;
     return 0;
 }
 
