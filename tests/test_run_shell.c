@@ -51,6 +51,10 @@ START_TEST(zsh_and_csh)
         gnu_script_flags("csh", "@P@ -k 'set a=\"{}\"; echo \"<$a>\"' ::: 'x y'; true", 0);
         gnu_script_flags("csh", "@P@ -k echo ::: 'a$b' \"c'd\" 'e f*' '' '#x;y'; true", 0);
         gnu_script_flags("csh", "@P@ -k -X echo '<{}>' ::: 'p q' r; true", 0);
+        /* Q() in {= =} quotes for csh too, and uq() leaves its result as
+           the shell is to read it. */
+        gnu_script_flags("csh", "@P@ -k echo '{= $_ = Q($_) =}' ::: 'a b' 'c$d' \"e'f\"; true", 0);
+        gnu_script_flags("csh", "@P@ -k echo '{= $_ = Q($_); uq() =}' ::: 'a b;c' 'x*'; true", 0);
     }
 }
 END_TEST

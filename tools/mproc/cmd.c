@@ -40,6 +40,11 @@ void shell_quote_for(const char *shell)
     quote_csh = shell && strstr(shell, "csh"); /* GNU's m:(/[-a-z]*)?csh: */
 }
 
+bool shell_quotes_csh(void)
+{
+    return quote_csh;
+}
+
 static bool csh_special(unsigned char c)
 {
     return (c >= 2 && c <= 9) || (c >= 11 && c <= 26) || c >= 0202 ||
