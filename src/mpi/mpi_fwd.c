@@ -246,7 +246,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         void *dst = NULL;
         if (mine && len) {
             int err;
-            dst = mproc__ext_result_begin(f->sh, f->arena_fd, s, len, &err);
+            dst = mproc__ext_result_begin(f->pool, s, len, &err);
             if (!dst)
                 code = err;
         }
