@@ -73,6 +73,7 @@ typedef struct fwd {
     int verdict;
     unsigned total_workers;
     _Atomic bool stop;
+    _Atomic bool share_cpu; /* rank 0's CPUs run other work too */
     pthread_t th;
     mproc__buf in;
 } fwd;
@@ -328,10 +329,15 @@ static void check_lost(fwd *f, bool post)
 
 static void forward(fwd *f)
 {
-    /* Rank 0's own workers need the CPU this thread would poll on. */
-    mproc__backoff bo = { .spin = f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG };
+    mproc__backoff bo = { 0 };
     mproc__timer_slack();
     while (!atomic_load(&f->stop)) {
+        /* Rank 0's own workers need the CPU this thread would poll on;
+           whatever else it runs (mproc run --mpi's local jobs) even more:
+           the hubs are sent enough ahead then to bear a slower poll. */
+        bool share = atomic_load(&f->share_cpu);
+        bo.spin = share ? 0 : f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG;
+        bo.floor = share ? MPROC__SLEEP_SHARED : 0;
         bool act = false;
         poll_in(f, true, &act);
         if (dispatch(f))
@@ -486,4 +492,13 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
     mproc__pool_set_procs(pool, f->total_workers);
     mproc__pool_attach(pool, &(mproc__pool_ext){ .ctx = f, .stop = fwd_stop });
     return 0;
+}
+
+void mproc__mpi_share_cpu(mproc_pool *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
+    if (f)
+        atomic_store(&f->share_cpu, true);
+    pthread_mutex_unlock(&pool->mu);
 }

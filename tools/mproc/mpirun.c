@@ -9,7 +9,8 @@
  * module (mpifarm.h, loaded with dlopen: the tool itself never links MPI)
  * and serves, with -j workers, until rank 0 is done; rank 0 reads the
  * inputs and runs the ordinary slot loop (run.c) over its own -j slots
- * (unless --mpi-no-local) followed by one slot per worker of the others.
+ * (unless --mpi-no-local) followed by MPI_AHEAD slots per worker of the
+ * others (a job is sent ahead, to wait on its rank for a worker).
  * A job in such a slot is sent instead of spawned (mpi_spawn), its outcome
  * (output, exit status, start and run time, host) comes back on one
  * descriptor the loop polls (mpi_collect) and finishes as a local one does
@@ -34,6 +35,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* Jobs in flight per worker of the other ranks: one running and the rest
+   waiting there, so that a worker starts the next job the moment one ends
+   instead of a round trip to rank 0 later (measured: 3 beat 1 and 2 for
+   2000 x true). Each is a slot of the runner's. */
+#define MPI_AHEAD 3
 
 struct mpirun {
     const mpifarm_api *api;
@@ -155,7 +162,7 @@ int mpi_begin(run *r, long *nslots, int *rc)
         return -1;
     }
     m->nlocal = r->o.mpi_no_local ? 0 : *nslots;
-    m->nslots = m->nlocal + remote;
+    m->nslots = m->nlocal + remote * MPI_AHEAD;
     if (m->nslots < 1) {
         fprintf(stderr, "mproc run: --mpi-no-local: no other rank runs jobs\n");
         *rc = TOOL_EXIT_USAGE;

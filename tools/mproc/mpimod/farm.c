@@ -25,6 +25,7 @@
 
 #include "mproc.h"
 #include "mproc/mpi.h"
+#include "mpi/mpi_internal.h"
 #include "pool_internal.h"
 
 #include <errno.h>
@@ -426,6 +427,8 @@ static int farm_start(mpifarm **out, long *slots)
         free(f);
         return err;
     }
+    /* Rank 0's CPUs run the runner's own jobs. */
+    mproc__mpi_share_cpu(f->pool);
     pthread_mutex_lock(&f->pool->mu);
     *slots = f->pool->nprocs;
     pthread_mutex_unlock(&f->pool->mu);
