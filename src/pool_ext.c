@@ -50,6 +50,17 @@ int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg, siz
     return mproc__pool_submit_task(p, &t, out);
 }
 
+void mproc__pool_drop_waiting(mproc_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (uint64_t pos = p->coll; p->sh && pos < p->tail; pos++) {
+        /* The take decides against a worker claiming it now. */
+        if (p->inflight[pos % MPROC__SLOTS] && mproc__task_take(p->sh, pos, OWNER_SUP))
+            mproc__task_post(p->sh, pos, OWNER_SUP, -ECANCELED, 0, 0);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 void *mproc__ext_result_begin(mproc_pool *pool, mproc__slot *s, size_t len, int *err)
 {
     *err = 0;

@@ -53,6 +53,11 @@ MPROC__EXT_API int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const
                                           size_t arg_len, const mproc__fill *fill, unsigned kind,
                                           uint64_t item_size, uint64_t count, mproc_result **out);
 
+/* Every task of the pool that no worker has started yet ends now with
+   -ECANCELED (libmproc-mpi: tasks sent ahead to a rank that are no longer
+   wanted). Takes the pool's mutex. */
+MPROC__EXT_API void mproc__pool_drop_waiting(mproc_pool *p);
+
 /* Room for a result of len bytes in slot s: the slot's own bytes, or a
    one-off arena extent from the owner's lists (recorded in s, as a
    worker's one-off; it goes back to those lists once the result is

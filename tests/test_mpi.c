@@ -357,6 +357,20 @@ START_TEST(many_tasks_in_flight)
     mpi_case(l, 3, "many", v);
 }
 END_TEST
+START_TEST(waiting_tasks_dropped)
+{
+    LAUNCHER(l);
+    char dir[] = "/tmp/mproc-test-drop-XXXXXX", var[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(var, sizeof var, "MPROC_TEST_DIR=%s", dir);
+    const char *const v[] = { "MPROC_TEST_OWNER=-1", var, NULL };
+    mpi_case(l, 3, "drop", v);
+    ck_assert_ptr_nonnull(strstr(outbuf, "drop: 4 ran, 12 dropped"));
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
 START_TEST(several_owner_threads)
 {
     LAUNCHER(l);
@@ -550,6 +564,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_loop_test(tc, terminate_ends_every_rank, 0, 2);
     tcase_add_loop_test(tc, many_tasks_in_flight, 0, 2);
     tcase_add_loop_test(tc, several_owner_threads, 0, 2);
+    tcase_add_loop_test(tc, waiting_tasks_dropped, 0, 2);
     tcase_add_loop_test(tc, function_in_shared_library, 0, 2);
     tc = mproc_tcase(s, "failures", 180);
     tcase_add_loop_test(tc, crashes_fail_alone, 0, 2);

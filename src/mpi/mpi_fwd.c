@@ -74,6 +74,8 @@ typedef struct fwd {
     unsigned total_workers;
     _Atomic bool stop;
     _Atomic bool share_cpu; /* rank 0's CPUs run other work too */
+    _Atomic unsigned drops; /* mproc__mpi_drop_waiting calls; sent: */
+    unsigned dropped;
     pthread_t th;
     mproc__buf in;
 } fwd;
@@ -346,6 +348,15 @@ static void forward(fwd *f)
             act = true;
         if (f->o.rank_timeout > 0)
             check_lost(f, true);
+        unsigned drops = atomic_load(&f->drops);
+        if (drops != f->dropped) {
+            /* After every batch sent so far, which MPI delivers first. */
+            f->dropped = drops;
+            for (int r = 1; r < f->size; r++)
+                if (!f->lost[r])
+                    mproc__wire_isend(&f->w, r, TAG_DROP, NULL, 0, NULL, NULL);
+            act = true;
+        }
         mproc__nap(mproc__backoff_busy(&bo, act, mproc__wire_busy(&f->w)));
     }
     /* Stopped: no slot is touched again. Every hub ends its pool and says
@@ -492,6 +503,18 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
     mproc__pool_set_procs(pool, f->total_workers);
     mproc__pool_attach(pool, &(mproc__pool_ext){ .ctx = f, .stop = fwd_stop });
     return 0;
+}
+
+void mproc__mpi_drop_waiting(mproc_pool *pool)
+{
+    /* Those the forwarder has not claimed first, so that none of them is
+       sent after the hubs are told. */
+    mproc__pool_drop_waiting(pool);
+    pthread_mutex_lock(&pool->mu);
+    fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
+    if (f)
+        atomic_fetch_add(&f->drops, 1);
+    pthread_mutex_unlock(&pool->mu);
 }
 
 void mproc__mpi_share_cpu(mproc_pool *pool)

@@ -226,6 +226,8 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
             MPI_Recv(h.in.p, n, MPI_BYTE, 0, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
             if (st.MPI_TAG == TAG_BATCH)
                 take_batch(&h, (size_t)n);
+            else if (st.MPI_TAG == TAG_DROP)
+                mproc__pool_drop_waiting(local);
         }
         if (h.npend && harvest(&h))
             act = true;

@@ -15,7 +15,9 @@
  * threshold (INT_MAX, MPI's count limit, unless lowered) travels as several
  * messages of at most that size on the same tag. In rank_timeout mode a
  * hub that has sent nothing for a quarter of rank_timeout sends BEAT, so
- * that rank 0 can tell a silent rank from a busy one.
+ * that rank 0 can tell a silent rank from a busy one. DROP asks a hub to
+ * end every task it holds that has not started (with -ECANCELED, as its
+ * outcome).
  */
 #ifndef MPROC_MPI_INTERNAL_H
 #define MPROC_MPI_INTERNAL_H
@@ -36,7 +38,7 @@ static inline double mpi_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT };
+enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT, TAG_DROP };
 
 /* Above this, a payload is a message of its own (received straight into
    its final place); at most this, it rides in the batch. */
@@ -196,5 +198,8 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
    MPROC__SLEEP_SHARED between polls. A pool without a forwarder is left
    as it is. */
 void mproc__mpi_share_cpu(mproc_pool *pool);
+/* Rank 0: every task of the MPI pool not started yet, on any rank, ends
+   with -ECANCELED (those already sent, once their hub hears of it). */
+void mproc__mpi_drop_waiting(mproc_pool *pool);
 
 #endif

@@ -46,6 +46,7 @@ struct mpirun {
     const mpifarm_api *api;
     mpifarm *farm;
     bool started, stopped;
+    bool dropped;       /* the jobs sent ahead were dropped: no more start */
     long nlocal, nslots;
     char **hosts;       /* by slot: where its last job ran */
     char host[256];     /* rank 0's */
@@ -221,7 +222,18 @@ int mpi_spawn(run *r, slot *s, pid_t *pid, int *pidfd)
 
 int mpi_fd(const run *r)
 {
-    return r->mpi && r->mpi->farm && !r->mpi->stopped ? r->mpi->api->fd(r->mpi->farm) : -1;
+    struct mpirun *m = r->mpi;
+    if (!m || !m->farm || m->stopped)
+        return -1;
+    /* Asked before every wait of the loop: where the farm learns that the
+       runner starts no more jobs (--halt soon, output gone), so that the
+       jobs sent ahead and still waiting on their ranks never start, as a
+       job not yet started locally would not. */
+    if (r->stop && !m->dropped) {
+        m->dropped = true;
+        m->api->drop(m->farm);
+    }
+    return m->api->fd(m->farm);
 }
 
 /* One outcome's bytes into its slot; false when they do not add up. */
@@ -267,6 +279,14 @@ int mpi_collect(run *r)
         r->running--;
         if (s->cancelled)
             continue;
+        if (code == -ECANCELED && m->dropped) {
+            /* Sent ahead, dropped before it started: it never ran. */
+            if (r->o.keep) {
+                r->pend[s->seq - 1].done = true;
+                print_ready(r);
+            }
+            continue;
+        }
         mpifarm_done d;
         if (code < 0 || !unpack(m, s, (long)tag, data, len, &d)) {
             fprintf(stderr, "mproc run: --mpi: a job's rank failed to run it: %s\n",

@@ -475,6 +475,11 @@ static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, in
     return 1;
 }
 
+static void farm_drop(mpifarm *f)
+{
+    mproc__mpi_drop_waiting(f->pool);
+}
+
 static void farm_stop(mpifarm *f, bool now)
 {
     if (now) {
@@ -513,6 +518,7 @@ static const mpifarm_api api = {
     .submit = farm_submit,
     .fd = farm_fd,
     .take = farm_take,
+    .drop = farm_drop,
     .stop = farm_stop,
     .free = farm_free,
 };
