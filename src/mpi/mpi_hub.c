@@ -239,8 +239,10 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
         if (mproc__wire_progress(&h.w))
             act = true;
         /* While tasks run here the workers need the CPU: sleep on their
-           outcomes instead of polling. */
+           outcomes instead of polling; and while some wait for a worker
+           here, rank 0's next messages are not needed soon: poll seldom. */
         bo.spin = h.npend ? 0 : MPROC__SPIN_LONG;
+        bo.floor = h.npend > h.workers ? MPROC__SLEEP_SHARED : 0;
         double s = mproc__backoff_busy(&bo, act, mproc__wire_busy(&h.w));
         if (s > 0 && h.npend)
             mproc_result_wait_any(h.rs, h.npend, s);
