@@ -221,12 +221,26 @@ static bool mpich_name(const char *name)
 
 static void shm_begin(void)
 {
+    /* The directory of a case that failed before it could remove its own
+       (its process is gone), when nothing is left in it. */
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int pid;
+        char stale[300];
+        if (sscanf(e->d_name, "mproc-test-mpi-%d", &pid) == 1 && pid > 0 && kill(pid, 0) < 0 &&
+            errno == ESRCH) {
+            snprintf(stale, sizeof stale, "/dev/shm/%s", e->d_name);
+            rmdir(stale);
+        }
+    }
+    if (d)
+        closedir(d);
     snprintf(shm_dir, sizeof shm_dir, "/dev/shm/mproc-test-mpi-%d", (int)getpid());
     if (mkdir(shm_dir, 0700) < 0 && errno != EEXIST)
         shm_dir[0] = 0; /* no /dev/shm: Open MPI's default place then */
     shm_nknown = 0;
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
+    d = opendir("/dev/shm");
     while (d && (e = readdir(d)) && shm_nknown < SHM_MAX)
         if (mpich_name(e->d_name))
             snprintf(shm_known[shm_nknown++], 64, "%.63s", e->d_name);
