@@ -68,6 +68,7 @@ typedef struct pump_item {
     double t_out;          /* P_DEFER: when POLLOUT came, */
     int q_out;             /* what the pipe held then, */
     double due;            /* and when to refill */
+    size_t cap;            /* the pipe's size */
     size_t low;            /* refill when about this much is left */
     double rate;           /* the job's reading, bytes a second */
 } pump_item;
@@ -124,13 +125,14 @@ static void refill(pump_item *it)
     it->state = P_DONE;
 }
 
-/* POLLOUT came: the job reads. Refill now if the pipe is low already,
-   else when it will be. */
+/* POLLOUT came: the job reads. Refill now if the pipe is low already, or
+   has room for all that is left, else when it will be low. */
 static void on_pollout(struct pipe_pump *u, pump_item *it, double t)
 {
     int q = queued(it);
     double wait = ((double)q - (double)it->low) / it->rate;
-    if (wait < WAIT_MIN) {
+    size_t rest = it->r.hdr + it->r.data - it->r.off;
+    if (wait < WAIT_MIN || rest + (size_t)q <= it->cap) {
         refill(it);
         return;
     }
@@ -265,6 +267,7 @@ bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int rfd, const pipe_range *r
        events by walking both. */
     u->it[u->n++] = (pump_item){ .seq = seq, .id = u->next_id++, .wfd = wfd, .rfd = rfd,
                                  .r = *r, .state = P_WAIT,
+                                 .cap = cap > 0 ? (size_t)cap : 65536,
                                  .low = cap > 0 ? (size_t)cap / 2 : 32768, .rate = u->rate };
     pthread_mutex_unlock(&u->mu);
     wake(u);
