@@ -127,7 +127,7 @@ static void refill(pump_item *it)
 
 /* POLLOUT came: the job reads. Refill now if the pipe is low already, or
    has room for all that is left, else when it will be low. */
-static void on_pollout(struct pipe_pump *u, pump_item *it, double t)
+static void on_pollout(pump_item *it, double t)
 {
     int q = queued(it);
     double wait = ((double)q - (double)it->low) / it->rate;
@@ -140,7 +140,6 @@ static void on_pollout(struct pipe_pump *u, pump_item *it, double t)
     it->t_out = t;
     it->q_out = q;
     it->due = t + fmin(wait, WAIT_MAX);
-    (void)u;
 }
 
 /* The refill's time: first what the job's rate was since POLLOUT. */
@@ -162,8 +161,8 @@ static void on_due(struct pipe_pump *u, pump_item *it, double t)
 static void *pump_main(void *arg)
 {
     struct pipe_pump *u = arg;
-    /* Our waits are tens of microseconds: the default slack (50) would
-       double them. */
+    /* Our waits are tens of microseconds: the default timer slack (50)
+       would double them. */
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     pthread_mutex_lock(&u->mu);
     while (!u->stop) {
@@ -214,7 +213,7 @@ static void *pump_main(void *arg)
             while (k < u->n && u->it[k].id < u->pid[i])
                 k++;
             if (k < u->n && u->it[k].id == u->pid[i] && u->it[k].state == P_WAIT)
-                on_pollout(u, &u->it[k], t);
+                on_pollout(&u->it[k], t);
         }
     }
     pthread_mutex_unlock(&u->mu);
