@@ -254,6 +254,62 @@ START_TEST(early_exit_as_gnu)
 }
 END_TEST
 
+/* Blocks larger than a job's pipe go in by many refills (pipepump.c):
+   each whole and in order, whatever the job does meanwhile. */
+START_TEST(big_blocks)
+{
+    char dir[64];
+    tmpdir_make(dir, sizeof dir);
+    char *f = seq_file(dir, "f", 1200000, NULL); /* 8.3 MB: 3 MiB blocks, 3 pipes each */
+    char *text = seq_text(1200000, NULL);
+    /* Every byte once, in order. */
+    tool_result r = TOOL("run", "--pipe-part", "-a", f, "-k", "-j2", "--block", "3M", "cat", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(r.outlen, strlen(text));
+    ck_assert(memcmp(r.out, text, r.outlen) == 0);
+    tr_free(&r);
+    r = TOOL_IN(text, "run", "--pipe", "-k", "-j3", "--block", "3M", "cat", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(r.outlen, strlen(text));
+    ck_assert(memcmp(r.out, text, r.outlen) == 0);
+    tr_free(&r);
+    /* A retry gets its block again from the start, after a try that read
+       part of it. */
+    tool_result once = TOOL("run", "--pipe-part", "-a", f, "-k", "--block", "3M", "cksum", NULL);
+    ck_assert_int_eq(once.status, 0);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd,
+             "if mkdir %s/m{#} 2>/dev/null; then head -c 1500000 >/dev/null; exit 1; fi; cksum",
+             dir);
+    r = TOOL("run", "--pipe-part", "-a", f, "-k", "--block", "3M", "--retries", "2", cmd, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, once.out);
+    tr_free(&r);
+    tr_free(&once);
+    /* --pipe: a job leaving most of its block unread failed (SIGPIPE, as
+       GNU's), each of the three. */
+    r = TOOL_IN(text, "run", "--pipe", "-k", "--block", "3M", "head -n1", NULL);
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_uint_eq(count_char(r.out, '\n'), 3);
+    ck_assert_str_eq(strtok(r.out, "\n"), "1");
+    tr_free(&r);
+    if (have_parallel()) {
+        GNU_SAME("", "--pipe-part", "-a", f, "-k", "--block", "3M", "cksum");
+        GNU_SAME("", "--pipe-part", "-a", f, "-k", "-j3", "--block", "2M", "--header", "2",
+                 "cksum");
+        GNU_SAME(text, "--pipe", "-k", "-j2", "--block", "3M", "cksum");
+        GNU_SAME("", "--pipe-part", "-a", f, "-k", "-j2", "--block", "3M",
+                 "head -c 10 >/dev/null; echo x");
+        /* A job that pauses, then reads fast. */
+        GNU_SAME("", "--pipe-part", "-a", f, "-k", "-j2", "--block", "3M",
+                 "(head -c 100000; sleep 0.2; cat) | cksum");
+    }
+    free(text);
+    free(f);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "pipepart", 600);
@@ -263,4 +319,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, round_robin);
     tcase_add_test(tc, pipe_from_a_pipe);
     tcase_add_test(tc, early_exit_as_gnu);
+    tcase_add_test(tc, big_blocks);
 }

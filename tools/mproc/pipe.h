@@ -51,6 +51,7 @@ typedef struct pipe_feed {
     bool broken;             /* the job closed its stdin before the end */
     bool draining;           /* --fifo: all sent, not yet all read */
     bool gone;               /* its job is finished for good */
+    bool pumped;             /* the pump (pipepump.c) holds wfd */
     char *tmp;               /* --cat, --fifo: the name {} stands for */
 } pipe_feed;
 
@@ -97,7 +98,19 @@ typedef struct pipe_in {
     const char *tmpdir;
     int *files;              /* --pipe-part: the -a files, open */
     size_t nfiles;
+    struct pipe_pump *pump;  /* the thread feeding file ranges, or NULL */
+    bool pump_failed;        /* it could not start: the loop feeds them */
 } pipe_in;
+
+/* A file's range on its way into a pipe: the file's first hdr bytes (its
+   header), then data bytes from foff; off of them went. */
+typedef struct pipe_range {
+    int fd;
+    size_t hdr;
+    off_t foff;
+    size_t data;
+    size_t off;
+} pipe_range;
 
 /* Check the options and prepare p. Returns 0, or the tool's exit status
    after a usage error was printed. */
@@ -180,8 +193,9 @@ bool pipe_fifo_draining(const pipe_in *p);
 void pipe_fifo_check(pipe_in *p);
 
 /* Whether the job of block seq closed its stdin before taking it all:
-   GNU parallel reports such a job as killed by SIGPIPE. */
-bool pipe_job_broken(const pipe_in *p, size_t seq);
+   GNU parallel reports such a job as killed by SIGPIPE. (Once the job
+   has ended.) */
+bool pipe_job_broken(pipe_in *p, size_t seq);
 
 /* What job seq was sent (the joblog's Send). */
 size_t pipe_job_sent(const pipe_in *p, size_t seq);
@@ -189,6 +203,25 @@ size_t pipe_job_sent(const pipe_in *p, size_t seq);
 /* Job seq is finished for good: its block's memory and its temporary
    file go. */
 void pipe_job_done(pipe_in *p, size_t seq);
+
+/* The next piece of r into the pipe wfd (non-blocking), by splice: what
+   went (r->off moves on), 0 once all went, or -errno (-EAGAIN: full). */
+ssize_t pipe_range_splice(pipe_range *r, int wfd);
+
+/* ---- the pump (pipepump.c) */
+
+/* Hand the rest of job seq's range to the pump, with its pipe's write end
+   wfd (the pump's now) and the feed's read end rfd (still the caller's,
+   kept open until pipe_pump_take). false: no pump, the caller feeds. */
+bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int rfd, const pipe_range *r);
+
+/* Take job seq back from the pump: the write end (-1 once the pump
+   closed it at the end or on an error), how much went, whether the pipe
+   failed. false when the pump did not have it. */
+bool pipe_pump_take(pipe_in *p, size_t seq, int *wfd, size_t *off, bool *broken);
+
+/* The pump's end (after every job was taken back). */
+void pipe_pump_stop(pipe_in *p);
 
 /* Every job's feed and block (pipe_free's part). */
 void pipe_feeds_free(pipe_in *p);

@@ -230,6 +230,31 @@ static int write_tmp(pipe_in *p, pipe_feed *f)
     return err;
 }
 
+ssize_t pipe_range_splice(pipe_range *r, int wfd)
+{
+    size_t total = r->hdr + r->data;
+    if (r->off >= total)
+        return 0;
+    /* The header from the file's start, then the range. */
+    loff_t from = r->off < r->hdr ? (loff_t)r->off : r->foff + (loff_t)(r->off - r->hdr);
+    size_t left = r->off < r->hdr ? r->hdr - r->off : total - r->off;
+    ssize_t n = splice(r->fd, &from, wfd, NULL, left, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n == 0)
+        return -EIO; /* the file is shorter than it was */
+    if (n < 0)
+        return -errno;
+    r->off += (size_t)n;
+    return n;
+}
+
+static pipe_range range_of(const pipe_in *p, const pipe_feed *f)
+{
+    const pipe_block *b = &p->blk[f->blk - 1];
+    assert(!b->mem);
+    return (pipe_range){ .fd = b->fd, .hdr = f->hdr, .foff = b->foff, .data = b->data,
+                         .off = f->off };
+}
+
 /* --fifo: both ends, ours to keep it open and the one we feed. */
 static int open_fifo(pipe_feed *f)
 {
@@ -268,9 +293,39 @@ static int open_pipe(pipe_feed *f, int *rd)
     return 0;
 }
 
+/* Back from the pump, if it has f: its write end and progress. */
+static void unpump(pipe_in *p, size_t seq, pipe_feed *f)
+{
+    if (!f->pumped)
+        return;
+    bool broken = false;
+    bool had = pipe_pump_take(p, seq, &f->wfd, &f->off, &broken);
+    assert(had);
+    (void)had;
+    f->pumped = false;
+    if (broken) {
+        f->broken = true; /* as pipe_job_feed leaves a failed pipe */
+        f->blk = 0;
+    }
+}
+
+/* What is left of a file's range, once its pipe is full: the pump's
+   (unless the blocks go to the jobs in turn, or through files). */
+static void pump_rest(pipe_in *p, size_t seq, pipe_feed *f)
+{
+    if (p->rr || p->cat || p->fifo || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
+        return;
+    pipe_range r = range_of(p, f);
+    if (pipe_pump_add(p, seq, f->wfd, f->rfd, &r)) {
+        f->wfd = -1;
+        f->pumped = true;
+    }
+}
+
 int pipe_job_stdin(pipe_in *p, size_t seq)
 {
     pipe_feed *f = feed_of(p, seq);
+    unpump(p, seq, f);
     close_fd(&f->wfd);
     close_fd(&f->rfd);
     f->draining = false;
@@ -297,6 +352,7 @@ int pipe_job_stdin(pipe_in *p, size_t seq)
         return err;
     }
     pipe_job_feed(p, seq);
+    pump_rest(p, seq, f);
     return rd;
 }
 
@@ -316,20 +372,9 @@ static ssize_t feed_once(pipe_in *p, pipe_feed *f)
     size_t total = f->hdr + b->data;
     if (f->off >= total)
         return 0;
-    if (f->off >= f->hdr && !b->mem) {
-        loff_t from = b->foff + (loff_t)(f->off - f->hdr);
-        ssize_t n = splice(b->fd, &from, f->wfd, NULL, total - f->off,
-                           SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        if (n == 0)
-            return -EIO; /* the file is shorter than it was */
-        return n < 0 ? -errno : n;
-    }
-    if (f->off < f->hdr && !b->mem) {
-        loff_t from = (loff_t)f->off;
-        ssize_t n = splice(b->fd, &from, f->wfd, NULL, f->hdr - f->off, SPLICE_F_NONBLOCK);
-        if (n == 0)
-            return -EIO;
-        return n < 0 ? -errno : n;
+    if (!b->mem) {
+        pipe_range r = range_of(p, f);
+        return pipe_range_splice(&r, f->wfd);
     }
     /* The header (once or twice), then the records: lent, not copied. */
     struct iovec iov;
@@ -363,6 +408,8 @@ void pipe_job_feed(pipe_in *p, size_t seq)
         }
         if (n > 0) {
             f->off += (size_t)n;
+            if (!p->blk[f->blk - 1].mem && f->off < f->hdr + p->blk[f->blk - 1].data && getenv("V1"))
+                return;
             continue;
         }
         /* The block is all in the pipe. */
@@ -409,13 +456,14 @@ void pipe_fifo_check(pipe_in *p)
     }
 }
 
-bool pipe_job_broken(const pipe_in *p, size_t seq)
+bool pipe_job_broken(pipe_in *p, size_t seq)
 {
     /* --pipe-part's blocks (and --cat's, --fifo's) are fed by a pipeline
        in GNU parallel: the status is the job's. */
     if (seq < 1 || seq > p->nfeeds || p->part || p->cat || p->fifo)
         return false;
-    const pipe_feed *f = &p->feed[seq - 1];
+    pipe_feed *f = &p->feed[seq - 1];
+    unpump(p, seq, f);
     if (f->broken)
         return true;
     int unread = 0;
@@ -435,6 +483,7 @@ void pipe_job_done(pipe_in *p, size_t seq)
     if (seq < 1 || seq > p->nfeeds)
         return;
     pipe_feed *f = &p->feed[seq - 1];
+    unpump(p, seq, f);
     /* The pipe first: the pages it still holds stay its own. */
     close_fd(&f->wfd);
     close_fd(&f->rfd);
@@ -454,6 +503,7 @@ void pipe_feeds_free(pipe_in *p)
 {
     for (size_t k = 0; k < p->nfeeds; k++)
         pipe_job_done(p, k + 1);
+    pipe_pump_stop(p);
     for (size_t k = 0; k < p->nblocks; k++)
         block_free(p, k);
     free(p->feed);
