@@ -42,166 +42,10 @@
  * messages themselves. The counters may be left high by a process that
  * died asleep; that only costs a useless wake-up, never a lost one.
  */
-#include "ipc_internal.h"
-#include "queue_layout.h"
+#include "queue_internal.h"
 
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#define RLX memory_order_relaxed
-#define ACQ memory_order_acquire
-#define REL memory_order_release
-
-static uint64_t rec_size(uint64_t len)
-{
-    return 8 + ((len + 7) & ~(uint64_t)7);
-}
-
-static void ring_write(mproc_queue *q, uint64_t pos, const void *src, size_t n)
-{
-    size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-    if (first)
-        memcpy(q->ring + off, src, first);
-    if (n > first)
-        memcpy(q->ring, (const char *)src + first, n - first);
-}
-
-static void ring_read(mproc_queue *q, uint64_t pos, void *dst, size_t n)
-{
-    size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-    if (first)
-        memcpy(dst, q->ring + off, first);
-    if (n > first)
-        memcpy((char *)dst + first, q->ring, n - first);
-}
-
-/* A record (length, then payload) at pos: one copy where it does not wrap,
-   as most do. Records start 8-aligned, so the length never wraps. */
-static inline void ring_put_record(mproc_queue *q, uint64_t pos, const void *data, size_t len)
-{
-    size_t off = (size_t)(pos & q->mask);
-    uint64_t hdr = len;
-    memcpy(q->ring + off, &hdr, 8);
-    if (len > q->cap - off - 8)
-        ring_write(q, pos + 8, data, len);
-    else if (len)
-        memcpy(q->ring + off + 8, data, len);
-}
-
-static inline void ring_get_payload(mproc_queue *q, uint64_t pos, void *dst, size_t len)
-{
-    size_t off = (size_t)(pos & q->mask);
-    if (len > q->cap - off)
-        ring_read(q, pos, dst, len);
-    else if (len)
-        memcpy(dst, q->ring + off, len);
-}
-
-/* Positions as a put or get leaves them: at most a ring apart, each at a
-   record's start. Anything else was written by something other than this
-   code (the block is shared memory any process holding it may write), and
-   is reported rather than followed. */
-static bool positions_ok(const mproc_queue *q, uint64_t head, uint64_t tail)
-{
-    return tail - head <= q->cap && ((head | tail) & 7) == 0;
-}
-
-/* ---- the journals (see DESIGN) ------------------------------------------------ */
-
-static void put_apply(qhdr *h)
-{
-    h->pflight = h->pj_flight;
-    h->pflightm = h->pj_flightm;
-    atomic_store_explicit(&h->puts, h->pj_puts, RLX);
-    atomic_store_explicit(&h->tail, h->pj_tail, REL);
-    atomic_store_explicit(&h->pj_valid, 0, REL);
-}
-
-/* With nothing in flight the journal's flight fields are 0 already (the
-   last commit left them so), and only the tail and the count change. */
-static inline void put_commit(qhdr *h, uint64_t tail, uint64_t puts)
-{
-    h->pj_tail = tail;
-    h->pj_puts = puts;
-    /* Release: the journal (and the payload) are in memory before the flag
-       says so, for whoever finds it after our death. */
-    atomic_store_explicit(&h->pj_valid, 1, REL);
-    atomic_store_explicit(&h->puts, puts, RLX);
-    atomic_store_explicit(&h->tail, tail, REL);
-    atomic_store_explicit(&h->pj_valid, 0, REL);
-}
-
-static void put_commit_flight(qhdr *h, uint64_t tail, uint64_t puts, uint64_t flight,
-                              uint64_t flightm)
-{
-    h->pj_tail = tail;
-    h->pj_puts = puts;
-    h->pj_flight = flight;
-    h->pj_flightm = flightm;
-    atomic_store_explicit(&h->pj_valid, 1, REL);
-    put_apply(h);
-}
-
-static void get_apply(qhdr *h)
-{
-    atomic_store_explicit(&h->gflight, h->gj_flight, RLX);
-    atomic_store_explicit(&h->gets, h->gj_gets, RLX);
-    atomic_store_explicit(&h->head, h->gj_head, REL);
-    atomic_store_explicit(&h->gj_valid, 0, REL);
-}
-
-static inline void get_commit(qhdr *h, uint64_t head, uint64_t gets)
-{
-    h->gj_head = head;
-    h->gj_gets = gets;
-    atomic_store_explicit(&h->gj_valid, 1, REL);
-    atomic_store_explicit(&h->gets, gets, RLX);
-    atomic_store_explicit(&h->head, head, REL);
-    atomic_store_explicit(&h->gj_valid, 0, REL);
-}
-
-static void get_commit_flight(qhdr *h, uint64_t head, uint64_t gets, uint64_t flight)
-{
-    h->gj_head = head;
-    h->gj_gets = gets;
-    h->gj_flight = flight;
-    atomic_store_explicit(&h->gj_valid, 1, REL);
-    get_apply(h);
-}
-
-static void wake_all(qhdr *h)
-{
-    atomic_fetch_add(&h->put_seq, 1);
-    atomic_fetch_add(&h->get_seq, 1);
-    atomic_fetch_add(&h->done_seq, 1);
-    mproc__futex_wake(&h->put_seq, INT_MAX);
-    mproc__futex_wake(&h->get_seq, INT_MAX);
-    mproc__futex_wake(&h->done_seq, INT_MAX);
-}
-
-/* Take one side's lock, repairing after a holder that died. 0 held,
-   -ETIMEDOUT (or -ENOTSUP: no robust list to join, qlock.c). */
-static inline int side_lock(qhdr *h, mproc__qlock *m, double deadline)
-{
-    int r = mproc__qlock_lock(m, deadline);
-    if (__builtin_expect(r == 0, 1))
-        return 0;
-    if (r == 1) {
-        if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
-            put_apply(h);
-        if (m == &h->gm && atomic_load_explicit(&h->gj_valid, ACQ))
-            get_apply(h);
-        /* Sleepers may have missed the wake-up the dead process owed them. */
-        wake_all(h);
-        r = 0;
-    }
-    return r;
-}
 
 /* Before sleeping on the other side: if that side's journal is raised, its
    last holder may have died between the journal and the commit (a message
@@ -287,241 +131,6 @@ static void pass_getter_wake(qhdr *h)
         atomic_fetch_add(&h->put_seq, 1);
         mproc__futex_wake(&h->put_seq, 1);
     }
-}
-
-/* ---- copies outside the locks -------------------------------------------------- */
-
-/* COPIES OUTSIDE THE LOCKS. A message of Q_SPLIT bytes or more is not
- * copied under its side's lock, or two producers (two consumers) would
- * copy one after the other, the second spinning or asleep: a put reserves
- * its record under pm, copies outside it, and takes pm again to publish; a
- * get reserves the first published record under gm (it is then taken:
- * gets counts it), copies outside, and takes gm again to give its room
- * back. Publication and room keep the ring's order: the tail moves only
- * over records whose copy is in, the head only over records whose copy is
- * out, so each producer's messages still arrive in order and each exactly
- * once, and a getter still sees only whole messages.
- *
- * Each copier holds a copier lock of its side (h->pc, h->gc: robust, like
- * pm and gm) from before its reservation is visible until its record is
- * marked (R_WRITER cleared, or R_DONE set), and the record names it. So a
- * record found unmarked whose copier's lock is free belongs to a copier
- * that died copying: the kernel let the lock go through its robust list. A
- * dead writer's record is marked dropped and passed over (its message
- * never arrives; the puts count never had it); a dead reader's room is
- * given back (its message, taken, is gone with it). Whoever would move the
- * tail (head) past a record in flight waits for its copier's lock, so a
- * put returns once its message is published and a get once its room is
- * free, as when the copies were made under the locks; and that wait is
- * woken by the kernel if the copier dies. With no copier lock free, a
- * message is copied under the side's lock.
- *
- * Only while the side is busy, though (its lock found held, or another
- * copy in flight, within its last Q_BUSY_OPS operations): a process alone
- * on its side copies under the lock, which saves it two rounds of locks
- * (measured at 4 KiB, 1 -> 1: the split way cost 40% more CPU time). A putter waiting for room while
- * a read is in flight looks again every Q_POLL seconds: a reader that died
- * copying, with no later reader to find it, would otherwise keep its room.
- */
-#define Q_SPLIT 2048
-#define Q_BUSY_OPS 256
-#define Q_POLL 0.05
-#define Q_GONE Q_COPIERS /* publish() and reclaim(): the record has gone */
-
-static inline uint64_t hdr_at(const mproc_queue *q, uint64_t pos)
-{
-    uint64_t v;
-    memcpy(&v, q->ring + (pos & q->mask), 8);
-    return v;
-}
-
-static inline void hdr_set(mproc_queue *q, uint64_t pos, uint64_t v)
-{
-    memcpy(q->ring + (pos & q->mask), &v, 8);
-}
-
-/* Whether a message of Q_SPLIT bytes or more goes the split way now, with
-   the side's lock held: *recent counts down the operations since the side
-   was last busy. */
-static inline bool split_now(uint32_t *recent, bool busy)
-{
-    if (busy)
-        *recent = Q_BUSY_OPS;
-    else if (*recent)
-        (*recent)--;
-    return *recent != 0;
-}
-
-/* A free copier lock of side c, taken: its number, or -1. */
-static int copier_claim(qcopier *c)
-{
-    for (int i = 0; i < Q_COPIERS; i++) {
-        int r = mproc__qlock_trylock(&c[i].l);
-        if (r >= 0)
-            return i;
-        if (r != -EBUSY)
-            break;
-    }
-    return -1;
-}
-
-/* The copier named f (its number + 1) in a record not yet marked: its
-   number while its lock is held, Q_GONE once it is free (the copier died). */
-static int copier_busy(qcopier *c, unsigned f)
-{
-    int r = mproc__qlock_trylock(&c[f - 1].l);
-    if (r == -EBUSY)
-        return (int)f - 1;
-    if (r >= 0)
-        mproc__qlock_unlock(&c[f - 1].l);
-    return Q_GONE;
-}
-
-/* With side lock m held: let it go, wait until copier lock c is free (its
-   holder done, or dead), take m again. */
-static void copier_wait(qhdr *h, mproc__qlock *m, mproc__qlock *c)
-{
-    mproc__qlock_unlock(m);
-    if (mproc__qlock_lock(c, INFINITY) >= 0)
-        mproc__qlock_unlock(c);
-    side_lock(h, m, INFINITY);
-}
-
-/* k messages just published (puts counts them), pm held: wake as many
-   getters as the invariant at take() asks, applying the one-message rule
-   once for each. */
-static inline void wake_getters(qhdr *h, uint64_t puts, uint64_t k)
-{
-    atomic_fetch_add(&h->put_seq, 1);
-    uint32_t sleepers = atomic_load(&h->getters);
-    if (sleepers == 0)
-        return;
-    int64_t wake = (int64_t)sleepers - (int64_t)(puts - k - atomic_load(&h->gets));
-    if (wake > 0)
-        mproc__futex_wake(&h->put_seq, wake < (int64_t)k ? (int)wake : (int)k);
-}
-
-/* With pm held: move the tail over every record whose copy is in, from the
-   tail on, dropping dead writers' records. Q_GONE once the record ending
-   at end is published, else the copier to wait for (or -EPROTO). */
-static int publish(mproc_queue *q, qhdr *h, uint64_t end)
-{
-    uint64_t tail = atomic_load_explicit(&h->tail, RLX), rtail = tail + h->pflight;
-    uint64_t puts = atomic_load_explicit(&h->puts, RLX), flightm = h->pflightm, pos = tail, n = 0;
-    int wait = Q_GONE;
-    while (pos != rtail) {
-        uint64_t hd = hdr_at(q, pos), len = hd & R_LEN;
-        unsigned w = R_FIELD(hd, R_WRITER);
-        if ((hd & ~R_LEN & ~R_DROPPED & ~((uint64_t)0x7f << R_WRITER)) || w > Q_COPIERS ||
-            len > q->cap - 8 || rec_size(len) > rtail - pos)
-            return -EPROTO;
-        if (w && (wait = copier_busy(h->pc, w)) != Q_GONE)
-            break;
-        if (w)
-            hdr_set(q, pos, hd = len | R_DROPPED);
-        if (!(hd & R_DROPPED))
-            n++;
-        if (n > flightm)
-            return -EPROTO;
-        pos += rec_size(len);
-    }
-    if (pos != tail) {
-        put_commit_flight(h, pos, puts + n, rtail - pos, flightm - n);
-        if (n)
-            wake_getters(h, puts + n, n);
-    }
-    return (int64_t)(end - pos) <= 0 ? Q_GONE : wait;
-}
-
-/* With gm held: move the head over every taken record whose copy is out,
-   from the head on, giving dead readers' room back. Q_GONE once the record
-   ending at end has its room back, else the copier to wait for (or
-   -EPROTO). */
-static int reclaim(mproc_queue *q, qhdr *h, uint64_t end)
-{
-    uint64_t head = atomic_load_explicit(&h->head, RLX);
-    uint64_t rhead = head + atomic_load_explicit(&h->gflight, RLX), pos = head;
-    int wait = Q_GONE;
-    while (pos != rhead) {
-        uint64_t hd = hdr_at(q, pos), len = hd & R_LEN;
-        unsigned r = R_FIELD(hd, R_READER);
-        if (R_FIELD(hd, R_WRITER) || r > Q_COPIERS || (!r && !(hd & R_DONE)) ||
-            len > q->cap - 8 || rec_size(len) > rhead - pos)
-            return -EPROTO;
-        if (!(hd & R_DONE) && (wait = copier_busy(h->gc, r)) != Q_GONE)
-            break;
-        pos += rec_size(len);
-    }
-    if (pos != head)
-        get_commit_flight(h, pos, atomic_load_explicit(&h->gets, RLX), rhead - pos);
-    return (int64_t)(end - pos) <= 0 ? Q_GONE : wait;
-}
-
-/* A put's slow way, pm held, room there: reserve the record at rtail (its
-   writer copier me, or -1 to copy under pm), copy, mark it, and publish,
-   waiting for earlier copiers. 0 with pm held, or -EPROTO. */
-static __attribute__((noinline)) int put_reserved(mproc_queue *q, qhdr *h, uint64_t rtail,
-                                                  const void *data, size_t len, int me)
-{
-    uint64_t tail = atomic_load_explicit(&h->tail, RLX), end = rtail + rec_size(len);
-    if (!positions_ok(q, tail, rtail))
-        return -EPROTO;
-    hdr_set(q, rtail, len | (me >= 0 ? (uint64_t)(me + 1) << R_WRITER : 0));
-    if (me < 0)
-        ring_write(q, rtail + 8, data, len);
-    put_commit_flight(h, tail, atomic_load_explicit(&h->puts, RLX), end - tail, h->pflightm + 1);
-    if (me >= 0) {
-        mproc__qlock_unlock(&h->pm);
-        ring_write(q, rtail + 8, data, len);
-        side_lock(h, &h->pm, INFINITY);
-        hdr_set(q, rtail, len);
-        mproc__qlock_unlock(&h->pc[me].l);
-    }
-    int w;
-    while ((w = publish(q, h, end)) >= 0 && w != Q_GONE)
-        copier_wait(h, &h->pm, &h->pc[w].l);
-    return w < 0 ? w : 0;
-}
-
-/* A get's slow way, gm held, the record at rhead published and checked
-   (header hd): a dead writer's is passed over; else it is taken (its
-   reader copier me, or -1 to copy under gm), copied out to dst, marked,
-   and its room given back, waiting for earlier copiers. 0, or -EPROTO
-   where the records behind it are not what a get leaves (the message is
-   ours all the same). The getter stops counting once it has taken it (see
-   take()). */
-static __attribute__((noinline)) int take_reserved(mproc_queue *q, qhdr *h, uint64_t rhead,
-                                                   uint64_t hd, void *dst, int me, bool slept)
-{
-    uint64_t head = atomic_load_explicit(&h->head, RLX), n = hd & R_LEN;
-    uint64_t end = rhead + rec_size(n), gets = atomic_load_explicit(&h->gets, RLX);
-    if (hd != n) {
-        /* A writer's that died copying: no message. */
-        hdr_set(q, rhead, hd | R_DONE);
-        get_commit_flight(h, head, gets, end - head);
-        return reclaim(q, h, 0) < 0 ? -EPROTO : 0;
-    }
-    if (me < 0)
-        ring_get_payload(q, rhead + 8, dst, (size_t)n);
-    hdr_set(q, rhead, me < 0 ? hd | R_DONE : hd | (uint64_t)(me + 1) << R_READER);
-    get_commit_flight(h, head, gets + 1, end - head);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (slept)
-        atomic_fetch_sub(&h->getters, 1);
-    if (me >= 0) {
-        mproc__qlock_unlock(&h->gm);
-        ring_get_payload(q, rhead + 8, dst, (size_t)n);
-        side_lock(h, &h->gm, INFINITY);
-        hdr_set(q, rhead, hd | R_DONE);
-        mproc__qlock_unlock(&h->gc[me].l);
-    }
-    int w;
-    while ((w = reclaim(q, h, end)) >= 0 && w != Q_GONE)
-        copier_wait(h, &h->gm, &h->gc[w].l);
-    /* Our room back before the look at the registrations (the putters'
-       hazard, at wake_putter). */
-    atomic_thread_fence(memory_order_seq_cst);
-    return w < 0 ? w : 0;
 }
 
 /* ---- making and opening ----------------------------------------------------- */
@@ -671,9 +280,6 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         return -EMSGSIZE;
     uint64_t need = rec_size(len);
     double deadline = q_deadline(timeout);
-    /* A big message: is another producer in the way? (see COPIES OUTSIDE
-       THE LOCKS) */
-    bool busy = len >= Q_SPLIT && atomic_load_explicit(&h->pm.word, RLX) != 0;
     int err = side_lock(h, &h->pm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
@@ -715,8 +321,8 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         if (fits) {
             uint64_t head = h->head_seen, end = rtail + need;
             int me = -1;
-            if (__builtin_expect(len >= Q_SPLIT, 0) && split_now(&h->psplit, busy || flight))
-                me = copier_claim(h->pc);
+            if (__builtin_expect(len >= Q_SPLIT, 0) && split_now(&h->psplit, &h->pm, flight))
+                me = mproc__q_claim(h->pc);
             if (__builtin_expect(me < 0 && flight == 0, 1)) {
                 /* Nothing in flight: beyond the tail, invisible until the
                    commit, which publishes it at once. */
@@ -725,7 +331,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
                 /* With pm held, so that our death before the call leaves pm
                    marked and the next producer wakes everyone. */
                 wake_getters(h, puts + 1, 1);
-            } else if ((err = put_reserved(q, h, rtail, data, len, me)) < 0) {
+            } else if ((err = mproc__q_put_reserved(q, h, rtail, data, len, me)) < 0) {
                 break;
             }
             /* Room left for another sleeping putter, woken for us? */
@@ -750,7 +356,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
                 break;
             }
             if (reads && side_lock(h, &h->gm, INFINITY) == 0) {
-                reclaim(q, h, 0);
+                mproc__q_reclaim(q, h, 0);
                 mproc__qlock_unlock(&h->gm);
             }
         }
@@ -797,8 +403,6 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
 {
     qhdr *h = q->h;
     double deadline = q_deadline(timeout);
-    /* Is another consumer in the way? (see COPIES OUTSIDE THE LOCKS) */
-    bool busy = atomic_load_explicit(&h->gm.word, RLX) != 0;
     int err = side_lock(h, &h->gm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
@@ -830,7 +434,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             }
             if (__builtin_expect(hd != n, 0)) {
                 /* Not a message: a dead writer's record, passed over. */
-                if (hd != (n | R_DROPPED) || take_reserved(q, h, rhead, hd, NULL, -1, slept) < 0) {
+                if (hd != (n | R_DROPPED) || mproc__q_take_reserved(q, h, rhead, hd, NULL, -1, slept) < 0) {
                     err = -EPROTO;
                     break;
                 }
@@ -851,8 +455,8 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
             int me = -1;
             if (__builtin_expect(!quick, 0) && n >= Q_SPLIT &&
-                split_now(&h->gsplit, busy || flight))
-                me = copier_claim(h->gc);
+                split_now(&h->gsplit, &h->gm, flight))
+                me = mproc__q_claim(h->gc);
             if (__builtin_expect(me < 0 && flight == 0, 1)) {
                 /* Nothing in flight: copied out and given back at once. */
                 ring_get_payload(q, head + 8, dst, (size_t)n);
@@ -864,7 +468,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                 if (slept)
                     atomic_fetch_sub(&h->getters, 1);
             } else {
-                take_reserved(q, h, rhead, hd, dst, me, slept);
+                mproc__q_take_reserved(q, h, rhead, hd, dst, me, slept);
             }
             /* Wake a putter waiting for room once half the ring is free
                (or, under maxsize, as soon as a message may go): woken for
