@@ -38,6 +38,14 @@
  * Q_POLL seconds: a reader that died copying, with no later reader to find
  * it, would otherwise keep its room.
  */
+uint64_t mproc__q_getters_to_wake(qhdr *h, uint32_t sleepers, uint64_t puts, uint64_t k)
+{
+    /* The messages there before these: below 0 once getters took some. */
+    int64_t before = (int64_t)(puts - k - atomic_load(&h->gets));
+    uint64_t wake = before < 0 ? k : before < sleepers ? sleepers - (uint64_t)before : 0;
+    return wake < k ? wake : k;
+}
+
 int mproc__q_claim(qcopier *c)
 {
     for (int i = 0; i < Q_COPIERS; i++) {
@@ -135,8 +143,11 @@ int mproc__q_put_reserved(mproc_queue *q, qhdr *h, uint64_t rtail, const void *d
                           int me)
 {
     uint64_t tail = atomic_load_explicit(&h->tail, RLX), end = rtail + rec_size(len);
-    if (!positions_ok(q, tail, rtail))
+    if (!positions_ok(q, tail, rtail)) {
+        if (me >= 0)
+            mproc__qlock_unlock(&h->pc[me].l);
         return -EPROTO;
+    }
     hdr_set(q, rtail, len | (me >= 0 ? (uint64_t)(me + 1) << R_WRITER : 0));
     if (me < 0)
         ring_write(q, rtail + 8, data, len);

@@ -187,6 +187,9 @@ static inline bool split_now(uint32_t *recent, mproc__qlock *m, uint64_t flight)
     return *recent != 0;
 }
 
+/* The getters to wake for k messages just published (see wake_getters). */
+uint64_t mproc__q_getters_to_wake(qhdr *h, uint32_t sleepers, uint64_t puts, uint64_t k);
+
 /* k messages just published (puts counts them), pm held: wake as many
    getters as the invariant at take() asks, applying the one-message rule
    once for each. */
@@ -196,9 +199,9 @@ static inline void wake_getters(qhdr *h, uint64_t puts, uint64_t k)
     uint32_t sleepers = atomic_load(&h->getters);
     if (sleepers == 0)
         return;
-    int64_t wake = (int64_t)sleepers - (int64_t)(puts - k - atomic_load(&h->gets));
-    if (wake > 0)
-        mproc__futex_wake(&h->put_seq, wake < (int64_t)k ? (int)wake : (int)k);
+    uint64_t wake = mproc__q_getters_to_wake(h, sleepers, puts, k);
+    if (wake)
+        mproc__futex_wake(&h->put_seq, wake < INT_MAX ? (int)wake : INT_MAX);
 }
 
 /* A record's header (queue_layout.h), read and written in place. */

@@ -208,6 +208,31 @@ START_TEST(reader_killed_mid_copy)
 }
 END_TEST
 
+/* A big put that finds its side's positions written over (shared memory
+   any process may write) reports it and gives its copier's lock back: a
+   lock left held would stay linked in the thread's robust list after the
+   queue is gone. */
+START_TEST(written_over_positions_free_the_copier)
+{
+    copy_arg a;
+    make(&a);
+    uint64_t *m = calloc(1, MSG);
+    /* The reserved end where a record may go, but the tail off a record. */
+    atomic_fetch_add(&a.q->h->tail, 4);
+    a.q->h->pflight = 4;
+    ck_assert_int_eq(mproc_queue_put(a.q, m, MSG, 0), -EPROTO);
+    for (int i = 0; i < Q_COPIERS; i++) {
+        ck_assert_int_eq(mproc__qlock_trylock(&a.q->h->pc[i].l), 0);
+        mproc__qlock_unlock(&a.q->h->pc[i].l);
+    }
+    atomic_fetch_sub(&a.q->h->tail, 4);
+    a.q->h->pflight = 0;
+    free(m);
+    still_whole(a.q, 5);
+    unmake(&a);
+}
+END_TEST
+
 /* The N x M exchange of test_queue_wake.c with every big message copied
    outside the locks, from the first. */
 START_TEST(producers_by_consumers_split)
@@ -221,6 +246,7 @@ void mproc_test_cases(Suite *s)
     TCase *tc = mproc_tcase(s, "queue_copy", 60);
     tcase_add_loop_test(tc, writer_killed_mid_copy, 0, 2);
     tcase_add_loop_test(tc, reader_killed_mid_copy, 0, 2);
+    tcase_add_test(tc, written_over_positions_free_the_copier);
     tc = mproc_tcase(s, "queue_copy_nxm", 60);
     tcase_add_loop_test(tc, producers_by_consumers_split, 0, QT_SPLIT_CASES);
 }
