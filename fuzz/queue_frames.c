@@ -7,8 +7,8 @@
  * return (an error is fine): no crash, no read or write outside the ring
  * (the slack after the ring is poisoned for AddressSanitizer).
  *
- * Input: one byte of options, then up to 14 little-endian 64-bit words
- * added to the header's 64-bit fields and 6 32-bit words added to its
+ * Input: one byte of options, then up to 20 little-endian 64-bit words
+ * added to the header's 64-bit fields and 8 32-bit words added to its
  * 32-bit fields (zero leaves a field as it was), then bytes XORed into the
  * ring from its start. */
 #include "queue_layout.h"
@@ -38,11 +38,14 @@ static const size_t f64[] = {
     offsetof(qhdr, pj_puts), offsetof(qhdr, head_seen), offsetof(qhdr, gets_seen),
     offsetof(qhdr, head),    offsetof(qhdr, gets),      offsetof(qhdr, gj_head),
     offsetof(qhdr, gj_gets), offsetof(qhdr, tail_seen), offsetof(qhdr, dones),
-    offsetof(qhdr, cap),     offsetof(qhdr, maxsize),
+    offsetof(qhdr, cap),     offsetof(qhdr, maxsize),   offsetof(qhdr, pflight),
+    offsetof(qhdr, pflightm), offsetof(qhdr, pj_flight), offsetof(qhdr, pj_flightm),
+    offsetof(qhdr, gflight), offsetof(qhdr, gj_flight),
 };
 static const size_t f32[] = {
     offsetof(qhdr, pj_valid), offsetof(qhdr, gj_valid), offsetof(qhdr, getters),
     offsetof(qhdr, putters),  offsetof(qhdr, closed),   offsetof(qhdr, magic),
+    offsetof(qhdr, psplit),   offsetof(qhdr, gsplit),
 };
 
 static uint64_t take_word(const uint8_t **p, size_t *n, size_t width)
@@ -78,8 +81,10 @@ static void exercise(mproc_queue *q, uint8_t opts)
             r != -ENOMEM)
             abort();
     }
-    static char big[2048];
-    mproc_queue_put(q, big, (size_t)(opts >> 4) * 128, 0);
+    /* Up to 3840 bytes: from 2048 on, copied outside the lock where the
+       fuzzer set psplit (src/queue_copy.c). */
+    static char big[4096];
+    mproc_queue_put(q, big, (size_t)(opts >> 4) * 256, 0);
     mproc_queue_get(q, small, sizeof small, &len, 0);
     mproc_queue_qsize(q);
     mproc_queue_empty(q);

@@ -125,6 +125,7 @@ int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
         return r;
     }
     mproc__ql_link(l, hd);
+    l->contended = 1;
     return r;
 }
 

@@ -45,7 +45,9 @@ typedef struct {
     uint32_t pad_;
     _Atomic uint32_t word; /* musl: the word is 28 bytes before next */
 #endif
-    uint64_t spare_[2];
+    uint32_t contended; /* set by a taker that found the lock held; the lock's user clears it */
+    uint32_t pad2_;
+    uint64_t spare_;
     void *volatile prev; /* the previous entry of the holder's robust list */
     void *volatile next; /* the entry itself: the next one, or the list head */
 } mproc__qlock;

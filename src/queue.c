@@ -4,10 +4,13 @@
  * (Queue and JoinableQueue).
  *
  * DESIGN. One shared block holds a small header and a byte ring. Messages
- * are copied in and out whole under locks that survive a dead holder
- * (qlock.h: the kernel's robust list marks them), so no slot is ever
- * "reserved but unfilled": that state is what wedges Python's queue when a
- * process dies mid-operation. Producers serialise on one lock and
+ * are copied in and out under locks that survive a dead holder (qlock.h:
+ * the kernel's robust list marks them); a big message, while its side is
+ * busy, is copied outside the lock in a reserved record whose copier holds
+ * a lock of the same kind, so that a record "reserved but unfilled" by a
+ * process that died is found and passed over (COPIES OUTSIDE THE LOCKS):
+ * that state is what wedges Python's queue when a process dies
+ * mid-operation. Producers serialise on one lock and
  * consumers on another (the two-lock queue), so a producer and a
  * consumer never wait for each other: each side writes only its own cache
  * lines and reads the other's position. Positions are 64-bit byte counts
@@ -16,7 +19,7 @@
  *
  * Death at any instruction. A put writes its payload beyond the tail, where
  * no getter looks; a get copies out without changing anything. Each then
- * commits through its side's journal: the new position and message count
+ * commits through its side's journal: the new positions and message count
  * are written down, a valid flag is raised, the values are applied (the
  * position last, with release order, so the other side never sees a
  * position before its data), the flag is lowered. The next acquirer of
@@ -39,137 +42,10 @@
  * messages themselves. The counters may be left high by a process that
  * died asleep; that only costs a useless wake-up, never a lost one.
  */
-#include "ipc_internal.h"
-#include "queue_layout.h"
+#include "queue_internal.h"
 
-#include <limits.h>
-#include <math.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
-
-#define RLX memory_order_relaxed
-#define ACQ memory_order_acquire
-#define REL memory_order_release
-
-static uint64_t rec_size(uint64_t len)
-{
-    return 8 + ((len + 7) & ~(uint64_t)7);
-}
-
-static void ring_write(mproc_queue *q, uint64_t pos, const void *src, size_t n)
-{
-    size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-    if (first)
-        memcpy(q->ring + off, src, first);
-    if (n > first)
-        memcpy(q->ring, (const char *)src + first, n - first);
-}
-
-static void ring_read(mproc_queue *q, uint64_t pos, void *dst, size_t n)
-{
-    size_t off = (size_t)(pos & q->mask);
-    size_t first = n < q->cap - off ? n : (size_t)(q->cap - off);
-    if (first)
-        memcpy(dst, q->ring + off, first);
-    if (n > first)
-        memcpy((char *)dst + first, q->ring, n - first);
-}
-
-/* A record (length, then payload) at pos: one copy where it does not wrap,
-   as most do. Records start 8-aligned, so the length never wraps. */
-static inline void ring_put_record(mproc_queue *q, uint64_t pos, const void *data, size_t len)
-{
-    size_t off = (size_t)(pos & q->mask);
-    uint64_t hdr = len;
-    memcpy(q->ring + off, &hdr, 8);
-    if (len > q->cap - off - 8)
-        ring_write(q, pos + 8, data, len);
-    else if (len)
-        memcpy(q->ring + off + 8, data, len);
-}
-
-static inline void ring_get_payload(mproc_queue *q, uint64_t pos, void *dst, size_t len)
-{
-    size_t off = (size_t)(pos & q->mask);
-    if (len > q->cap - off)
-        ring_read(q, pos, dst, len);
-    else if (len)
-        memcpy(dst, q->ring + off, len);
-}
-
-/* Positions as a put or get leaves them: at most a ring apart, each at a
-   record's start. Anything else was written by something other than this
-   code (the block is shared memory any process holding it may write), and
-   is reported rather than followed. */
-static bool positions_ok(const mproc_queue *q, uint64_t head, uint64_t tail)
-{
-    return tail - head <= q->cap && ((head | tail) & 7) == 0;
-}
-
-/* ---- the journals (see DESIGN) ------------------------------------------------ */
-
-static void put_apply(qhdr *h)
-{
-    atomic_store_explicit(&h->puts, h->pj_puts, RLX);
-    atomic_store_explicit(&h->tail, h->pj_tail, REL);
-    atomic_store_explicit(&h->pj_valid, 0, REL);
-}
-
-static void put_commit(qhdr *h, uint64_t tail, uint64_t puts)
-{
-    h->pj_tail = tail;
-    h->pj_puts = puts;
-    /* Release: the journal (and the payload) are in memory before the flag
-       says so, for whoever finds it after our death. */
-    atomic_store_explicit(&h->pj_valid, 1, REL);
-    put_apply(h);
-}
-
-static void get_apply(qhdr *h)
-{
-    atomic_store_explicit(&h->gets, h->gj_gets, RLX);
-    atomic_store_explicit(&h->head, h->gj_head, REL);
-    atomic_store_explicit(&h->gj_valid, 0, REL);
-}
-
-static void get_commit(qhdr *h, uint64_t head, uint64_t gets)
-{
-    h->gj_head = head;
-    h->gj_gets = gets;
-    atomic_store_explicit(&h->gj_valid, 1, REL);
-    get_apply(h);
-}
-
-static void wake_all(qhdr *h)
-{
-    atomic_fetch_add(&h->put_seq, 1);
-    atomic_fetch_add(&h->get_seq, 1);
-    atomic_fetch_add(&h->done_seq, 1);
-    mproc__futex_wake(&h->put_seq, INT_MAX);
-    mproc__futex_wake(&h->get_seq, INT_MAX);
-    mproc__futex_wake(&h->done_seq, INT_MAX);
-}
-
-/* Take one side's lock, repairing after a holder that died. 0 held,
-   -ETIMEDOUT (or -ENOTSUP: no robust list to join, qlock.c). */
-static inline int side_lock(qhdr *h, mproc__qlock *m, double deadline)
-{
-    int r = mproc__qlock_lock(m, deadline);
-    if (__builtin_expect(r == 0, 1))
-        return 0;
-    if (r == 1) {
-        if (m == &h->pm && atomic_load_explicit(&h->pj_valid, ACQ))
-            put_apply(h);
-        if (m == &h->gm && atomic_load_explicit(&h->gj_valid, ACQ))
-            get_apply(h);
-        /* Sleepers may have missed the wake-up the dead process owed them. */
-        wake_all(h);
-        r = 0;
-    }
-    return r;
-}
 
 /* Before sleeping on the other side: if that side's journal is raised, its
    last holder may have died between the journal and the commit (a message
@@ -229,9 +105,10 @@ static inline double q_deadline(double timeout)
  * left behind costs one spare wake-up later, never a lost one. A get
  * either sees a registration made before its fence or the putter's last
  * look sees the get's room (both sides fence between the write and the
- * read). Claims and wakes happen with a side's lock held: a waker killed
- * between the two leaves the lock marked, and its next taker wakes
- * everyone (side_lock). */
+ * read: a get's write is the head's move, after its copy where that is
+ * made outside gm). Claims and wakes happen with a side's lock held: a
+ * waker killed between the two leaves the lock marked, and its next taker
+ * wakes everyone (side_lock). */
 static void wake_putter(qhdr *h)
 {
     uint32_t w = atomic_load(&h->pwoken);
@@ -250,7 +127,7 @@ static void wake_putter(qhdr *h)
 static void pass_getter_wake(qhdr *h)
 {
     if (atomic_load(&h->getters) > 0 &&
-        atomic_load(&h->tail) != atomic_load(&h->head)) {
+        atomic_load(&h->tail) != atomic_load(&h->head) + atomic_load(&h->gflight)) {
         atomic_fetch_add(&h->put_seq, 1);
         mproc__futex_wake(&h->put_seq, 1);
     }
@@ -385,11 +262,13 @@ static bool put_look(const mproc_queue *q, qhdr *h, uint64_t tail)
     return positions_ok(q, h->head_seen, tail);
 }
 
-static bool put_fits(const mproc_queue *q, const qhdr *h, uint64_t tail, uint64_t puts,
+/* Room for need bytes past rtail, the reserved end; puts: the messages
+   published (those in flight count too). */
+static bool put_fits(const mproc_queue *q, const qhdr *h, uint64_t rtail, uint64_t puts,
                      uint64_t need)
 {
-    return tail - h->head_seen <= q->cap - need &&
-           (!h->maxsize || puts - h->gets_seen < h->maxsize);
+    return rtail - h->head_seen <= q->cap - need &&
+           (!h->maxsize || puts + h->pflightm - h->gets_seen < h->maxsize);
 }
 
 int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout)
@@ -410,22 +289,22 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             err = -EPIPE;
             break;
         }
-        uint64_t tail = atomic_load_explicit(&h->tail, RLX);
-        uint64_t puts = atomic_load_explicit(&h->puts, RLX);
+        uint64_t tail = atomic_load_explicit(&h->tail, RLX), flight = h->pflight;
+        uint64_t puts = atomic_load_explicit(&h->puts, RLX), rtail = tail + flight;
         /* The consumers' positions as last seen: they only grow, so a stale
            view only underestimates the room. Read afresh only when the
            stale view says no. */
         uint32_t s = 0;
-        if (!positions_ok(q, h->head_seen, tail)) {
+        if (!positions_ok(q, h->head_seen, rtail)) {
             err = -EPROTO;
             break;
         }
-        bool fits = put_fits(q, h, tail, puts, need);
-        if (!fits && !put_look(q, h, tail)) {
+        bool fits = put_fits(q, h, rtail, puts, need);
+        if (!fits && !put_look(q, h, rtail)) {
             err = -EPROTO;
             break;
         }
-        fits = fits || put_fits(q, h, tail, puts, need);
+        fits = fits || put_fits(q, h, rtail, puts, need);
         bool may_wait = !fits && timeout != 0 && mproc__now() < deadline;
         if (may_wait) {
             /* About to sleep: the futex word, the registration, then the
@@ -433,27 +312,30 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             s = atomic_load(&h->get_seq);
             atomic_fetch_add(&h->putters, 1);
             atomic_thread_fence(memory_order_seq_cst);
-            if (!put_look(q, h, tail)) {
+            if (!put_look(q, h, rtail)) {
                 err = -EPROTO;
                 break;
             }
-            fits = put_fits(q, h, tail, puts, need);
+            fits = put_fits(q, h, rtail, puts, need);
         }
         if (fits) {
-            uint64_t head = h->head_seen;
-            /* Beyond the tail: invisible until the commit. */
-            ring_put_record(q, tail, data, len);
-            put_commit(h, tail + need, puts + 1);
-            atomic_fetch_add(&h->put_seq, 1);
-            /* Wake a getter unless every counted getter already has a
-               message to find (the invariant at take()). With pm held, so
-               that our death before the call leaves pm marked and the next
-               producer wakes everyone. */
-            uint32_t sleepers = atomic_load(&h->getters);
-            if (sleepers > 0 && puts + 1 - atomic_load(&h->gets) <= sleepers)
-                mproc__futex_wake(&h->put_seq, 1);
+            uint64_t head = h->head_seen, end = rtail + need;
+            int me = -1;
+            if (__builtin_expect(len >= Q_SPLIT, 0) && split_now(&h->psplit, &h->pm, flight))
+                me = mproc__q_claim(h->pc);
+            if (__builtin_expect(me < 0 && flight == 0, 1)) {
+                /* Nothing in flight: beyond the tail, invisible until the
+                   commit, which publishes it at once. */
+                ring_put_record(q, tail, data, len);
+                put_commit(h, end, puts + 1);
+                /* With pm held, so that our death before the call leaves pm
+                   marked and the next producer wakes everyone. */
+                wake_getters(h, puts + 1, 1);
+            } else if ((err = mproc__q_put_reserved(q, h, rtail, data, len, me)) < 0) {
+                break;
+            }
             /* Room left for another sleeping putter, woken for us? */
-            if (slept && q->cap - (tail + need - head) >= 16)
+            if (slept && q->cap - (end - head) >= 16)
                 wake_putter(h);
             mproc__qlock_unlock(&h->pm);
             return 0;
@@ -464,10 +346,19 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         }
         slept = true;
         repair_other(h, &h->gm, &h->gj_valid);
-        if (q_sleep(h, &h->pm, &h->get_seq, s, deadline) == -ETIMEDOUT &&
-            mproc__now() >= deadline) {
-            err = -ETIMEDOUT;
-            break;
+        /* A read in flight may be a dead reader's (see COPIES OUTSIDE THE
+           LOCKS): look again after a while. */
+        bool reads = atomic_load_explicit(&h->gflight, RLX) != 0;
+        double until = reads ? fmin(deadline, mproc__now() + Q_POLL) : deadline;
+        if (q_sleep(h, &h->pm, &h->get_seq, s, until) == -ETIMEDOUT) {
+            if (mproc__now() >= deadline) {
+                err = -ETIMEDOUT;
+                break;
+            }
+            if (reads && side_lock(h, &h->gm, INFINITY) == 0) {
+                mproc__q_reclaim(q, h, 0);
+                mproc__qlock_unlock(&h->gm);
+            }
         }
     }
     /* A wake-up meant for us may have come as we gave up: pass it on. */
@@ -481,11 +372,14 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
  *
  * THE HAZARD: several getters asleep, and a put deciding whether to wake
  * one. A getter counts itself in h->getters from before its first sleep
- * until it has committed its take (gets raised first) or given up; a woken
- * getter still copying therefore still counts. A put wakes one getter
- * unless the messages there (puts - gets, its own included) outnumber the
- * counted getters. Invariant, with U the getters asleep in the kernel that
- * no wake-up has reached and A = puts - gets:
+ * until it has committed its take (gets raised first: under gm, before any
+ * copy made outside it) or given up; a woken getter still copying under gm
+ * therefore still counts. A put wakes one getter unless the messages there
+ * (puts - gets, its own included) outnumber the counted getters; a
+ * publication of k messages at once (a put that published others' records
+ * behind its own) applies that rule once for each (wake_getters).
+ * Invariant, with U the getters asleep in the kernel that no wake-up has
+ * reached and A = puts - gets (published, not yet taken):
  *
  *     U == 0  or  A <= getters - U
  *
@@ -500,7 +394,11 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
  * counting a woken getter before it committed: A stayed high while getters
  * fell, a second put woke nobody, and a second sleeper slept beside its
  * message for as long as the first getter kept up, forever once it
- * stopped. tests/queue.pml checks both rules. */
+ * stopped. Copies outside the locks change neither A's meaning nor when
+ * getters falls: a record in flight on the producers' side is not in puts
+ * until published, one on the consumers' side is in gets from its
+ * reservation. tests/queue.pml checks both rules, with copies outside the
+ * locks. */
 static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len, double timeout)
 {
     qhdr *h = q->h;
@@ -511,25 +409,36 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
     bool slept = false; /* counted in getters */
     for (;;) {
         uint64_t head = atomic_load_explicit(&h->head, RLX);
+        uint64_t flight = atomic_load_explicit(&h->gflight, RLX), rhead = head + flight;
         /* The producers' tail as last seen (see put); read afresh only when
            the stale view says empty. */
         uint64_t tail = h->tail_seen;
         uint32_t s = 0;
-        if (tail <= head) { /* "<": a repaired commit may have moved head past it */
+        if (tail <= rhead) { /* "<": a repaired commit may have moved rhead past it */
             s = atomic_load(&h->put_seq);
             h->tail_seen = tail = atomic_load_explicit(&h->tail, ACQ);
         }
-        if (tail != head) {
-            uint64_t n;
-            if (!positions_ok(q, head, tail)) {
+        if (tail != rhead) {
+            if (!positions_ok(q, rhead, tail)) {
                 err = -EPROTO;
                 break;
             }
-            memcpy(&n, q->ring + (head & q->mask), 8);
+            uint64_t hd = hdr_at(q, rhead), n = hd & R_LEN;
+            /* The usual: a small message, nothing in flight (one test for
+               both: a small header has no flag bits). */
+            bool quick = hd < Q_SPLIT && flight == 0;
             /* A length no put wrote: a record past the published bytes. */
-            if (n > q->cap - 8 || rec_size(n) > tail - head) {
+            if ((!quick && n > q->cap - 8) || rec_size(n) > tail - rhead) {
                 err = -EPROTO;
                 break;
+            }
+            if (__builtin_expect(hd != n, 0)) {
+                /* Not a message: a dead writer's record, passed over. */
+                if (hd != (n | R_DROPPED) || mproc__q_take_reserved(q, h, rhead, hd, NULL, -1, slept) < 0) {
+                    err = -EPROTO;
+                    break;
+                }
+                continue;
             }
             void *dst = buf;
             if (alloc) {
@@ -543,15 +452,24 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                 err = -EMSGSIZE;
                 break;
             }
-            ring_get_payload(q, head + 8, dst, (size_t)n);
             uint64_t gets = atomic_load_explicit(&h->gets, RLX) + 1;
-            get_commit(h, head + rec_size(n), gets);
-            /* Our commit before the look at the registrations (the
-               putters' hazard, at wake_putter). */
-            atomic_thread_fence(memory_order_seq_cst);
-            /* Only now, with gets raised, do we stop counting (see above). */
-            if (slept)
-                atomic_fetch_sub(&h->getters, 1);
+            int me = -1;
+            if (__builtin_expect(!quick, 0) && n >= Q_SPLIT &&
+                split_now(&h->gsplit, &h->gm, flight))
+                me = mproc__q_claim(h->gc);
+            if (__builtin_expect(me < 0 && flight == 0, 1)) {
+                /* Nothing in flight: copied out and given back at once. */
+                ring_get_payload(q, head + 8, dst, (size_t)n);
+                get_commit(h, head + rec_size(n), gets);
+                /* Our commit before the look at the registrations (the
+                   putters' hazard, at wake_putter). */
+                atomic_thread_fence(memory_order_seq_cst);
+                /* Only now, with gets raised, do we stop counting (see above). */
+                if (slept)
+                    atomic_fetch_sub(&h->getters, 1);
+            } else {
+                mproc__q_take_reserved(q, h, rhead, hd, dst, me, slept);
+            }
             /* Wake a putter waiting for room once half the ring is free
                (or, under maxsize, as soon as a message may go): woken for
                every few bytes, a producer would sleep again after a few
@@ -561,7 +479,8 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
                the producer wakes. Measured at 4 KiB, a sixteenth of the
                ring cost five times the context switches of half. */
             if (atomic_load(&h->putters) != atomic_load(&h->pwoken)) {
-                uint64_t used = atomic_load_explicit(&h->tail, ACQ) - (head + rec_size(n));
+                uint64_t used = atomic_load_explicit(&h->tail, ACQ) -
+                                atomic_load_explicit(&h->head, RLX);
                 uint64_t count = atomic_load_explicit(&h->puts, ACQ) - gets;
                 if (q->cap - used >= q->cap / 2 || (h->maxsize && count + 1 == h->maxsize))
                     wake_putter(h);
@@ -667,8 +586,9 @@ bool mproc_queue_full(mproc_queue *q)
     if (!q || both_lock(q->h) < 0)
         return false;
     qhdr *h = q->h;
-    uint64_t used = atomic_load(&h->tail) - atomic_load(&h->head);
-    uint64_t count = atomic_load(&h->puts) - atomic_load(&h->gets);
+    /* Reserved records take their room, and count, before they are published. */
+    uint64_t used = atomic_load(&h->tail) + h->pflight - atomic_load(&h->head);
+    uint64_t count = atomic_load(&h->puts) + h->pflightm - atomic_load(&h->gets);
     bool full = (h->maxsize && count >= h->maxsize) || used > q->cap - 16;
     both_unlock(h);
     return full;

@@ -15,6 +15,18 @@
  * would fit. With PRULE=0 (registering after the last look) it must find
  * one: the model can tell a lost putter's wake-up.
  *
+ * Copies: with SPLIT=1 each put and get copies either under its side's
+ * lock or outside it, as the C code chooses (COPIES OUTSIDE THE LOCKS): a
+ * put reserves under pm, copies, takes pm again and publishes every record
+ * whose copy is in, in ring order (several at once when it finds an
+ * earlier copy finished; the getters' rule once for each), waiting for an
+ * earlier copy still in flight; a get is taken (gets raised) under gm,
+ * copies, takes gm again and gives back the room of every record whose
+ * copy is out, waiting likewise, and only then wakes a putter. With
+ * SPLIT=0 every copy is made under the lock. With WAKEK=0 a publication
+ * of several messages applies the getters' rule only once: spin must find
+ * the getter it leaves asleep.
+ *
  * Two producers put one message each into a ring that holds CAP messages
  * (CAP=1 makes putters sleep); two getters take one message each and stop,
  * the second perhaps sooner: it may time out while asleep, or find its
@@ -36,8 +48,16 @@
 #ifndef CAP
 #define CAP 2
 #endif
+#ifndef SPLIT
+#define SPLIT 1
+#endif
+#ifndef WAKEK
+#define WAKEK 1
+#endif
 
-byte puts, gets;       /* messages published / taken, ever */
+byte rputs, puts;      /* messages reserved / published by producers, ever */
+byte gets, freed;      /* messages taken / whose room is given back, ever */
+bool copied_in[3], copied_out[3]; /* message n's copies (n = 1, 2) */
 byte put_seq, get_seq; /* the futex words: getters' (every put), putters' (every claim) */
 byte getters;          /* counted getters */
 byte putters, pwoken;  /* putters' registrations and claims, ever */
@@ -84,31 +104,31 @@ inline claim_putter(c) {
 
 proctype producer(byte me)
 {
-    byte s, g, sl;
+    byte s, g, sl, mine, w, p0, i;
     bool slept = 0, c = 0, timedout = 0;
     bool patient = (me == 0); /* producer 1 may give up once asleep */
     lock(pm);
 look:
-    g = gets;
+    g = freed;
     if
-    :: puts - g < CAP -> goto put
+    :: rputs - g < CAP -> goto put
     :: else -> skip
     fi;
     /* About to sleep. */
 #if PRULE
     s = get_seq;               /* the futex word, */
     putters++;                 /* the registration, */
-    g = gets;                  /* then the last look */
+    g = freed;                 /* then the last look */
 #else
     s = get_seq;
-    g = gets;                  /* the look, */
+    g = freed;                 /* the look, */
     if
-    :: puts - g >= CAP -> putters++ /* then the registration: too late */
+    :: rputs - g >= CAP -> putters++ /* then the registration: too late */
     :: else -> skip
     fi;
 #endif
     if
-    :: puts - g < CAP -> goto put
+    :: rputs - g < CAP -> goto put
     :: else -> skip
     fi;
     slept = 1;
@@ -134,16 +154,56 @@ end_pasleep:
     :: else -> goto look
     fi;
 put:
-    puts++;                    /* the commit publishes the message */
-    put_seq++;
-    sl = getters;
-    g = gets;
+    rputs++;                   /* the reservation */
+    mine = rputs;
+#if SPLIT
     if
-    :: sl > 0 && puts - g <= sl -> wake_getter()
+    :: skip                    /* copied under pm */
+    :: unlock(pm); lock(pm)    /* copied outside it */
+    fi;
+#endif
+    copied_in[mine] = 1;
+publish:
+    /* The tail moves over every record whose copy is in, in ring order;
+       each message published goes through the one-message rule. */
+    p0 = puts;
+    do
+    :: puts < rputs && copied_in[puts + 1] -> puts++
+    :: else -> break
+    od;
+    if
+    :: puts != p0 ->
+        put_seq++;
+        sl = getters;
+        g = gets;
+#if WAKEK
+        i = p0 + 1;
+#else
+        i = puts;              /* the rule once for all of them: too few */
+#endif
+        do
+        :: i <= puts ->
+            if
+            :: sl > 0 && i - g <= sl -> wake_getter()
+            :: else -> skip
+            fi;
+            i++
+        :: else -> break
+        od
     :: else -> skip
     fi;
     if
-    :: slept && puts - gets < CAP -> claim_putter(c) /* room for another */
+    :: puts < mine ->
+        /* Behind an earlier copy in flight: wait for its copier. */
+        w = puts + 1;
+        unlock(pm);
+        copied_in[w];
+        lock(pm);
+        goto publish
+    :: else -> skip
+    fi;
+    if
+    :: slept && rputs - freed < CAP -> claim_putter(c) /* room for another */
     :: else -> skip
     fi;
     unlock(pm);
@@ -153,7 +213,7 @@ done:
 
 proctype getter(byte me)
 {
-    byte s, t;
+    byte s, t, mine, f;
     bool slept = 0, more, c = 0, timedout = 0;
     bool patient = (me == 0); /* getter 1 may give up once asleep, and leave */
     lock(gm);
@@ -166,8 +226,8 @@ look:
            get goes away, passing the wake-up on. */
         goto give_up
     :: t != gets ->
-        skip;                  /* the copy */
-        gets++;                /* the commit, then the fence */
+        gets++;                /* taken (the reservation), then the fence */
+        mine = gets;
 #if RULE
         if
         :: slept -> getters--
@@ -177,6 +237,28 @@ look:
 #else
         more = (slept && t != gets); /* "more to do", from the tail read above */
 #endif
+#if SPLIT
+        if
+        :: skip                /* copied under gm */
+        :: unlock(gm); lock(gm) /* copied outside it */
+        fi;
+#endif
+        copied_out[mine] = 1;
+reclaim:
+        /* The head moves over every record whose copy is out. */
+        do
+        :: freed < gets && copied_out[freed + 1] -> freed++
+        :: else -> break
+        od;
+        if
+        :: freed < mine ->
+            f = freed + 1;
+            unlock(gm);
+            copied_out[f];
+            lock(gm);
+            goto reclaim
+        :: else -> skip
+        fi;
         claim_putter(c);       /* room freed: a registered putter is woken */
         if
         :: more && getters > 0 -> put_seq++; wake_getter()
@@ -240,7 +322,7 @@ done:
 active proctype monitor()
 {
     timeout -> assert((puts == gets || !(gasleep[0] || gasleep[1])) &&
-                      (puts - gets >= CAP || !(pasleep[0] || pasleep[1])))
+                      (rputs - freed >= CAP || !(pasleep[0] || pasleep[1])))
 }
 
 init

@@ -3,9 +3,11 @@
 # Copyright (c) 2026 The mproc authors
 # queue_model.sh MODEL: check the queue's wake-up protocol (tests/queue.pml)
 # with spin: the old getters' rule, and putters registering after their last
-# look, must each yield a counterexample (a getter asleep for ever beside a
-# message, a putter beside room); the rules in src/queue.c must verify,
-# with putters sleeping (a ring of one message) and without. Skipped (77)
+# look, and one wake-up rule for several messages published at once, must
+# each yield a counterexample (a getter asleep for ever beside a message, a
+# putter beside room); the rules in src/queue.c must verify, with putters
+# sleeping (a ring of one message) and without, and with copies made
+# outside the locks (each either way) as well as under them. Skipped (77)
 # without spin or a C compiler.
 set -eu
 model=$1
@@ -17,16 +19,19 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 cp "$model" "$tmp/queue.pml"
 cd "$tmp"
 
-# run RULE PRULE CAP: the verifier's report for those rules and that ring.
+# run RULE PRULE CAP SPLIT [WAKEK]: the verifier's report for those rules,
+# that ring, copies under the locks only (0) or either way (1), and the
+# getters' rule applied once per message published (1) or once per
+# publication (0).
 run() {
     rm -f pan pan.* ./*.trail
-    spin -a -DRULE="$1" -DPRULE="$2" -DCAP="$3" queue.pml >/dev/null
+    spin -a -DRULE="$1" -DPRULE="$2" -DCAP="$3" -DSPLIT="$4" -DWAKEK="${5:-1}" queue.pml >/dev/null
     "$cc" -O2 -DSAFETY -DCOLLAPSE -w -o pan pan.c
-    ./pan -m100000 > "report.$1.$2.$3" 2>&1 || true
-    cat "report.$1.$2.$3"
+    ./pan -m100000 > report 2>&1 || true
+    cat report
 }
 
-# must_fail WHAT RULE PRULE CAP
+# must_fail WHAT RULE PRULE CAP SPLIT [WAKEK]
 must_fail() {
     what=$1
     shift
@@ -39,7 +44,7 @@ must_fail() {
     echo "$what: counterexample found, as expected"
 }
 
-# must_verify WHAT RULE PRULE CAP
+# must_verify WHAT RULE PRULE CAP SPLIT [WAKEK]
 must_verify() {
     what=$1
     shift
@@ -53,7 +58,10 @@ must_verify() {
     echo "$what: verified"
 }
 
-must_fail "the old getters' rule" 0 1 2
-must_fail "putters registering after the last look" 1 0 1
-must_verify "the queue's rules" 1 1 2
-must_verify "the queue's rules, putters asleep" 1 1 1
+must_fail "the old getters' rule" 0 1 2 0
+must_fail "the old getters' rule, copies outside the locks" 0 1 2 1
+must_fail "putters registering after the last look" 1 0 1 1
+must_fail "one getters' rule for several messages published at once" 1 1 2 1 0
+must_verify "the queue's rules, copies under the locks" 1 1 2 0
+must_verify "the queue's rules" 1 1 2 1
+must_verify "the queue's rules, putters asleep" 1 1 1 1

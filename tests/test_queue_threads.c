@@ -18,10 +18,18 @@ START_TEST(producers_by_consumers_threads)
 }
 END_TEST
 
+START_TEST(producers_by_consumers_split_threads)
+{
+    qt_split_case(true, _i);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "queue_wake_threads", 60);
     tcase_add_test(tc, getter_never_sleeps_beside_a_message_threads);
     tc = mproc_tcase(s, "queue_nxm_threads", 60);
     tcase_add_loop_test(tc, producers_by_consumers_threads, 0, QT_NXM_CASES);
+    tc = mproc_tcase(s, "queue_split_threads", 60);
+    tcase_add_loop_test(tc, producers_by_consumers_split_threads, 0, QT_SPLIT_CASES);
 }

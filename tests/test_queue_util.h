@@ -8,6 +8,7 @@
 #define MPROC_TEST_QUEUE_UTIL_H
 
 #include "test_ipc_util.h"
+#include "queue_layout.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -297,6 +298,18 @@ static int qt_consumer(void *arg)
     return rc;
 }
 
+/* Called on each new queue of qt_nxm_run, where set. */
+static void (*qt_nxm_setup)(mproc_queue *q);
+
+/* Every big message copied outside the locks from the first put and get,
+   as when several producers and consumers share the queue (src/queue.c,
+   COPIES OUTSIDE THE LOCKS): a setup for qt_nxm_run. */
+static inline void qt_split_always(mproc_queue *q)
+{
+    q->h->psplit = UINT32_MAX;
+    q->h->gsplit = UINT32_MAX;
+}
+
 /* n producers and m consumers exchange numbered messages of size bytes: each
    consumer takes its share and stops, so one that sleeps beside a message
    is left with nobody to take it. Every message arrives once, whole. */
@@ -315,6 +328,8 @@ static inline void qt_nxm_run(bool threads, int n, int m, size_t size)
         x->quota[i] = total / (uint32_t)m + (i < (int)(total % (uint32_t)m) ? 1 : 0);
     mproc_queue_opts o = { .bytes = size <= 64 ? 4096 : 4 * size };
     ASSERT_OK(mproc_queue_new(&x->q, &o));
+    if (qt_nxm_setup)
+        qt_nxm_setup(x->q);
     qt_crew c = { .threads = threads };
     for (int i = 0; i < m; i++)
         qt_start(&c, qt_consumer, x);
@@ -333,6 +348,18 @@ static inline void qt_nxm_run(bool threads, int n, int m, size_t size)
                       i / x->per);
     mproc_queue_free(x->q);
     munmap(x, bytes);
+}
+
+/* The N x M exchange with qt_split_always, i in [0, QT_SPLIT_CASES): 4 KiB,
+   64 KiB, 1 MiB x 2x2, 4x1, 1x4, 4x4. */
+#define QT_SPLIT_CASES 12
+
+static inline void qt_split_case(bool threads, int i)
+{
+    static const size_t sizes[] = { 4096, 65536, (size_t)1 << 20 };
+    static const int shapes[][2] = { { 2, 2 }, { 4, 1 }, { 1, 4 }, { 4, 4 } };
+    qt_nxm_setup = qt_split_always;
+    qt_nxm_run(threads, shapes[i % 4][0], shapes[i % 4][1], sizes[i / 4]);
 }
 
 /* The shapes and sizes, one loop index each: 4 sizes x {1,2,4} x {1,2,4}. */
