@@ -366,6 +366,17 @@ static void walk(expand *e, perl_req *req, size_t *m)
             end++;
         bool ctx = e->job->context && of_every_value(t, k, end);
         size_t reps = ctx ? e->n : 1;
+        const seg *one = &t->segs[k];
+        if (e->count && end == k + 1 && one->type == SEG_EXPR && one->fn == FN_VAL &&
+            !one->positional) {
+            /* A word that is {} alone (-X's usual one) is every value,
+               quoted, with a space between, in or out of context. */
+            for (size_t i = 0; i < e->n; i++) {
+                size_t len = strlen(e->vals[i]);
+                e->counted += (t->quote_values ? shell_quote_len(e->vals[i], len) : len) + (i > 0);
+            }
+            reps = 0;
+        }
         for (size_t r = 0; r < reps; r++) {
             if (r && !req)
                 end_word(e, false);
