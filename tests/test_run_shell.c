@@ -36,9 +36,10 @@ START_TEST(the_invoking_shell_runs_jobs)
 }
 END_TEST
 
-/* zsh and csh run the jobs when mproc is started from them: zsh's =cmd and
-   csh's syntax, as in GNU's tutorial (both are in scripts/install-deps). */
-START_TEST(zsh_and_csh)
+/* zsh, csh and rc run the jobs when mproc is started from them: zsh's =cmd
+   and csh's syntax, as in GNU's tutorial, and each one's quoting (all three
+   are in scripts/install-deps). */
+START_TEST(zsh_csh_and_rc)
 {
     if (!have_parallel())
         return;
@@ -51,6 +52,18 @@ START_TEST(zsh_and_csh)
         gnu_script_flags("csh", "@P@ -k 'set a=\"{}\"; echo \"<$a>\"' ::: 'x y'; true", 0);
         gnu_script_flags("csh", "@P@ -k echo ::: 'a$b' \"c'd\" 'e f*' '' '#x;y'; true", 0);
         gnu_script_flags("csh", "@P@ -k -X echo '<{}>' ::: 'p q' r; true", 0);
+        /* Q() in {= =} quotes for csh too, and uq() leaves its result as
+           the shell is to read it. */
+        gnu_script_flags("csh", "@P@ -k echo '{= $_ = Q($_) =}' ::: 'a b' 'c$d' \"e'f\"; true", 0);
+        gnu_script_flags("csh", "@P@ -k echo '{= $_ = Q($_); uq() =}' ::: 'a b;c' 'x*'; true", 0);
+    }
+    if (access("/bin/rc", X_OK) == 0) {
+        /* rc's quoting is '...' around each run of special bytes, with ''
+           for a quote inside, in the command line and in Q(). */
+        gnu_script_flags("rc", "@P@ -k echo ::: 'a b' 'c''d' 'x*' '' 'p$q' 'a;b''c d'; true", 0);
+        gnu_script_flags("rc", "@P@ -k -X echo '<{}>' ::: 'p q' r; true", 0);
+        gnu_script_flags("rc", "@P@ -k echo '{= $_ = Q($_) =}' ::: 'a b' 'c''d' 'e;f g'; true", 0);
+        gnu_script_flags("rc", "@P@ -k echo '{= $_ = Q($_); uq() =}' ::: 'a b' 'e;f g'; true", 0);
     }
 }
 END_TEST
@@ -92,7 +105,7 @@ void mproc_test_cases(Suite *s)
     TCase *tc = mproc_tcase(s, "shell", 60);
     tcase_add_test(tc, exported_functions_from_bash);
     tcase_add_test(tc, the_invoking_shell_runs_jobs);
-    tcase_add_test(tc, zsh_and_csh);
+    tcase_add_test(tc, zsh_csh_and_rc);
     tcase_add_test(tc, shell_not_found);
     tcase_add_test(tc, parallel_variables_in_every_job);
 }

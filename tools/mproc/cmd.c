@@ -37,10 +37,26 @@ static bool quote_safe(unsigned char c)
    each special byte gets a backslash instead, as GNU parallel's
    shell_quote_scalar_csh writes it. */
 static bool quote_csh;
+/* rc takes '...' with '' for a quote inside: each run of special bytes is
+   quoted so, the rest left bare, as GNU parallel's shell_quote_scalar_rc
+   writes it. */
+static bool quote_rc;
 
 void shell_quote_for(const char *shell)
 {
     quote_csh = shell && strstr(shell, "csh"); /* GNU's m:(/[-a-z]*)?csh: */
+    const char *base = shell ? strrchr(shell, '/') : NULL;
+    quote_rc = !quote_csh && shell && !strcmp(base ? base + 1 : shell, "rc");
+}
+
+bool shell_quotes_rc(void)
+{
+    return quote_rc;
+}
+
+bool shell_quotes_csh(void)
+{
+    return quote_csh;
 }
 
 static bool csh_special(unsigned char c)
@@ -70,10 +86,42 @@ static void csh_quote(tbuf *out, const char *s, size_t len)
     tbuf_cstr(out);
 }
 
+/* The bytes rc quotes: csh's, and the newline. */
+static bool rc_special(unsigned char c)
+{
+    return c == '\n' || csh_special(c);
+}
+
+static void rc_quote(tbuf *out, const char *s, size_t len)
+{
+    if (len == 0) {
+        tbuf_adds(out, "''");
+        return;
+    }
+    for (size_t k = 0; k < len;) {
+        if (!rc_special((unsigned char)s[k])) {
+            tbuf_addc(out, s[k++]);
+            continue;
+        }
+        tbuf_addc(out, '\'');
+        for (; k < len && rc_special((unsigned char)s[k]); k++) {
+            if (s[k] == '\'')
+                tbuf_addc(out, '\'');
+            tbuf_addc(out, s[k]);
+        }
+        tbuf_addc(out, '\'');
+    }
+    tbuf_cstr(out);
+}
+
 void shell_quote_n(tbuf *out, const char *s, size_t len)
 {
     if (quote_csh) {
         csh_quote(out, s, len);
+        return;
+    }
+    if (quote_rc) {
+        rc_quote(out, s, len);
         return;
     }
     if (len == 0) {

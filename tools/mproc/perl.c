@@ -47,8 +47,15 @@ extern char **environ;
    expression, main for ::Q and friends, CommandLine for $job). */
 static const char prelude[] =
     "use strict;\n"
+    "$mproc::sh = shift(@ARGV) // 'sh';\n"
     "package main;\n"
     "sub shell_quote_scalar { my $s = $_[0]; return \"''\" if !defined $s || $s eq '';\n"
+    /* (t)csh: a backslash before each special byte; rc: each run of them
+       in '...'; as the command line's own quoting for them (cmd.c). */
+    "  if ($mproc::sh eq 'rc') { $s =~ s/'/''/g;\n"
+    "    $s =~ s/([\\x02-\\x1a\\x82-\\xff\\\\#?`(){}\\[\\]^*<=>~|; \"!\\$&']+)/'$1'/g; return $s }\n"
+    "  if ($mproc::sh eq 'csh') { $s =~ s/([\\x02-\\x09\\x0b-\\x1a\\x82-\\xff\\\\#?`(){}\\[\\]^*<=>~|; \"!\\$&'])/\\\\$1/g;\n"
+    "    $s =~ s/\\n/\"\\\\\\n\"/g; return $s }\n"
     "  return $s if $s !~ /[^-_.+a-zA-Z0-9\\/]/; $s =~ s/'/'\"'\"'/g; $s = \"'$s'\";\n"
     "  $s =~ s/^''//; $s =~ s/''$//; return $s }\n"
     "sub Q { shell_quote_scalar($_[0]) }\n"
@@ -191,7 +198,8 @@ static int start(void)
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &dfl);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = { "perl", "-e", (char *)prelude, NULL };
+    char *argv[] = { "perl", "-e", (char *)prelude, shell_quotes_csh() ? "csh" : shell_quotes_rc() ? "rc" : "sh",
+                     NULL };
     pid_t pid;
     if ((err = -posix_spawn(&pid, perl, &fa, &at, argv, environ)) < 0)
         goto out;

@@ -151,8 +151,13 @@ void cmd_shellquote_wrap(const cmd_tmpl *t, tbuf *line);
    single-quoted. */
 void shell_quote_n(tbuf *out, const char *s, size_t len);
 /* Quote for this shell from now on: GNU parallel's (t)csh quoting when its
-   name holds "csh", else the Bourne shells'. */
+   name holds "csh", its rc quoting when it is named rc, else the Bourne
+   shells'. */
 void shell_quote_for(const char *shell);
+/* Whether that shell is (t)csh, or rc, whose quoting Q() in {= =} uses
+   too. */
+bool shell_quotes_csh(void);
+bool shell_quotes_rc(void);
 void shell_quote(tbuf *out, const char *s);
 
 /* When the command line is a plain word list that /bin/sh would run as it
