@@ -158,7 +158,8 @@ void shell_quote_n(tbuf *out, const char *s, size_t len)
 /* The length shell_quote_n writes for s, counted without writing: with
    each ' four bytes longer and the two quotes around, less the leading
    and trailing '' that shell_quote_n drops (a ' first or last). Bourne
-   shells' quoting only; (t)csh's is written out to be measured. */
+   shells' quoting only; (t)csh's and rc's are written out to be
+   measured. */
 static size_t shell_quote_len(const char *s, size_t len)
 {
     if (len == 0)
@@ -481,9 +482,9 @@ static void job_vals(expand *e)
 
 size_t cmd_measure(const cmd_tmpl *t, tbuf *scratch, const cmd_job *job)
 {
-    if (t->perl || t->quote_words || quote_csh) {
-        /* Perl's values, -q's quoting of whole words and (t)csh's quoting
-           are known only once written. */
+    if (t->perl || t->quote_words || quote_csh || quote_rc) {
+        /* Perl's values, -q's quoting of whole words and (t)csh's and
+           rc's quoting are known only once written. */
         (void)cmd_build(t, scratch, job);
         return scratch->len;
     }
