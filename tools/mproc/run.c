@@ -747,6 +747,7 @@ static bool want_input(const run *r)
 int loop(run *r)
 {
     size_t cap = 0;
+    spawn_prefer_latency();
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||

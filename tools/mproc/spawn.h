@@ -53,6 +53,20 @@ typedef struct spawn_plan {
 int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_t *pid,
               int *pidfd);
 
+/*
+ * spawn_prefer_latency - ask the scheduler for short slices for us (not
+ * for the jobs) where it takes them (Linux 6.12's EEVDF custom slices).
+ *
+ * We run in bursts of some tens of microseconds, and each starts a job:
+ * with the default slice, our wakeup (the pidfd, or the vfork child's
+ * exec) often waits behind the very job we just started, which has the
+ * CPU, while a freed slot idles. Asked only when we run SCHED_OTHER at a
+ * nice value of 0 or more, so that SCHED_RESET_ON_FORK, which keeps the
+ * jobs at the default slice, changes nothing else they inherit; nothing
+ * where the kernel refuses.
+ */
+void spawn_prefer_latency(void);
+
 /* The full path of the program a command word names, searched in PATH as
    execvp would; NULL when none. The result is cached for the next call with
    the same name. */
