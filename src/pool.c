@@ -238,6 +238,7 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->res_len = 0;
     s->res_off = 0;
     s->res_ext = -1;
+    s->arg_kept = 0;
     s->code = s->detail = s->sig = 0;
     s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
     if (s->timeout_ns) {
@@ -272,19 +273,21 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
 }
 
 /* Copies a large argument into an extent, outside the pool's mutex: the
-   one copy of its bytes on the way to the worker. */
+   one copy of its bytes on the way to the worker. The extent is as large
+   as a result of that length takes (its NUL after it), so that it can
+   carry one later (ring.h). */
 static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len)
 {
     if (len <= MPROC__INLINE)
         return 0;
     uint64_t off;
-    int err = mproc__pool_ext_get(p, len, &off);
+    int err = mproc__pool_ext_get(p, mproc__res_span(len), &off);
     if (err < 0)
         return err;
     void *m = mproc__arena_at(p->sh, p->arena_fd, off, len, true);
     if (!m) {
         err = mproc__err();
-        mproc__pool_ext_put(p, off, len);
+        mproc__pool_ext_put(p, off, mproc__res_span(len));
         return err;
     }
     memcpy(m, arg, len);
@@ -297,7 +300,7 @@ static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len
 void mproc__pool_unstage_arg(mproc_pool *p, mproc_result *r)
 {
     if (r->arg_len > MPROC__INLINE)
-        mproc__pool_ext_put(p, r->arg_off, r->arg_len);
+        mproc__pool_ext_put(p, r->arg_off, mproc__res_span(r->arg_len));
     r->arg_len = 0;
 }
 

@@ -2,8 +2,10 @@
  * Copyright (c) 2026 The mproc authors */
 /* pool_arena.c: the owner's side of the arena: the window mapped once for
  * every process of the pool, and the size-class lists of extents that
- * carry large arguments (and recycle the one-off extents of results), so
- * that their pages stay populated from one task to the next.
+ * carry large arguments (and recycle the one-off extents of results, and
+ * the extents of results taken in exchange for arguments' that a worker
+ * kept: ring.h), so that their pages stay populated from one task to the
+ * next.
  *
  * DESIGN. Only the owner uses these lists (under ext_mu), so they need no
  * care about processes dying. The extents of tasks in flight are not on a

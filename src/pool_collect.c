@@ -29,6 +29,11 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
     r->sig = s->sig;
     size_t len = (size_t)s->res_len;
     bool wanted = (code == 0 || code == MPROC_ETASK) && !atomic_load(&r->user_freed);
+    if (s->arg_kept) {
+        /* The argument's extent is its worker place's now (ring.h). */
+        r->arg_len = 0;
+        r->swap = true;
+    }
     if (len > MPROC__INLINE) {
         /* A large result stays in the extent the task wrote it into,
            without a copy, until the result is freed; then the extent goes
@@ -124,6 +129,8 @@ void mproc__pool_settle_all(mproc_pool *p, int code)
         /* No worker is left to finish it: its argument's extent is free;
            a result extent it was writing is its dead place's, never used
            again. */
+        if (s->arg_kept)
+            r->arg_len = 0; /* a dead worker's place has it, or nobody */
         mproc__pool_unstage_arg(p, r);
         r->sig = 0;
         r->code = code ? code : lost_outcome(p, pos, v, &r->sig);

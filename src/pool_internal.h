@@ -86,6 +86,8 @@ struct mproc_result {
     mproc_result *cb_next;
     unsigned ext_place;
     bool unmap;            /* the extent lies beyond the window: a mapping of its own */
+    bool swap;             /* its worker place kept the argument's extent: the owner
+                              keeps the result's in exchange (ring.h) */
 };
 
 _Static_assert(sizeof(void *) != 8 || sizeof(struct mproc_result) <= 120, "result size");

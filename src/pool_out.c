@@ -111,6 +111,31 @@ void mproc__out_ext_lend(mproc_out *o, mproc__slot *s, int k, uint64_t off, char
     mproc__arena_done(o->sh, p, off, cap);
 }
 
+void mproc__out_keep_arg(mproc_out *o, mproc__slot *s)
+{
+    if (s->arg_len <= MPROC__INLINE || s->res_len <= MPROC__INLINE || s->res_ext < 0 ||
+        s->res_ext >= MPROC__PLACE_EXTS)
+        return;
+    mproc__ext *e = o->sh->w[o->place].ext;
+    size_t size = mproc__ext_size(mproc__res_span(s->arg_len));
+    if ((e[s->res_ext].cap & ~EXT_PUNCHED) != size)
+        return;
+    /* Only this worker fills an empty record (the owner empties lent ones,
+       the supervisor frees a dead worker's). */
+    for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
+        if (mproc__ext_state(atomic_load(&e[i].word)) != EXT_EMPTY)
+            continue;
+        /* Said first: a worker killed before the record is written loses
+           the extent (its pages stay until the pool is freed), and never
+           leaves it to both the owner and the place. */
+        s->arg_kept = 1;
+        e[i].cap = size;
+        e[i].used = ++o->sh->w[o->place].ext_uses;
+        atomic_store(&e[i].word, mproc__ext_word(s->arg_off, EXT_FREE));
+        return;
+    }
+}
+
 /* Room for extra more bytes after the result's len. */
 int mproc__out_reserve(mproc_out *out, size_t extra)
 {

@@ -23,10 +23,16 @@ void mproc__result_release_bytes(mproc_pool *p, mproc_result *r)
     if (r->data && r->unmap)
         munmap(r->data, span);
     if (p->sh && r->ext >= 0) {
-        /* Back to the worker place that lent it, populated. */
+        /* Back to the worker place that lent it, populated; or, when the
+           place kept the task's argument extent in exchange, to the owner's
+           lists, its record left empty. Its size is fixed while it is lent. */
         mproc__ext *e = &p->sh->w[r->ext_place].ext[r->ext];
         uint64_t lent = mproc__ext_word(r->off, EXT_LENT);
-        atomic_compare_exchange_strong(&e->word, &lent, mproc__ext_word(r->off, EXT_FREE));
+        size_t cap = (size_t)(e->cap & ~EXT_PUNCHED);
+        if (!r->swap)
+            atomic_compare_exchange_strong(&e->word, &lent, mproc__ext_word(r->off, EXT_FREE));
+        else if (atomic_compare_exchange_strong(&e->word, &lent, 0))
+            mproc__pool_ext_put(p, r->off, cap);
     } else if (p->sh) {
         mproc__pool_ext_put(p, r->off, span);
     }

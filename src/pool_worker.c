@@ -259,6 +259,8 @@ publish:
         for (;;)
             pause();
     }
+    if (amap && (code == 0 || code == MPROC_ETASK))
+        mproc__out_keep_arg(&wk->out, s);
     mproc__task_post(sh, pos, wk->me, code, detail, 0);
 }
 

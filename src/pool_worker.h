@@ -56,6 +56,12 @@ void mproc__out_ext_drop(mproc_out *o, int k, uint64_t off, size_t cap);
    off) at p, and lends the extent to the owner. */
 void mproc__out_ext_lend(mproc_out *o, mproc__slot *s, int k, uint64_t off, char *p, size_t len,
                          size_t cap);
+/* After the task in slot s has run and before its outcome is posted:
+   when its result went out in an extent of the place as large as its
+   argument's, the place keeps the argument's extent for a later result
+   and says so in the slot; the owner takes the result's in exchange when
+   it is freed (ring.h). */
+void mproc__out_keep_arg(mproc_out *o, mproc__slot *s);
 /* For the supervisor, once the worker of place has died: the result
    extent the task in slot s was written into before its outcome was
    posted goes back, and then every OUT extent of the place is free for

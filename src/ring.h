@@ -27,8 +27,10 @@
  * (pool_arena.c); each worker place keeps a few result extents in its
  * record (mproc__ext), lends one to the owner with each large result
  * (the task wrote straight into it) and gets it back when the owner frees
- * the result. Only extents beyond what is kept populated are given back
- * to the system, by punching holes.
+ * the result; where the sizes allow, a worker keeps the argument extent it
+ * has read and the owner the result extent in exchange, so that one set
+ * of extents goes round (mproc__ext, below). Only extents beyond what is
+ * kept populated are given back to the system, by punching holes.
  *
  * Sleeping and waking are futexes on 32-bit counters, with a count of
  * sleepers beside each so that a producer makes the wake system call only
@@ -79,6 +81,16 @@ typedef struct mproc__ext {
     uint64_t used; /* the place's ext_uses when its worker last took it */
 } mproc__ext;
 
+/* Extents go round (pool_out.c, mproc__out_keep_arg): a worker keeps the
+   argument extent of a task whose result it lent in an extent of the same
+   size, and the owner takes that result's extent for its lists once the
+   result is freed. So an echo's extent is an argument (the owner writes
+   it, a worker reads it), then that worker's result (it writes, the owner
+   reads), then an argument again: every process of the pool touches the
+   extents of the tasks in flight, not the owner's arguments and each
+   place's results apart, and a worker writes its next result where it has
+   just read. */
+
 /* In a record's cap: the extent's pages were given back while it was free. */
 #define EXT_PUNCHED ((uint64_t)1)
 
@@ -86,8 +98,12 @@ typedef struct mproc__ext {
    keeps its pages while it was last used within this many of its keeper's
    latest extent uses: a pipeline of tasks reuses its extents well within
    that, so they stay populated, while extents of tasks past (another size,
-   a burst) give their memory back as soon as later tasks have moved on. */
-#define MPROC__EXT_AGE 512
+   a burst) give their memory back as soon as later tasks have moved on.
+   Long enough that the extents only a busy moment needs (a worker off its
+   CPU lets the owner queue a full window) are still populated the next
+   time: at 512, a 64 KiB echo punched and faulted them back every few
+   hundred tasks, a fifth of its time here. */
+#define MPROC__EXT_AGE 8192
 
 static inline uint64_t mproc__ext_word(uint64_t off, unsigned state) { return off | state; }
 static inline uint64_t mproc__ext_off(uint64_t w) { return w & ~(uint64_t)3; }
@@ -126,7 +142,7 @@ typedef struct mproc__slot {
     uint32_t kind;
     int64_t timeout_ns; /* this task's limit; 0: none */
     int32_t res_ext;    /* a large result's extent record in its worker's place; -1: none */
-    uint8_t pad[96 - 92];
+    uint32_t arg_kept;  /* the worker's place keeps the argument's extent (pool_out.c) */
     uint8_t data[MPROC__INLINE];
 } mproc__slot;
 

@@ -464,6 +464,39 @@ START_TEST(large_results_of_dead_workers_come_back)
 }
 END_TEST
 
+/* With one worker and one task at a time, a result is written into the
+   extent that carried the argument before it, and the owner stages the
+   next argument in the extent of the result it freed: two extents go
+   round, each an argument and a result in turn (ring.h). Without the
+   exchange every result would come back in the worker's one extent. */
+START_TEST(extents_go_round)
+{
+    mproc_pool *p = pool_of(1);
+    enum { LEN = 100000, N = 12 };
+    uint8_t *buf = malloc(LEN);
+    const void *at[N];
+    for (size_t t = 0; t < N; t++) {
+        for (size_t i = 0; i < LEN; i++)
+            buf[i] = pattern(t, i);
+        mproc_result *r;
+        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, LEN, &r));
+        const void *d;
+        size_t n;
+        ASSERT_OK(mproc_result_get(r, -1, &d, &n));
+        ck_assert_uint_eq(n, LEN);
+        ck_assert_int_eq(memcmp(d, buf, LEN), 0);
+        at[t] = d;
+        mproc_result_free(r);
+    }
+    for (int t = 2; t < N; t++) {
+        ck_assert_ptr_ne(at[t], at[t - 1]);
+        ck_assert_ptr_eq(at[t], at[t - 2]);
+    }
+    free(buf);
+    mproc_pool_free(p);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "pool 0.2", 60);
@@ -477,4 +510,5 @@ void mproc_test_cases(Suite *s)
     tc = mproc_tcase(s, "large payloads", 60);
     tcase_add_test(tc, large_payloads_reuse_extents_safely);
     tcase_add_test(tc, large_results_of_dead_workers_come_back);
+    tcase_add_test(tc, extents_go_round);
 }
