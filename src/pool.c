@@ -272,12 +272,13 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     return 0;
 }
 
-/* Copies a large argument into an extent, outside the pool's mutex: the
-   one copy of its bytes on the way to the worker. The extent is as large
-   as a result of that length takes (its NUL after it), so that it can
-   carry one later (ring.h). */
-static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len)
+/* Copies a large argument into an extent (or has t->fill write it there),
+   outside the pool's mutex: the one copy of its bytes on the way to the
+   worker. The extent is as large as a result of that length takes (its
+   NUL after it), so that it can carry one later (ring.h). */
+static int stage_arg(mproc_pool *p, mproc_result *r, const task *t)
 {
+    size_t len = t->arg_len;
     if (len <= MPROC__INLINE)
         return 0;
     uint64_t off;
@@ -290,8 +291,15 @@ static int stage_arg(mproc_pool *p, mproc_result *r, const void *arg, size_t len
         mproc__pool_ext_put(p, off, mproc__res_span(len));
         return err;
     }
-    memcpy(m, arg, len);
+    if (t->fill)
+        err = t->fill(t->fill_ctx, m, len);
+    else
+        memcpy(m, t->arg, len);
     mproc__arena_done(p->sh, m, off, len);
+    if (err < 0) {
+        mproc__pool_ext_put(p, off, mproc__res_span(len));
+        return err;
+    }
     r->arg_off = off;
     r->arg_len = len;
     return 0;
@@ -320,7 +328,7 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out)
     mproc_result *r = mproc__result_new(p);
     if (!r)
         return -ENOMEM;
-    if ((err = stage_arg(p, r, t->arg, t->arg_len)) < 0) {
+    if ((err = stage_arg(p, r, t)) < 0) {
         mproc__result_discard(r);
         return err;
     }

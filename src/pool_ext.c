@@ -35,16 +35,33 @@ mproc__shared *mproc__pool_ring(mproc_pool *p, int *arena_fd)
 }
 
 int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg, size_t arg_len,
-                           unsigned kind, uint64_t item_size, uint64_t count, mproc_result **out)
+                           const mproc__fill *fill, unsigned kind, uint64_t item_size,
+                           uint64_t count, mproc_result **out)
 {
-    if (!p || !fn || !out || (!arg && arg_len) || (kind != TASK_APPLY && kind != TASK_CHUNK))
+    if (!p || !fn || !out || (!arg && !fill && arg_len) || (fill && arg_len <= MPROC__INLINE) ||
+        (kind != TASK_APPLY && kind != TASK_CHUNK))
         return -EINVAL;
     task t = { .fn = fn, .arg = arg, .arg_len = arg_len, .kind = kind, .item_size = item_size,
                .count = count };
+    if (fill) {
+        t.fill = fill->fn;
+        t.fill_ctx = fill->ctx;
+    }
     return mproc__pool_submit_task(p, &t, out);
 }
 
-void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s, size_t len, int *err)
+void mproc__pool_drop_waiting(mproc_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    for (uint64_t pos = p->coll; p->sh && pos < p->tail; pos++) {
+        /* The take decides against a worker claiming it now. */
+        if (p->inflight[pos % MPROC__SLOTS] && mproc__task_take(p->sh, pos, OWNER_SUP))
+            mproc__task_post(p->sh, pos, OWNER_SUP, -ECANCELED, 0, 0);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void *mproc__ext_result_begin(mproc_pool *pool, mproc__slot *s, size_t len, int *err)
 {
     *err = 0;
     s->res_off = 0;
@@ -52,14 +69,17 @@ void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s, s
     s->res_ext = -1;
     if (len <= MPROC__INLINE)
         return s->data;
-    size_t size = mproc__ext_size(mproc__res_span(len));
+    /* From the owner's lists, where the extents of results freed before
+       wait populated: a fresh extent would cost a fault and a cleared page
+       per 4 KiB written, more than the bytes themselves. */
+    size_t span = mproc__res_span(len);
     uint64_t off;
-    int e = mproc__arena_alloc(sh, size, &off);
-    char *p = e < 0 ? NULL : mproc__arena_at(sh, arena_fd, off, size, true);
+    int e = mproc__pool_ext_get(pool, span, &off);
+    char *p = e < 0 ? NULL : mproc__arena_at(pool->sh, pool->arena_fd, off, mproc__ext_size(span), true);
     if (!p) {
         *err = e < 0 ? e : -ENOMEM;
         if (e == 0)
-            mproc__arena_release(arena_fd, off, size);
+            mproc__pool_ext_put(pool, off, span);
         s->res_len = 0;
         return NULL;
     }

@@ -39,18 +39,31 @@ MPROC__EXT_API void mproc__pool_set_procs(mproc_pool *p, unsigned nprocs);
 MPROC__EXT_API void mproc__pool_attach(mproc_pool *p, const mproc__pool_ext *ext);
 /* The pool's ring and arena descriptor. */
 MPROC__EXT_API mproc__shared *mproc__pool_ring(mproc_pool *p, int *arena_fd);
+/* Writes a large argument's len bytes into dst, the extent they go in
+   (libmproc-mpi receives them there): 0 or -errno. */
+typedef struct mproc__fill {
+    int (*fn)(void *ctx, void *dst, size_t len);
+    void *ctx;
+} mproc__fill;
 /* Submits a task of either kind (TASK_APPLY, or TASK_CHUNK of count items
-   of item_size bytes), as apply_async does. */
+   of item_size bytes), as apply_async does; with fill (arg NULL, arg_len
+   above MPROC__INLINE) its bytes are written by fill instead of copied
+   from arg, unless the pool refuses the task first. */
 MPROC__EXT_API int mproc__pool_submit_raw(mproc_pool *p, mproc_task_fn fn, const void *arg,
-                                          size_t arg_len, unsigned kind, uint64_t item_size,
-                                          uint64_t count, mproc_result **out);
+                                          size_t arg_len, const mproc__fill *fill, unsigned kind,
+                                          uint64_t item_size, uint64_t count, mproc_result **out);
+
+/* Every task of the pool that no worker has started yet ends now with
+   -ECANCELED (libmproc-mpi: tasks sent ahead to a rank that are no longer
+   wanted). Takes the pool's mutex. */
+MPROC__EXT_API void mproc__pool_drop_waiting(mproc_pool *p);
 
 /* Room for a result of len bytes in slot s: the slot's own bytes, or a
-   one-off arena extent (recorded in s, as a worker's one-off; the owner
-   keeps it for reuse once the result is freed), writable. NULL with
-   *err. mproc__ext_result_end puts the NUL after the bytes and lets go. */
-MPROC__EXT_API void *mproc__ext_result_begin(mproc__shared *sh, int arena_fd, mproc__slot *s,
-                                             size_t len, int *err);
+   one-off arena extent from the owner's lists (recorded in s, as a
+   worker's one-off; it goes back to those lists once the result is
+   freed), writable. NULL with *err. mproc__ext_result_end puts the NUL after the bytes and lets go. */
+MPROC__EXT_API void *mproc__ext_result_begin(mproc_pool *pool, mproc__slot *s, size_t len,
+                                             int *err);
 MPROC__EXT_API void mproc__ext_result_end(mproc__shared *sh, void *p, mproc__slot *s);
 
 /* The ring's consumer side (pool_internal.h) and the arena (ring.h),

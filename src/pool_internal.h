@@ -172,6 +172,10 @@ typedef struct task {
     mproc_task_fn fn;
     const void *arg;
     size_t arg_len;
+    /* Instead of copying arg: writes the arg_len bytes (> MPROC__INLINE)
+       into dst, their extent (libmproc-mpi receives them there). */
+    int (*fill)(void *ctx, void *dst, size_t len);
+    void *fill_ctx;
     uint32_t kind;
     uint64_t item_size, count;
     mproc_result_cb on_ok, on_err; /* attached before the task is published */

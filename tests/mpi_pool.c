@@ -109,6 +109,82 @@ static int sleep_task(const void *arg, size_t len, mproc_out *out)
     return 0;
 }
 
+/* libmproc-mpi's private interface for mproc run --mpi (mpi_internal.h,
+   which needs MPI's header): every task not started yet ends -ECANCELED. */
+void mproc__mpi_drop_waiting(mproc_pool *pool);
+
+/* The drop case's files, in MPROC_TEST_DIR. */
+static void drop_path(char *buf, size_t n, const char *what, int i)
+{
+    snprintf(buf, n, "%s/%s-%d", getenv("MPROC_TEST_DIR"), what, i);
+}
+
+static bool drop_file(const char *what, int i, bool make)
+{
+    char p[4096];
+    drop_path(p, sizeof p, what, i);
+    if (make) {
+        FILE *f = fopen(p, "w");
+        return f && fclose(f) == 0;
+    }
+    return access(p, F_OK) == 0;
+}
+
+/* Says it started, waits for the release, says it ran. */
+static int held_task(const void *arg, size_t len, mproc_out *out)
+{
+    (void)out;
+    int i;
+    if (len != sizeof i)
+        return EINVAL;
+    memcpy(&i, arg, sizeof i);
+    drop_file("started", i, true);
+    for (int k = 0; k < 10000 && !drop_file("release", 0, false); k++)
+        usleep(10000);
+    return drop_file("ran", i, true) ? 0 : EIO;
+}
+
+/* Every hub worker holds a task, more wait behind them on the hubs and in
+   rank 0's ring: dropping them ends every waiting one (-ECANCELED) while
+   the held ones still run, and none of those ever runs. */
+static void case_drop(mproc_pool *pool, int workers)
+{
+    enum { N = 16 };
+    mproc_result *rs[N];
+    for (int i = 0; i < N; i++)
+        REQ(mproc_pool_apply_async(pool, held_task, &i, sizeof i, &rs[i]) == 0);
+    for (int k = 0;; k++) {
+        int started = 0;
+        for (int i = 0; i < N; i++)
+            started += drop_file("started", i, false);
+        REQ(started <= workers);
+        if (started == workers)
+            break;
+        REQ(k < 10000);
+        usleep(10000);
+    }
+    mproc__mpi_drop_waiting(pool);
+    for (int k = 0;; k++) {
+        int ready = 0;
+        for (int i = 0; i < N; i++)
+            ready += mproc_result_ready(rs[i]);
+        if (ready == N - workers)
+            break;
+        REQ(k < 10000);
+        usleep(10000);
+    }
+    REQ(drop_file("release", 0, true));
+    int ok = 0, dropped = 0;
+    for (int i = 0; i < N; i++) {
+        int code = mproc_result_get(rs[i], -1, NULL, NULL);
+        ok += code == 0 && drop_file("started", i, false) && drop_file("ran", i, false);
+        dropped += code == -ECANCELED && !drop_file("started", i, false);
+        mproc_result_free(rs[i]);
+    }
+    printf("drop: %d ran, %d dropped\n", ok, dropped);
+    REQ(ok == workers && dropped == N - workers);
+}
+
 static int pid_task(const void *arg, size_t len, mproc_out *out)
 {
     (void)arg;
@@ -537,6 +613,9 @@ int main(int argc, char **argv)
         REQ(mproc_pool_join(pool) == 0);
     } else if (strcmp(which, "many") == 0) {
         case_many(pool);
+    } else if (strcmp(which, "drop") == 0) {
+        REQ(o.owner_processes < 0); /* every task on a hub */
+        case_drop(pool, (size - 1) * o.pool.processes);
     } else if (strcmp(which, "threads") == 0) {
         case_threads(pool);
     } else if (strcmp(which, "dl") == 0) {

@@ -73,6 +73,9 @@ typedef struct fwd {
     int verdict;
     unsigned total_workers;
     _Atomic bool stop;
+    _Atomic bool share_cpu; /* rank 0's CPUs run other work too */
+    _Atomic unsigned drops; /* mproc__mpi_drop_waiting calls; sent: */
+    unsigned dropped;
     pthread_t th;
     mproc__buf in;
 } fwd;
@@ -246,7 +249,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
         void *dst = NULL;
         if (mine && len) {
             int err;
-            dst = mproc__ext_result_begin(f->sh, f->arena_fd, s, len, &err);
+            dst = mproc__ext_result_begin(f->pool, s, len, &err);
             if (!dst)
                 code = err;
         }
@@ -328,10 +331,15 @@ static void check_lost(fwd *f, bool post)
 
 static void forward(fwd *f)
 {
-    /* Rank 0's own workers need the CPU this thread would poll on. */
-    mproc__backoff bo = { .spin = f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG };
+    mproc__backoff bo = { 0 };
     mproc__timer_slack();
     while (!atomic_load(&f->stop)) {
+        /* Rank 0's own workers need the CPU this thread would poll on;
+           whatever else it runs (mproc run --mpi's local jobs) even more:
+           the hubs are sent enough ahead then to bear a slower poll. */
+        bool share = atomic_load(&f->share_cpu);
+        bo.spin = share ? 0 : f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG;
+        bo.floor = share ? MPROC__SLEEP_SHARED : 0;
         bool act = false;
         poll_in(f, true, &act);
         if (dispatch(f))
@@ -340,6 +348,15 @@ static void forward(fwd *f)
             act = true;
         if (f->o.rank_timeout > 0)
             check_lost(f, true);
+        unsigned drops = atomic_load(&f->drops);
+        if (drops != f->dropped) {
+            /* After every batch sent so far, which MPI delivers first. */
+            f->dropped = drops;
+            for (int r = 1; r < f->size; r++)
+                if (!f->lost[r])
+                    mproc__wire_isend(&f->w, r, TAG_DROP, NULL, 0, NULL, NULL);
+            act = true;
+        }
         mproc__nap(mproc__backoff_busy(&bo, act, mproc__wire_busy(&f->w)));
     }
     /* Stopped: no slot is touched again. Every hub ends its pool and says
@@ -486,4 +503,25 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
     mproc__pool_set_procs(pool, f->total_workers);
     mproc__pool_attach(pool, &(mproc__pool_ext){ .ctx = f, .stop = fwd_stop });
     return 0;
+}
+
+void mproc__mpi_drop_waiting(mproc_pool *pool)
+{
+    /* Those the forwarder has not claimed first, so that none of them is
+       sent after the hubs are told. */
+    mproc__pool_drop_waiting(pool);
+    pthread_mutex_lock(&pool->mu);
+    fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
+    if (f)
+        atomic_fetch_add(&f->drops, 1);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+void mproc__mpi_share_cpu(mproc_pool *pool)
+{
+    pthread_mutex_lock(&pool->mu);
+    fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
+    if (f)
+        atomic_store(&f->share_cpu, true);
+    pthread_mutex_unlock(&pool->mu);
 }

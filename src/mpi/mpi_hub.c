@@ -118,6 +118,20 @@ static int flush_out(hub *h)
     return err;
 }
 
+/* A large argument, received straight into the extent the local pool
+   gives it (the argument's ARG message, next on the tag). */
+typedef struct argin {
+    hub *h;
+    bool taken;
+} argin;
+
+static int recv_arg(void *ctx, void *dst, size_t len)
+{
+    argin *a = ctx;
+    a->taken = true;
+    return mproc__wire_recv(&a->h->w, 0, TAG_ARG, dst, len);
+}
+
 /* Queues every task of a batch on the local pool. */
 static int take_batch(hub *h, size_t len)
 {
@@ -128,24 +142,27 @@ static int take_batch(hub *h, size_t len)
         memcpy(&t, p, sizeof t);
         p += sizeof t;
         const void *arg = p;
-        void *big = NULL;
-        if (t.arg_len > MPROC__MPI_BIG) {
-            big = malloc(t.arg_len);
-            if (!big)
-                return -ENOMEM;
-            mproc__wire_recv(&h->w, 0, TAG_ARG, big, t.arg_len);
-            arg = big;
-        } else {
+        bool big = t.arg_len > MPROC__MPI_BIG;
+        argin a = { .h = h };
+        mproc__fill fill = { .fn = recv_arg, .ctx = &a };
+        if (!big)
             p += (t.arg_len + 7) & ~(uint64_t)7;
-        }
         int code = -EFAULT;
         mproc_result *r = NULL;
         if (t.obj < h->nbases) {
             mproc_task_fn fn = (mproc_task_fn)(h->bases[t.obj] + t.off);
-            code = mproc__pool_submit_raw(h->pool, fn, t.arg_len ? arg : NULL, t.arg_len, t.kind,
-                                          t.item_size, t.count, &r);
+            code = mproc__pool_submit_raw(h->pool, fn, big ? NULL : t.arg_len ? arg : NULL,
+                                          t.arg_len, big ? &fill : NULL, t.kind, t.item_size,
+                                          t.count, &r);
         }
-        free(big);
+        if (big && !a.taken) {
+            /* Refused before its bytes were wanted: they are drained. */
+            void *tmp = malloc(t.arg_len);
+            if (!tmp)
+                return -ENOMEM;
+            mproc__wire_recv(&h->w, 0, TAG_ARG, tmp, t.arg_len);
+            free(tmp);
+        }
         if ((err = grow(h)) < 0)
             break;
         if (code < 0) {
@@ -209,6 +226,8 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
             MPI_Recv(h.in.p, n, MPI_BYTE, 0, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
             if (st.MPI_TAG == TAG_BATCH)
                 take_batch(&h, (size_t)n);
+            else if (st.MPI_TAG == TAG_DROP)
+                mproc__pool_drop_waiting(local);
         }
         if (h.npend && harvest(&h))
             act = true;
@@ -220,8 +239,10 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
         if (mproc__wire_progress(&h.w))
             act = true;
         /* While tasks run here the workers need the CPU: sleep on their
-           outcomes instead of polling. */
+           outcomes instead of polling; and while some wait for a worker
+           here, rank 0's next messages are not needed soon: poll seldom. */
         bo.spin = h.npend ? 0 : MPROC__SPIN_LONG;
+        bo.floor = h.npend > h.workers ? MPROC__SLEEP_SHARED : 0;
         double s = mproc__backoff_busy(&bo, act, mproc__wire_busy(&h.w));
         if (s > 0 && h.npend)
             mproc_result_wait_any(h.rs, h.npend, s);

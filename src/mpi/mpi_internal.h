@@ -15,7 +15,9 @@
  * threshold (INT_MAX, MPI's count limit, unless lowered) travels as several
  * messages of at most that size on the same tag. In rank_timeout mode a
  * hub that has sent nothing for a quarter of rank_timeout sends BEAT, so
- * that rank 0 can tell a silent rank from a busy one.
+ * that rank 0 can tell a silent rank from a busy one. DROP asks a hub to
+ * end every task it holds that has not started (with -ECANCELED, as its
+ * outcome).
  */
 #ifndef MPROC_MPI_INTERNAL_H
 #define MPROC_MPI_INTERNAL_H
@@ -36,7 +38,7 @@ static inline double mpi_now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT };
+enum { TAG_BATCH = 1, TAG_ARG, TAG_DONE, TAG_RES, TAG_STOP, TAG_BYE, TAG_BEAT, TAG_DROP };
 
 /* Above this, a payload is a message of its own (received straight into
    its final place); at most this, it rides in the batch. */
@@ -139,6 +141,7 @@ int mproc__buf_pad(mproc__buf *b);
 typedef struct mproc__backoff {
     double idle_since; /* 0: active */
     double spin;       /* how long to poll without sleeping after activity */
+    double floor;      /* the shortest sleep (0: a few microseconds) */
 } mproc__backoff;
 /* Polls for a while only where no worker of this rank needs the CPU (a
    rank whose workers are idle, or that has none); elsewhere it sleeps
@@ -146,6 +149,10 @@ typedef struct mproc__backoff {
    where its wakeup waits for a CPU. */
 #define MPROC__SPIN_LONG 500e-6
 #define MPROC__SPIN_SHORT 20e-6
+/* The shortest sleep of rank 0's forwarder when its CPUs run other work
+   (mproc__mpi_share_cpu): measured with mproc run --mpi, each shorter
+   sleep cost CPU its jobs lacked. */
+#define MPROC__SLEEP_SHARED 200e-6
 /* After a round of polling that found something (act) or nothing: the
    seconds to wait before the next (0: poll again at once). */
 double mproc__backoff_step(mproc__backoff *b, bool act);
@@ -185,5 +192,14 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
    until the pool stops it. objs is the table made with the pool. */
 int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, int *argc,
                      char ***argv, int local_status, int local_workers, mproc__objtab *objs);
+
+/* Rank 0 of an MPI pool runs other work on its CPUs (mproc run --mpi's
+   local jobs): its forwarder then never spins and sleeps at least
+   MPROC__SLEEP_SHARED between polls. A pool without a forwarder is left
+   as it is. */
+void mproc__mpi_share_cpu(mproc_pool *pool);
+/* Rank 0: every task of the MPI pool not started yet, on any rank, ends
+   with -ECANCELED (those already sent, once their hub hears of it). */
+void mproc__mpi_drop_waiting(mproc_pool *pool);
 
 #endif

@@ -166,8 +166,8 @@ double mproc__backoff_step(mproc__backoff *b, bool act)
     double idle = t - b->idle_since;
     if (idle < b->spin)
         return 0;
-    double s = idle / 4;
-    return s < SLEEP_MIN_S ? SLEEP_MIN_S : s > SLEEP_MAX_S ? SLEEP_MAX_S : s;
+    double s = idle / 4, lo = b->floor > SLEEP_MIN_S ? b->floor : SLEEP_MIN_S;
+    return s < lo ? lo : s > SLEEP_MAX_S ? SLEEP_MAX_S : s;
 }
 
 double mproc__backoff_busy(mproc__backoff *b, bool act, bool busy)

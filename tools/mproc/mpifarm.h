@@ -17,7 +17,7 @@
 
 /* Bumped whenever anything below changes: a module of another version is
    refused. */
-#define MPIFARM_VERSION 1
+#define MPIFARM_VERSION 2
 
 #define MPIFARM_TERMSEQ_MAX 16
 /* The most plain words a job is sent with; a longer line goes to the shell. */
@@ -73,6 +73,9 @@ typedef struct mpifarm_api {
        next take or stop), *code 0 or the task's failure (-ECANCELED after
        stop, MPROC_EWORKER ...); 0 when none waits. */
     int (*take)(mpifarm *f, size_t *tag, const void **data, size_t *len, int *code);
+    /* Jobs submitted that no rank has started yet are never started: their
+       outcomes come back as -ECANCELED (a job starting meanwhile runs). */
+    void (*drop)(mpifarm *f);
     /* End the farm: now (jobs not yet done are ended, their outcomes come
        back as -ECANCELED) or after the last outcome. The other ranks exit.
        Then free: nothing of it is left. */

@@ -9,7 +9,8 @@
  * module (mpifarm.h, loaded with dlopen: the tool itself never links MPI)
  * and serves, with -j workers, until rank 0 is done; rank 0 reads the
  * inputs and runs the ordinary slot loop (run.c) over its own -j slots
- * (unless --mpi-no-local) followed by one slot per worker of the others.
+ * (unless --mpi-no-local) followed by MPI_AHEAD slots per worker of the
+ * others (a job is sent ahead, to wait on its rank for a worker).
  * A job in such a slot is sent instead of spawned (mpi_spawn), its outcome
  * (output, exit status, start and run time, host) comes back on one
  * descriptor the loop polls (mpi_collect) and finishes as a local one does
@@ -35,10 +36,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* Jobs in flight per worker of the other ranks: one running and the rest
+   waiting there, so that a worker starts the next job the moment one ends
+   instead of a round trip to rank 0 later (measured: 3 beat 1 and 2 for
+   2000 x true). Each is a slot of the runner's. */
+#define MPI_AHEAD 3
+
 struct mpirun {
     const mpifarm_api *api;
     mpifarm *farm;
     bool started, stopped;
+    bool dropped;       /* the jobs sent ahead were dropped: no more start */
     long nlocal, nslots;
     char **hosts;       /* by slot: where its last job ran */
     char host[256];     /* rank 0's */
@@ -155,7 +163,7 @@ int mpi_begin(run *r, long *nslots, int *rc)
         return -1;
     }
     m->nlocal = r->o.mpi_no_local ? 0 : *nslots;
-    m->nslots = m->nlocal + remote;
+    m->nslots = m->nlocal + remote * MPI_AHEAD;
     if (m->nslots < 1) {
         fprintf(stderr, "mproc run: --mpi-no-local: no other rank runs jobs\n");
         *rc = TOOL_EXIT_USAGE;
@@ -214,7 +222,18 @@ int mpi_spawn(run *r, slot *s, pid_t *pid, int *pidfd)
 
 int mpi_fd(const run *r)
 {
-    return r->mpi && r->mpi->farm && !r->mpi->stopped ? r->mpi->api->fd(r->mpi->farm) : -1;
+    struct mpirun *m = r->mpi;
+    if (!m || !m->farm || m->stopped)
+        return -1;
+    /* Asked before every wait of the loop: where the farm learns that the
+       runner starts no more jobs (--halt soon, output gone), so that the
+       jobs sent ahead and still waiting on their ranks never start, as a
+       job not yet started locally would not. */
+    if (r->stop && !m->dropped) {
+        m->dropped = true;
+        m->api->drop(m->farm);
+    }
+    return m->api->fd(m->farm);
 }
 
 /* One outcome's bytes into its slot; false when they do not add up. */
@@ -260,6 +279,14 @@ int mpi_collect(run *r)
         r->running--;
         if (s->cancelled)
             continue;
+        if (code == -ECANCELED && m->dropped) {
+            /* Sent ahead, dropped before it started: it never ran. */
+            if (r->o.keep) {
+                r->pend[s->seq - 1].done = true;
+                print_ready(r);
+            }
+            continue;
+        }
         mpifarm_done d;
         if (code < 0 || !unpack(m, s, (long)tag, data, len, &d)) {
             fprintf(stderr, "mproc run: --mpi: a job's rank failed to run it: %s\n",

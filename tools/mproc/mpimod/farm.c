@@ -25,6 +25,7 @@
 
 #include "mproc.h"
 #include "mproc/mpi.h"
+#include "mpi/mpi_internal.h"
 #include "pool_internal.h"
 
 #include <errno.h>
@@ -426,6 +427,8 @@ static int farm_start(mpifarm **out, long *slots)
         free(f);
         return err;
     }
+    /* Rank 0's CPUs run the runner's own jobs. */
+    mproc__mpi_share_cpu(f->pool);
     pthread_mutex_lock(&f->pool->mu);
     *slots = f->pool->nprocs;
     pthread_mutex_unlock(&f->pool->mu);
@@ -472,6 +475,11 @@ static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, in
     return 1;
 }
 
+static void farm_drop(mpifarm *f)
+{
+    mproc__mpi_drop_waiting(f->pool);
+}
+
 static void farm_stop(mpifarm *f, bool now)
 {
     if (now) {
@@ -510,6 +518,7 @@ static const mpifarm_api api = {
     .submit = farm_submit,
     .fd = farm_fd,
     .take = farm_take,
+    .drop = farm_drop,
     .stop = farm_stop,
     .free = farm_free,
 };
