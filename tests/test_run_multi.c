@@ -48,6 +48,12 @@ START_TEST(as_many_as_fit)
     GNU_SAME(NULL, "-k", "-j1", "-X", "echo", "{}", "{}", ":::", "a", "b");
     GNU_SAME(NULL, "-k", "-s", "10", "-X", "echo", ":::", "aa", "bb", "cc", "dd", "ee");
     GNU_SAME(NULL, "-k", "--max-chars=20", "-m", "echo", ":::", "aa", "bb", "cc", "dd", "ee");
+    /* Values that need quoting, measured as quoted: the lines still break
+       where GNU parallel's do. */
+    GNU_SAME(NULL, "-k", "-s", "24", "-X", "echo", "x{}", ":::", "a'b", "'c", "d'", "'", "e f",
+             "q''q", "plain", "$x", "", "''", "g");
+    GNU_SAME(NULL, "-k", "-s", "20", "-m", "echo", ":::", "a'b", "'c", "d'", "'", "e f", "q''q",
+             "plain", "$x", "", "''", "g");
 }
 END_TEST
 

@@ -21,13 +21,16 @@
 #include "repl.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* [-_.+/a-zA-Z0-9] as a bitmap of the bytes below 128: every value of -X's
+   lines is scanned with it. */
 static bool quote_safe(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '+' || c == '/';
+    static const uint64_t safe[2] = { 0x03ffe80000000000ULL, 0x07fffffe87fffffeULL };
+    return c < 128 && (safe[c >> 6] >> (c & 63)) & 1;
 }
 
 /* (t)csh takes no '...' around a word GNU parallel would quote for it:
@@ -150,6 +153,31 @@ void shell_quote_n(tbuf *out, const char *s, size_t len)
     if (out->len - start >= 2 && !memcmp(out->p + out->len - 2, "''", 2))
         out->len -= 2;
     tbuf_cstr(out);
+}
+
+/* The length shell_quote_n writes for s, counted without writing: with
+   each ' four bytes longer and the two quotes around, less the leading
+   and trailing '' that shell_quote_n drops (a ' first or last). Bourne
+   shells' quoting only; (t)csh's and rc's are written out to be
+   measured. */
+static size_t shell_quote_len(const char *s, size_t len)
+{
+    if (len == 0)
+        return 2;
+    size_t quotes = 0;
+    bool safe = true;
+    for (size_t k = 0; k < len; k++) {
+        safe = safe && quote_safe((unsigned char)s[k]);
+        quotes += s[k] == '\'';
+    }
+    if (safe)
+        return len;
+    size_t n = len + 2 + 4 * quotes;
+    if (s[0] == '\'')
+        n -= 2;
+    if (s[len - 1] == '\'')
+        n -= 2;
+    return n;
 }
 
 void shell_quote(tbuf *out, const char *s)
@@ -276,6 +304,8 @@ typedef struct expand {
     char *const *vals;
     size_t n;
     tbuf *out, group, tmp;
+    bool count;         /* only count the line's bytes into counted */
+    size_t counted;
     tbuf pdata;         /* perl's values */
     perl_res *pres;
     size_t npres, next; /* perl's results, the next to use */
@@ -284,6 +314,10 @@ typedef struct expand {
 /* A word ends: with -q the word so far is quoted whole. */
 static void end_word(expand *e, bool last)
 {
+    if (e->count) {
+        e->counted += !last;
+        return;
+    }
     if (e->t->quote_words) {
         shell_quote_n(e->out, e->group.p ? e->group.p : "", e->group.len);
         e->group.len = 0;
@@ -295,6 +329,10 @@ static void end_word(expand *e, bool last)
 static void put_value(expand *e, const char *v, size_t len, bool unquoted)
 {
     tbuf *dst = e->t->quote_words ? &e->group : e->out;
+    if (e->count) {
+        e->counted += e->t->quote_values && !unquoted ? shell_quote_len(v, len) : len;
+        return;
+    }
     if (e->t->quote_values && !e->t->quote_words && !unquoted)
         shell_quote_n(dst, v, len);
     else
@@ -333,7 +371,9 @@ static bool of_every_value(const cmd_tmpl *t, size_t k, size_t end)
 static void visit(expand *e, const seg *s, long only, perl_req *req, size_t *m)
 {
     if (s->type == SEG_LIT) {
-        if (!req)
+        if (e->count)
+            e->counted += s->len;
+        else if (!req)
             tbuf_add(e->t->quote_words ? &e->group : e->out, e->t->text + s->off, s->len);
         return;
     }
@@ -375,6 +415,17 @@ static void walk(expand *e, perl_req *req, size_t *m)
             end++;
         bool ctx = e->job->context && of_every_value(t, k, end);
         size_t reps = ctx ? e->n : 1;
+        const seg *one = &t->segs[k];
+        if (e->count && end == k + 1 && one->type == SEG_EXPR && one->fn == FN_VAL &&
+            !one->positional) {
+            /* A word that is {} alone (-X's usual one) is every value,
+               quoted, with a space between, in or out of context. */
+            for (size_t i = 0; i < e->n; i++) {
+                size_t len = strlen(e->vals[i]);
+                e->counted += (t->quote_values ? shell_quote_len(e->vals[i], len) : len) + (i > 0);
+            }
+            reps = 0;
+        }
         for (size_t r = 0; r < reps; r++) {
             if (r && !req)
                 end_word(e, false);
@@ -418,18 +469,38 @@ static int eval_perl(expand *e, bool *skip)
     return rc;
 }
 
-int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job)
+/* A job without values has one empty value, as in GNU parallel; but
+   -N0's jobs have none at all. */
+static void job_vals(expand *e)
 {
     static char *const none[] = { "" };
+    if (e->n == 0 && !e->job->novals) {
+        e->vals = none;
+        e->n = 1;
+    }
+}
+
+size_t cmd_measure(const cmd_tmpl *t, tbuf *scratch, const cmd_job *job)
+{
+    if (t->perl || t->quote_words || quote_csh || quote_rc) {
+        /* Perl's values, -q's quoting of whole words and (t)csh's and
+           rc's quoting are known only once written. */
+        (void)cmd_build(t, scratch, job);
+        return scratch->len;
+    }
+    expand e = { .t = t, .job = job, .vals = job->vals, .n = job->nvals, .count = true };
+    job_vals(&e);
+    walk(&e, NULL, NULL);
+    tbuf_free(&e.tmp);
+    return e.counted;
+}
+
+int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job)
+{
     expand e = { .t = t, .job = job, .vals = job->vals, .n = job->nvals, .out = out };
     bool skip = false;
     int rc = 0;
-    /* A job without values has one empty value, as in GNU parallel; but
-       -N0's jobs have none at all. */
-    if (e.n == 0 && !job->novals) {
-        e.vals = none;
-        e.n = 1;
-    }
+    job_vals(&e);
     out->len = 0;
     if (t->perl && (rc = eval_perl(&e, &skip)) < 0)
         goto out;
@@ -491,27 +562,34 @@ static const char *const shell_words[] = {
 
 size_t cmd_plain_argv(char *line, char **argv, size_t cap)
 {
-    for (const char *p = line; *p; p++)
-        if (*p != ' ' && !plain_char((unsigned char)*p))
-            return 0;
-    /* Count and check the words before splitting, so a refusal leaves line
-       as it was. */
+    /* A line of -X may be megabytes: one pass over it with a table checks
+       its bytes and counts and checks its words, before it is split, so a
+       refusal leaves line as it was. */
+    static bool plain[256], plain_ready;
+    if (!plain_ready) {
+        for (int c = 0; c < 256; c++)
+            plain[c] = plain_char((unsigned char)c);
+        plain_ready = true;
+    }
     size_t n = 0;
     const char *first = NULL;
     size_t first_len = 0;
     bool dash_arg = false;
-    for (const char *p = line; *p;) {
+    for (const unsigned char *p = (const unsigned char *)line;;) {
         while (*p == ' ')
             p++;
         if (!*p)
             break;
-        const char *w = p;
-        while (*p && *p != ' ')
+        const unsigned char *w = p;
+        while (plain[*p])
             p++;
+        if (*p && *p != ' ')
+            return 0;
+        size_t len = (size_t)(p - w);
         if (n == 0) {
-            first = w;
-            first_len = (size_t)(p - w);
-            if (memchr(w, '=', first_len)) /* an assignment */
+            first = (const char *)w;
+            first_len = len;
+            if (memchr(w, '=', len)) /* an assignment */
                 return 0;
         } else if (*w == '-') {
             dash_arg = true;

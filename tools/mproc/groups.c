@@ -148,15 +148,15 @@ static void collect(groups *g, sources *s, size_t from, size_t to)
         g->vals[m] = g->arena.p + g->offs[m];
 }
 
-/* The length of the command line of tuples [from, to). */
+/* The length of the command line of tuples [from, to), counted (line is
+   scratch). */
 static size_t line_len(groups *g, sources *s, const cmd_tmpl *t, size_t from, size_t to,
                        tbuf *line)
 {
     collect(g, s, from, to);
     cmd_job job = { .vals = g->vals, .nvals = g->novals ? 0 : g->nvals, .seq = 1, .slot = 1,
                     .context = g->context, .novals = g->novals };
-    (void)cmd_build(t, line, &job);
-    return line->len;
+    return cmd_measure(t, line, &job);
 }
 
 /* The largest k <= cap such that tuples [at, at + k) make a line shorter
@@ -247,8 +247,8 @@ long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples, const
         size_t left = ntuples - at;
         size_t cap = max > 0 && (size_t)max < left ? (size_t)max : left;
         /* The first tuple alone must fit. */
-        size_t ok = 1;
-        if (line_len(g, s, t, at, at + 1, &line) >= (size_t)usable) {
+        size_t ok = 1, len1 = line_len(g, s, t, at, at + 1, &line);
+        if (len1 >= (size_t)usable) {
             tbuf all = {0};
             for (size_t m = 0; m < g->nvals; m++) {
                 if (m)
@@ -256,11 +256,11 @@ long groups_form(groups *g, const run_opts *o, sources *s, size_t ntuples, const
                 tbuf_adds(&all, g->vals[m]);
             }
             fprintf(stderr, "mproc run: Error: Command line too long (%zu >= %ld) at input %zu: %.50s%s\n",
-                    line.len, usable, at, tbuf_cstr(&all), all.len > 50 ? "..." : "");
+                    len1, usable, at, tbuf_cstr(&all), all.len > 50 ? "..." : "");
             tbuf_free(&all);
             goto out;
         }
-        ok = largest_fit(g, s, t, at, cap, prev, (size_t)usable, line.len, &line);
+        ok = largest_fit(g, s, t, at, cap, prev, (size_t)usable, len1, &line);
         prev = ok;
         if (at + ok == ntuples && (o->multi_X || o->multi_m) && !spread) {
             /* The end of the input: spread what is left over the slots

@@ -69,12 +69,6 @@ static int set_nonblock(int fd)
     return fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-/* Start s->cmd with out_w and err_w as its stdout and stderr.
- *
- * A plain word list runs without the shell: the same program, argv, output
- * and status, one exec fewer. When the program is not found (or cannot
- * run) the shell runs the line instead, to say so in its own words and
- * exit 127 or 126 as it would. */
 /* How job s runs: plain words without the shell where that changes
    nothing (x->plain, x->argv), else the shell's -c line (x->sh_argv). */
 void job_exec_prepare(run *r, const slot *s, job_exec *x)
@@ -115,6 +109,16 @@ void job_exec_free(job_exec *x)
     tbuf_free(&x->wrapped);
 }
 
+/* From this length on, a plain line's job is started without waiting
+   for its exec. */
+#define DETACH_LINE 16384
+
+/* Start s->cmd with out_w and err_w as its stdout and stderr.
+ *
+ * A plain word list runs without the shell: the same program, argv, output
+ * and status, one exec fewer. When the program is not found (or cannot
+ * run) the child executes the shell on the line instead, to say so in its
+ * own words and exit 127 or 126 as it would. */
 static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pid_t *pid,
                     int *pidfd)
 {
@@ -122,15 +126,18 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
     job_exec_prepare(r, s, &x);
     spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
-                        .envp = jobenv_set(&r->env, s->seq, (int)si + 1) };
-    int err = -1;
+                        .envp = jobenv_set(&r->env, s->seq, (int)si + 1),
+                        .alt_path = r->shell, .alt_argv = x.sh_argv };
+    int err;
     if (x.plain) {
-        const char *path = spawn_resolve(x.argv[0]);
-        if (path && spawn_job(&plan, path, x.argv, pid, pidfd) == 0)
-            err = 0;
-    }
-    if (err)
+        /* Words by the thousand (-X, -m) take the kernel milliseconds to
+           copy: the other slots are served meanwhile. */
+        plan.detach = s->cmd.len >= DETACH_LINE;
+        err = spawn_job(&plan, spawn_resolve(x.argv[0]), x.argv, pid, pidfd);
+    } else {
+        plan.alt_path = NULL;
         err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
+    }
     job_exec_free(&x);
     return err;
 }
@@ -740,6 +747,7 @@ static bool want_input(const run *r)
 int loop(run *r)
 {
     size_t cap = 0;
+    spawn_prefer_latency();
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||

@@ -383,6 +383,12 @@ size_t sources_job(sources *s, size_t idx, char ***vals)
         idx = s->order[idx];
     s->jn = 0;
     jv_room(s, s->nsrc);
+    if (s->nsrc == 1 && !s->colsep) {
+        /* One source (-X's 100,000 values are looked up one by one). */
+        s->jv[s->jn++] = s->src[0].v[idx % s->src[0].n];
+        *vals = s->jv;
+        return s->jn;
+    }
     /* Each group's position, the last group varying fastest. */
     size_t ngroups = 0;
     for (size_t g = 0; g < s->nsrc; g = group_end(s, g))

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +63,14 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
     posix_spawnattr_setsigmask(&attr, plan->mask);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     pid_t c = -1;
+    char *const *envp = plan->envp ? plan->envp : environ;
     if (!(err = posix_spawn_file_actions_adddup2(&fa, plan->fd0, 0)) &&
         !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd1, 1)) &&
-        !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd2, 2)))
-        err = posix_spawn(&c, path, &fa, &attr, argv, plan->envp ? plan->envp : environ);
+        !(err = posix_spawn_file_actions_adddup2(&fa, plan->fd2, 2))) {
+        err = path ? posix_spawn(&c, path, &fa, &attr, argv, envp) : ENOENT;
+        if (err && plan->alt_path)
+            err = posix_spawn(&c, plan->alt_path, &fa, &attr, plan->alt_argv, envp);
+    }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (err)
@@ -122,7 +127,11 @@ static int child_main(void *arg)
         goto fail;
     if (sigprocmask(SIG_SETMASK, p->mask, NULL) < 0)
         goto fail;
-    execve(a->path, a->argv, p->envp ? p->envp : environ);
+    char *const *envp = p->envp ? p->envp : environ;
+    if (a->path)
+        execve(a->path, a->argv, envp);
+    if (p->alt_path)
+        execve(p->alt_path, p->alt_argv, envp);
 fail:
     a->err = errno ? errno : EIO;
     _exit(127);
@@ -137,7 +146,15 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
     sigprocmask(SIG_SETMASK, &all, &old);
     int fd = -1;
     char *top = child_stack + sizeof child_stack;
-    pid_t c = clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &fd);
+    pid_t c = -1;
+    if (plan->detach) {
+        /* The child runs on its own copy of the stack and of a. */
+        c = clone(child_main, top, CLONE_PIDFD | SIGCHLD, &a, &fd);
+        if (c < 0) /* no memory for a copy, or no CLONE_PIDFD: share ours */
+            fd = -1;
+    }
+    if (c < 0)
+        c = clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &fd);
     if (c < 0 && errno == EINVAL) {
         /* A kernel before 5.2: no CLONE_PIDFD; the PID stays ours until we
            reap it, so pidfd_open afterwards names the same child. */
@@ -166,6 +183,33 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
 }
 
 #endif
+
+/* struct sched_attr as Linux 3.14 has it (SCHED_ATTR_SIZE_VER0). */
+typedef struct sched_attr0 {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+} sched_attr0;
+
+#define RUNNER_SLICE_NS 100000 /* the least a slice may be */
+#define RESET_ON_FORK 0x01     /* SCHED_FLAG_RESET_ON_FORK */
+
+void spawn_prefer_latency(void)
+{
+#if defined(SYS_sched_getattr) && defined(SYS_sched_setattr)
+    sched_attr0 a;
+    memset(&a, 0, sizeof a);
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof a, 0) < 0 || a.policy != SCHED_OTHER ||
+        a.nice < 0 || a.runtime <= RUNNER_SLICE_NS)
+        return;
+    a.size = sizeof a;
+    a.flags |= RESET_ON_FORK;
+    a.runtime = RUNNER_SLICE_NS;
+    (void)syscall(SYS_sched_setattr, 0, &a, 0);
+#endif
+}
 
 static char *cached_name, *cached_path;
 

@@ -132,6 +132,10 @@ typedef struct cmd_job {
    called skip() (the job is not to run; out holds its command all the
    same); -1 after printing why an expression could not be evaluated. */
 int cmd_build(const cmd_tmpl *t, tbuf *out, const cmd_job *job);
+/* The length of the line cmd_build writes, counted without writing it
+   where that gives the same (it is written into scratch where it does
+   not: perl's values, -q, (t)csh's and rc's quoting). */
+size_t cmd_measure(const cmd_tmpl *t, tbuf *scratch, const cmd_job *job);
 
 /* Whether the template may call total_jobs(): all input must be read
    before the first job. */
