@@ -86,16 +86,16 @@ static off_t find_sep_from(const pipe_in *p, int fd, off_t pos, off_t size)
     return found;
 }
 
-/* --regexp: GNU parallel's greedy match over what its reads from pos have
-   brought in: the length up to the cut, -1 when none; or -errno. */
-static off_t find_regexp_from(const pipe_in *p, int fd, off_t pos, off_t size)
+/* Reads from pos up to end, chunk bytes at a time, into one buffer until
+   re matches in what has come in: the end of the match (of its first
+   group with group) from pos, -1 when there is none by end, or -errno. */
+static off_t read_to_match(int fd, off_t pos, off_t end, size_t chunk, void *re, bool group)
 {
     tbuf b = { 0 };
     off_t found = -1;
-    for (off_t at = pos; at < size;) {
-        size_t want = REGEXP_READ;
-        tbuf_grow(&b, want);
-        ssize_t n = pread_full(fd, b.p + b.len, want, at);
+    for (off_t at = pos; at < end;) {
+        tbuf_grow(&b, chunk);
+        ssize_t n = pread_full(fd, b.p + b.len, chunk, at);
         if (n <= 0) {
             found = n < 0 ? n : -1;
             break;
@@ -103,7 +103,7 @@ static off_t find_regexp_from(const pipe_in *p, int fd, off_t pos, off_t size)
         b.len += (size_t)n;
         at += n;
         size_t so, eo;
-        if (pipe_re_match(p->re_cut, b.p, b.len, 0, &so, &eo, true)) {
+        if (pipe_re_match(re, b.p, b.len, 0, &so, &eo, group)) {
             found = (off_t)eo;
             break;
         }
@@ -112,29 +112,20 @@ static off_t find_regexp_from(const pipe_in *p, int fd, off_t pos, off_t size)
     return found;
 }
 
+/* --regexp: GNU parallel's greedy match over what its reads from pos have
+   brought in: the length up to the cut, -1 when none; or -errno. */
+static off_t find_regexp_from(const pipe_in *p, int fd, off_t pos, off_t size)
+{
+    return read_to_match(fd, pos, size, REGEXP_READ, p->re_cut, true);
+}
+
 /* GNU's --header at a file's start: read --block at a time until it
    matches; its length, 0 for none, or -errno. */
-static ssize_t file_header(const pipe_in *p, int fd)
+static ssize_t file_header(const pipe_in *p, int fd, off_t size)
 {
-    tbuf b = { 0 };
-    ssize_t hlen = 0;
     size_t chunk = p->blocksize < LOOK_MAX * 16 ? p->blocksize : LOOK_MAX * 16;
-    for (;;) {
-        tbuf_grow(&b, chunk);
-        ssize_t n = pread_full(fd, b.p + b.len, chunk, (off_t)b.len);
-        if (n <= 0) {
-            hlen = n;
-            break;
-        }
-        b.len += (size_t)n;
-        size_t so, eo;
-        if (pipe_re_match(p->re_header, b.p, b.len, 0, &so, &eo, false)) {
-            hlen = (ssize_t)eo;
-            break;
-        }
-    }
-    tbuf_free(&b);
-    return hlen;
+    off_t r = read_to_match(fd, 0, size, chunk, p->re_header, false);
+    return r == -1 ? 0 : (ssize_t)r;
 }
 
 static off_t file_size(int fd, const struct stat *st)
@@ -149,7 +140,7 @@ static off_t file_size(int fd, const struct stat *st)
 /* One file's blocks, each with the header (its first hlen bytes). */
 static int cut_file(pipe_in *p, int fd, const char *name, off_t size)
 {
-    ssize_t hlen = p->re_header ? file_header(p, fd) : 0;
+    ssize_t hlen = p->re_header ? file_header(p, fd, size) : 0;
     off_t last = hlen, block = (off_t)p->blocksize;
     bool more = hlen >= 0;
     for (off_t pos = block + hlen; more && pos < size; pos += block) {
