@@ -339,7 +339,6 @@ static void forward(fwd *f)
            the hubs are sent enough ahead then to bear a slower poll. */
         bool share = atomic_load(&f->share_cpu);
         bo.spin = share ? 0 : f->local_workers > 0 ? MPROC__SPIN_SHORT : MPROC__SPIN_LONG;
-        bo.floor = share ? MPROC__SLEEP_SHARED : 0;
         bool act = false;
         poll_in(f, true, &act);
         if (dispatch(f))
@@ -357,7 +356,9 @@ static void forward(fwd *f)
                     mproc__wire_isend(&f->w, r, TAG_DROP, NULL, 0, NULL, NULL);
             act = true;
         }
-        mproc__nap(mproc__backoff_busy(&bo, act, mproc__wire_busy(&f->w)));
+        bool busy = mproc__wire_moving(&f->w);
+        double s = mproc__backoff_busy(&bo, act, busy);
+        mproc__nap(share && !busy ? MPROC__PACE : s);
     }
     /* Stopped: no slot is touched again. Every hub ends its pool and says
        goodbye once it has sent all it had; drain until then. */

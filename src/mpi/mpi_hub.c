@@ -16,6 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+static bool paced; /* mproc__mpi_hub_pace */
+
+void mproc__mpi_hub_pace(void)
+{
+    paced = true;
+}
+
 typedef struct pend {
     uint64_t id;
     mproc_result *r;
@@ -240,11 +247,21 @@ void mproc__hub_serve(MPI_Comm comm, mproc_pool *local, unsigned workers, const 
             act = true;
         /* While tasks run here the workers need the CPU: sleep on their
            outcomes instead of polling; and while some wait for a worker
-           here, rank 0's next messages are not needed soon: poll seldom. */
-        bo.spin = h.npend ? 0 : MPROC__SPIN_LONG;
-        bo.floor = h.npend > h.workers ? MPROC__SLEEP_SHARED : 0;
-        double s = mproc__backoff_busy(&bo, act, mproc__wire_busy(&h.w));
-        if (s > 0 && h.npend)
+           here, rank 0's next messages are not needed soon: poll seldom.
+           Paced (mproc__mpi_hub_pace): while every worker has a task
+           waiting, once per MPROC__PACE; while every worker runs one, on
+           the first outcome; else (a worker idles) at least every
+           MPROC__SLEEP_SHARED, as rank 0's forwarder sends only every
+           MPROC__PACE anyway. */
+        bool queued = h.npend > h.workers, busy = mproc__wire_moving(&h.w);
+        bo.spin = h.npend || paced ? 0 : MPROC__SPIN_LONG;
+        bo.floor = queued || paced ? MPROC__SLEEP_SHARED : 0;
+        double s = mproc__backoff_busy(&bo, act, busy);
+        if (paced && !busy)
+            s = h.npend >= h.workers ? MPROC__PACE : s > bo.floor ? s : bo.floor;
+        if (paced && queued && !busy)
+            mproc__nap(s);
+        else if (s > 0 && h.npend)
             mproc_result_wait_any(h.rs, h.npend, s);
         else
             mproc__nap(s);

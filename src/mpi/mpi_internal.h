@@ -102,6 +102,7 @@ typedef struct mproc__sendop {
     int nreq;
     mproc__sent_fn done;
     void *arg;
+    bool large;         /* above MPROC__MPI_BIG */
 } mproc__sendop;
 
 typedef struct mproc__wire {
@@ -109,6 +110,7 @@ typedef struct mproc__wire {
     size_t split;          /* largest piece of one message */
     mproc__sendop *ops;    /* sends in progress */
     size_t nops, capops;
+    size_t nlarge;         /* of them above MPROC__MPI_BIG */
     const bool *lost;      /* by rank: sends to it never complete (or NULL) */
 } mproc__wire;
 
@@ -125,6 +127,12 @@ int mproc__wire_recv(mproc__wire *w, int src, int tag, void *buf, size_t len);
 bool mproc__wire_progress(mproc__wire *w);
 /* Sends still in progress. */
 static inline bool mproc__wire_busy(const mproc__wire *w) { return w->nops > 0; }
+/* A large send is in progress, which MPI may move only as its sender
+   polls. A small one travels at once: until its receiver takes it, it
+   only holds its buffer, and polling for it is wasted (measured: a
+   forwarder that polled every 5 us while its batch waited for a hub that
+   polled every millisecond spent most of rank 0's CPU). */
+static inline bool mproc__wire_moving(const mproc__wire *w) { return w->nlarge > 0; }
 void mproc__wire_free(mproc__wire *w);
 
 /* A growable byte buffer, for batches. */
@@ -149,16 +157,24 @@ typedef struct mproc__backoff {
    where its wakeup waits for a CPU. */
 #define MPROC__SPIN_LONG 500e-6
 #define MPROC__SPIN_SHORT 20e-6
-/* The shortest sleep of rank 0's forwarder when its CPUs run other work
-   (mproc__mpi_share_cpu): measured with mproc run --mpi, each shorter
-   sleep cost CPU its jobs lacked. */
+/* The shortest sleep of a hub whose workers all have a task waiting
+   behind the one they run. */
 #define MPROC__SLEEP_SHARED 200e-6
+/* The period of a paced poller (mproc__mpi_share_cpu, mproc__mpi_hub_pace):
+   one round of receiving, dispatching and sending, then this sleep, busy
+   or not. On a virtual machine every sleep and wakeup is a trip through
+   the hypervisor's timer, tens of microseconds: measured with mproc run
+   --mpi on 2 cores, a forwarder that polled again at once after activity
+   and slept 200 us otherwise woke 2,500 times a second and took 150 us of
+   CPU per job, more than the jobs' runner. Paced, the messages of a round
+   carry every task and outcome that came meanwhile. */
+#define MPROC__PACE 1e-3
 /* After a round of polling that found something (act) or nothing: the
    seconds to wait before the next (0: poll again at once). */
 double mproc__backoff_step(mproc__backoff *b, bool act);
-/* The same while sends are in progress (busy): MPI moves a large message
-   in fragments only as fast as the sender polls, so it polls every few
-   microseconds then. */
+/* The same while a large send is in progress (busy: mproc__wire_moving):
+   MPI moves a large message in fragments only as fast as the sender
+   polls, so it polls every few microseconds then. */
 double mproc__backoff_busy(mproc__backoff *b, bool act, bool busy);
 /* Sleep for seconds (below one). */
 void mproc__nap(double seconds);
@@ -194,10 +210,15 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
                      char ***argv, int local_status, int local_workers, mproc__objtab *objs);
 
 /* Rank 0 of an MPI pool runs other work on its CPUs (mproc run --mpi's
-   local jobs): its forwarder then never spins and sleeps at least
-   MPROC__SLEEP_SHARED between polls. A pool without a forwarder is left
-   as it is. */
+   local jobs): its forwarder then never spins and polls every
+   MPROC__PACE. A pool without a forwarder is left as it is. */
 void mproc__mpi_share_cpu(mproc_pool *pool);
+/* The hubs this process will serve (set before mproc_mpi_pool_new) run
+   tasks far longer than MPROC__PACE, with tasks sent ahead (mproc run
+   --mpi): while every worker has a task waiting behind the one it runs,
+   a hub then polls every MPROC__PACE instead of waking for each outcome,
+   and sends the outcomes of the round in one message. */
+void mproc__mpi_hub_pace(void);
 /* Rank 0: every task of the MPI pool not started yet, on any rank, ends
    with -ECANCELED (those already sent, once their hub hears of it). */
 void mproc__mpi_drop_waiting(mproc_pool *pool);

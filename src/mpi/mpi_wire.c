@@ -60,8 +60,10 @@ int mproc__wire_isend(mproc__wire *w, int dest, int tag, const void *buf, size_t
         size_t n = len - i * w->split < w->split ? len - i * w->split : w->split;
         MPI_Isend(p + i * w->split, (int)n, MPI_BYTE, dest, tag, w->comm, &reqs[i]);
     }
+    bool large = len > MPROC__MPI_BIG;
     w->ops[w->nops++] = (mproc__sendop){ .dest = dest, .reqs = reqs, .nreq = (int)pieces, .done = done,
-                                         .arg = arg };
+                                         .arg = arg, .large = large };
+    w->nlarge += large;
     return 0;
 }
 
@@ -99,6 +101,7 @@ bool mproc__wire_progress(mproc__wire *w)
         /* In order: a later op may have been sent from the same buffer. */
         memmove(op, op + 1, (w->nops - i - 1) * sizeof *op);
         w->nops--;
+        w->nlarge -= o.large;
         free(o.reqs);
         if (o.done)
             o.done(o.arg);
@@ -118,7 +121,7 @@ void mproc__wire_free(mproc__wire *w)
     }
     free(w->ops);
     w->ops = NULL;
-    w->nops = w->capops = 0;
+    w->nops = w->capops = w->nlarge = 0;
 }
 
 int mproc__buf_put(mproc__buf *b, const void *data, size_t len)

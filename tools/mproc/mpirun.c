@@ -38,9 +38,12 @@
 
 /* Jobs in flight per worker of the other ranks: one running and the rest
    waiting there, so that a worker starts the next job the moment one ends
-   instead of a round trip to rank 0 later (measured: 3 beat 1 and 2 for
-   2000 x true). Each is a slot of the runner's. */
-#define MPI_AHEAD 3
+   instead of a round trip to rank 0 later. Rank 0's forwarder and the
+   hubs poll once a millisecond (MPROC__PACE: each wakeup costs CPU the
+   jobs need), so that round trip takes up to a few milliseconds: four
+   waiting keep a worker busy through it even for jobs as short as
+   2000 x true on 2 cores. Each is a slot of the runner's. */
+#define MPI_AHEAD 5
 
 struct mpirun {
     const mpifarm_api *api;

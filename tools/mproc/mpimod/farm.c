@@ -398,6 +398,7 @@ static int farm_serve(long jobs)
 {
     mproc_mpi_opts o = { .pool.processes = (int)(jobs > 4096 ? 4096 : jobs) };
     mproc_pool *p = NULL;
+    mproc__mpi_hub_pace();
     int err = mproc_mpi_pool_new(&p, &o, NULL, NULL);
     /* Only a failed start returns here (the other ranks fail alike). */
     return err < 0 ? err : -EPROTO;
