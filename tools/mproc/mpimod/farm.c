@@ -146,13 +146,14 @@ static void guard_main(int fd)
     _exit(0);
 }
 
-/* Tell the guard the job's group (0: none runs), making it first. */
-static void guard_tell(pid_t pgid)
+/* The guard of this worker, made once (a replaced worker makes its
+   own); false when it could not be. */
+static bool guard_make(void)
 {
     if (guard_of != getpid()) {
         int p[2];
         if (pipe2(p, O_CLOEXEC) < 0)
-            return;
+            return false;
         pid_t g = fork();
         if (g == 0) {
             /* Nothing of the worker's: the pool's descriptors and the
@@ -174,21 +175,36 @@ static void guard_tell(pid_t pgid)
         close(p[0]);
         if (g < 0) {
             close(p[1]);
-            return;
+            return false;
         }
         guard_fd = p[1];
         guard_of = getpid();
     }
+    return true;
+}
+
+/* Tell the guard the job's group (0: none runs). */
+static void guard_tell(pid_t pgid)
+{
     int32_t v = (int32_t)pgid;
     ssize_t n = write(guard_fd, &v, sizeof v);
     (void)n; /* a guard that is gone guards nothing: the job still runs */
 }
 
+/* The jobs' stdin, opened once per worker (a replaced worker opens its
+   own: the descriptor is not inherited by the worker's children). */
+static int null_fd = -1;
+static pid_t null_of;
+
 static int start(job_run *j)
 {
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0)
-        return -errno;
+    if (null_of != getpid()) {
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0)
+            return -errno;
+        null_of = getpid();
+    }
+    int null = null_fd;
     int err = 0;
     for (int k = 0; k < 2; k++) {
         int p[2];
@@ -218,7 +234,6 @@ static int start(job_run *j)
         err = spawn_job(&plan, j->shell, sh_argv, &j->pid, &j->pidfd);
     }
 out:
-    close(null);
     return err;
 }
 
@@ -302,13 +317,15 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
         goto out;
     /* The guard is there before the job is, so that no job of a worker
        killed at any time outlives it. */
-    guard_tell(0);
+    bool guarded = guard_make();
     if ((err = start(&j)) < 0)
         goto out;
     siginfo_t si;
-    guard_tell(j.pid);
+    if (guarded)
+        guard_tell(j.pid);
     err = wait_job(&j, &si);
-    guard_tell(0);
+    if (guarded)
+        guard_tell(0);
     /* Everything the job wrote is in its pipes by now; our write ends kept
        them from ending while it ran, so a background child that keeps them
        open cannot hold the job back. */
@@ -325,8 +342,10 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
         d.exitval = si.si_status;
     else
         d.sig = si.si_status;
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
+    /* The rank's host name, asked once per worker. */
+    static char host[256];
+    if (!host[0])
+        gethostname(host, sizeof host - 1);
     if ((err = mproc_out_write(out, &d, sizeof d)) < 0 ||
         (err = mproc_out_write(out, j.buf[0].p, j.buf[0].len)) < 0 ||
         (err = mproc_out_write(out, j.buf[1].p, j.buf[1].len)) < 0 ||
