@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,15 +82,23 @@ static int ql_try(mproc__qlock *l, uint32_t v, uint32_t tid, uint32_t waiters)
 
 /* Spins before sleeping: the lock is held for a copy of one message, and a
    short spin saves two system calls when the holder is running; a holder
-   that is not (one CPU, or preempted) costs only these few rounds. */
+   that is not (one CPU, or preempted) costs only these few rounds. Then a
+   few yields: with more processes than CPUs (2 -> 2 on two CPUs) a holder
+   preempted inside its critical section is often waiting for this very
+   CPU, and a yield hands it over at the price of one system call, where a
+   sleep costs the waiter two and the holder's release a wake-up call.
+   Measured at 2 -> 2 on two CPUs (with the getters' yields at take()):
+   system calls down from 1,700-3,600 to 600-700 a run at 64 B and from
+   12,500-106,000 to 8,000-9,700 at 4 KiB. */
 #define QL_SPINS 64
+#define QL_YIELDS 4
 
 int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
 {
     mproc__ql_self_t *s = &mproc__ql_self;
     struct robust_list_head *hd = s->head;
     uint32_t waiters = 0;
-    int spins = QL_SPINS, r;
+    int spins = QL_SPINS, yields = QL_YIELDS, r;
     for (;;) {
         uint32_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
         if ((v & FUTEX_TID_MASK) == s->tid) {
@@ -106,6 +115,11 @@ int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
+            continue;
+        }
+        if (yields > 0) {
+            yields--;
+            sched_yield();
             continue;
         }
         /* Say that someone sleeps, so that the holder's release (or the
