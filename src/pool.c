@@ -143,6 +143,8 @@ int mproc__pool_new_n(mproc_pool **out, const mproc_pool_opts *opts, unsigned n)
     atomic_init(&sh->min_timeout_ns, sh->timeout_ns);
     sh->win = p->win;
     sh->win_size = p->win_size;
+    sh->hpage = p->hpage;
+    atomic_init(&sh->huge, p->hpage != 0);
     sh->init = o.initializer;
     sh->initarg = o.initarg;
     size_t head = sizeof(mproc__shared) + (size_t)n * sizeof(mproc__wrec);
@@ -239,6 +241,8 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->res_off = 0;
     s->res_ext = -1;
     s->arg_kept = 0;
+    s->arg_huge = r->arg_huge;
+    s->res_huge = 0;
     s->code = s->detail = s->sig = 0;
     s->timeout_ns = t->own_timeout ? t->timeout_ns : sh->timeout_ns;
     if (s->timeout_ns) {
@@ -278,37 +282,47 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
    NUL after it), so that it can carry one later (ring.h). */
 static int stage_arg(mproc_pool *p, mproc_result *r, const task *t)
 {
-    size_t len = t->arg_len;
+    size_t len = t->arg_len, need = mproc__res_span(len);
     if (len <= MPROC__INLINE)
         return 0;
     uint64_t off;
-    int err = mproc__pool_ext_get(p, mproc__res_span(len), &off);
+    unsigned flags;
+    int err = mproc__pool_ext_get(p, need, &off, &flags);
     if (err < 0)
         return err;
     void *m = mproc__arena_at(p->sh, p->arena_fd, off, len, true);
     if (!m) {
         err = mproc__err();
-        mproc__pool_ext_put(p, off, mproc__res_span(len));
+        mproc__pool_ext_put(p, off, need, flags);
         return err;
     }
     if (t->fill)
         err = t->fill(t->fill_ctx, m, len);
     else
         memcpy(m, t->arg, len);
+    /* Once written, the owner never reads an argument back: its huge pages
+       leave this process's RSS now (pool_arena.c). A fill that failed may
+       have left any part unwritten, which a collapse would refuse. */
+    if (err == 0)
+        flags = (unsigned)mproc__arena_written(p->sh, m, off, mproc__ext_size(need), len, flags);
+    else
+        mproc__arena_drop(p->sh, m, off, mproc__ext_size(need), flags & EXT_HUGE);
     mproc__arena_done(p->sh, m, off, len);
     if (err < 0) {
-        mproc__pool_ext_put(p, off, mproc__res_span(len));
+        mproc__pool_ext_put(p, off, need, flags);
         return err;
     }
     r->arg_off = off;
     r->arg_len = len;
+    r->arg_huge = flags & EXT_HUGE;
     return 0;
 }
 
 void mproc__pool_unstage_arg(mproc_pool *p, mproc_result *r)
 {
     if (r->arg_len > MPROC__INLINE)
-        mproc__pool_ext_put(p, r->arg_off, mproc__res_span(r->arg_len));
+        mproc__pool_ext_put(p, r->arg_off, mproc__res_span(r->arg_len),
+                            r->arg_huge ? EXT_HUGE : 0);
     r->arg_len = 0;
 }
 

@@ -42,6 +42,7 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
         r->off = s->res_off;
         r->len = len;
         r->ext = s->res_ext;
+        r->res_huge = s->res_huge;
         r->ext_place = mproc__word_owner(atomic_load(&s->word)) - 1;
         r->unmap = !mproc__arena_in_window(p->sh, r->off, mproc__res_span(len));
         if (wanted) {

@@ -67,6 +67,7 @@ void *mproc__ext_result_begin(mproc_pool *pool, mproc__slot *s, size_t len, int 
     s->res_off = 0;
     s->res_len = len;
     s->res_ext = -1;
+    s->res_huge = 0;
     if (len <= MPROC__INLINE)
         return s->data;
     /* From the owner's lists, where the extents of results freed before
@@ -74,16 +75,18 @@ void *mproc__ext_result_begin(mproc_pool *pool, mproc__slot *s, size_t len, int 
        per 4 KiB written, more than the bytes themselves. */
     size_t span = mproc__res_span(len);
     uint64_t off;
-    int e = mproc__pool_ext_get(pool, span, &off);
+    unsigned flags;
+    int e = mproc__pool_ext_get(pool, span, &off, &flags);
     char *p = e < 0 ? NULL : mproc__arena_at(pool->sh, pool->arena_fd, off, mproc__ext_size(span), true);
     if (!p) {
         *err = e < 0 ? e : -ENOMEM;
         if (e == 0)
-            mproc__pool_ext_put(pool, off, span);
+            mproc__pool_ext_put(pool, off, span, flags);
         s->res_len = 0;
         return NULL;
     }
     s->res_off = off;
+    s->res_huge = (flags & EXT_HUGE) != 0;
     return p;
 }
 

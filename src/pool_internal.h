@@ -88,6 +88,8 @@ struct mproc_result {
     bool unmap;            /* the extent lies beyond the window: a mapping of its own */
     bool swap;             /* its worker place kept the argument's extent: the owner
                               keeps the result's in exchange (ring.h) */
+    bool arg_huge;         /* the argument's extent is in huge pages */
+    bool res_huge;         /* a one-off result extent (ext -1) is in huge pages */
 };
 
 _Static_assert(sizeof(void *) != 8 || sizeof(struct mproc_result) <= 120, "result size");
@@ -96,7 +98,8 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct mproc_result) <= 120, "resul
 #define MPROC__EXT_CLASSES 52
 typedef struct mproc__ext_entry {
     uint64_t off;
-    uint64_t used; /* ext_uses when it was put on the list */
+    uint64_t used;  /* ext_uses when it was put on the list */
+    unsigned flags; /* EXT_HUGE or 0 (ring.h) */
 } mproc__ext_entry;
 typedef struct mproc__ext_list {
     mproc__ext_entry *v;
@@ -152,6 +155,7 @@ struct mproc_pool {
        results that point into it may */
     char *win;
     uint64_t win_size;
+    uint64_t hpage;          /* the window is aligned to it (ring.h, sh->hpage) */
     pthread_mutex_t ext_mu;
     mproc__ext_list ext_hot[MPROC__EXT_CLASSES], ext_cold[MPROC__EXT_CLASSES];
     uint64_t ext_uses;       /* takes and puts so far, the lists' clock */
@@ -200,10 +204,13 @@ int mproc__pool_submit_task(mproc_pool *p, const task *t, mproc_result **out);
    system refuses every size tried. */
 void mproc__pool_window_map(mproc_pool *p);
 void mproc__pool_window_unmap(mproc_pool *p);
-/* An extent for need bytes: a kept one of its size class, or a new one. */
-int mproc__pool_ext_get(mproc_pool *p, size_t need, uint64_t *off);
-/* Gives an extent of need bytes back to its size class's list. */
-void mproc__pool_ext_put(mproc_pool *p, uint64_t off, size_t need);
+/* An extent for need bytes: a kept one of its size class, or a new one.
+   *flags: EXT_FILLED when it was written before (its pages are there),
+   with EXT_HUGE when they are huge pages. */
+int mproc__pool_ext_get(mproc_pool *p, size_t need, uint64_t *off, unsigned *flags);
+/* Gives an extent of need bytes back to its size class's list, with its
+   EXT_HUGE flag. */
+void mproc__pool_ext_put(mproc_pool *p, uint64_t off, size_t need, unsigned flags);
 void mproc__pool_ext_lists_free(mproc_pool *p);
 
 /* ---- pool_dl.c ---------------------------------------------------------------- */

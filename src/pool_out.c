@@ -3,6 +3,13 @@
 /* pool_out.c: a task's output (mproc_out_write, mproc_out_printf) and the
  * result extents of a worker place that large outputs are written into:
  * taking, lending, and giving back their pages when idle.
+ *
+ * Huge pages (ring.h, mproc__arena_collapse): a record's extent that is
+ * written again (EXT_FILLED) is collapsed once the result is in it, and a
+ * worker drops its mapping of a huge extent as soon as it is done with it
+ * (a result once lent, an argument once read: pool_worker.c), so that its
+ * RSS holds the extents of the task it runs, not of every task that went
+ * round.
  */
 #include "pool_worker.h"
 
@@ -27,8 +34,8 @@ static void trim_idle(mproc_out *o)
         if (mproc__ext_state(w) != EXT_FREE || (e->cap & EXT_PUNCHED) ||
             e->used + MPROC__EXT_AGE >= rec->ext_uses)
             continue;
-        mproc__arena_release(o->arena_fd, mproc__ext_off(w), e->cap);
-        e->cap |= EXT_PUNCHED;
+        mproc__arena_release(o->arena_fd, mproc__ext_off(w), mproc__ext_cap(e->cap));
+        e->cap = mproc__ext_cap(e->cap) | EXT_PUNCHED; /* empty: neither filled nor huge */
     }
 }
 
@@ -42,12 +49,12 @@ int mproc__out_ext_take(mproc_out *o, size_t need, int *k, uint64_t *off, size_t
     int fit = -1, empty = -1, small = -1;
     for (int i = 0; i < MPROC__PLACE_EXTS; i++) {
         unsigned st = mproc__ext_state(atomic_load(&e[i].word));
-        if (st == EXT_FREE && (e[i].cap & ~EXT_PUNCHED) >= need) {
+        if (st == EXT_FREE && mproc__ext_cap(e[i].cap) >= need) {
             /* Of the same size, the one used last: extents are taken as
                from a stack, so one left idle for MPROC__EXT_AGE uses was
                beyond what the tasks of that while needed at once, and
                trim_idle gives back only such ones. */
-            uint64_t c = e[i].cap & ~EXT_PUNCHED, fc = fit < 0 ? 0 : e[fit].cap & ~EXT_PUNCHED;
+            uint64_t c = mproc__ext_cap(e[i].cap), fc = fit < 0 ? 0 : mproc__ext_cap(e[fit].cap);
             if (fit < 0 || c < fc || (c == fc && e[i].used > e[fit].used))
                 fit = i;
         } else if (st == EXT_FREE) {
@@ -61,7 +68,7 @@ int mproc__out_ext_take(mproc_out *o, size_t need, int *k, uint64_t *off, size_t
         *off = mproc__ext_off(atomic_load(&e[fit].word));
         e[fit].cap &= ~EXT_PUNCHED; /* in use: populated again */
         e[fit].used = ++o->sh->w[o->place].ext_uses;
-        *cap = e[fit].cap;
+        *cap = mproc__ext_cap(e[fit].cap);
         atomic_store(&e[fit].word, mproc__ext_word(*off, EXT_OUT));
         trim_idle(o);
         return 0;
@@ -77,7 +84,7 @@ int mproc__out_ext_take(mproc_out *o, size_t need, int *k, uint64_t *off, size_t
            never one whose size belongs to another range. */
         uint64_t old = atomic_exchange(&e[*k].word, 0);
         if (*k == small)
-            mproc__arena_release(o->arena_fd, mproc__ext_off(old), e[*k].cap & ~EXT_PUNCHED);
+            mproc__arena_release(o->arena_fd, mproc__ext_off(old), mproc__ext_cap(e[*k].cap));
         e[*k].cap = size;
         e[*k].used = ++o->sh->w[o->place].ext_uses;
         atomic_store(&e[*k].word, mproc__ext_word(*off, EXT_OUT));
@@ -95,6 +102,18 @@ void mproc__out_ext_drop(mproc_out *o, int k, uint64_t off, size_t cap)
         mproc__arena_release(o->arena_fd, off, cap);
 }
 
+/* The worker has written len bytes into the OUT extent (k, off) at p and
+   touches it no more: collapsed when it is written for the second time,
+   then dropped from this process when it is in huge pages (ring.h). */
+static void out_ext_written(mproc_out *o, int k, uint64_t off, char *p, size_t len, size_t cap)
+{
+    if (k < 0)
+        return; /* a one-off, used once */
+    uint64_t *c = &o->sh->w[o->place].ext[k].cap;
+    *c = mproc__ext_cap(*c) |
+         mproc__arena_written(o->sh, p, off, cap, len, *c & (EXT_FILLED | EXT_HUGE));
+}
+
 /* Records in slot s that its result is len bytes in the OUT extent (k,
    off) at p, NUL after them, and lends the extent to the owner. The slot
    says it first, so that the supervisor can give the extent back if this
@@ -103,6 +122,9 @@ void mproc__out_ext_lend(mproc_out *o, mproc__slot *s, int k, uint64_t off, char
                          size_t cap)
 {
     p[len] = 0;
+    /* Before the owner can see the extent: its flags are fixed while it is
+       lent. */
+    out_ext_written(o, k, off, p, len + 1, cap);
     s->res_off = off;
     s->res_len = len;
     s->res_ext = k;
@@ -118,7 +140,7 @@ void mproc__out_keep_arg(mproc_out *o, mproc__slot *s)
         return;
     mproc__ext *e = o->sh->w[o->place].ext;
     size_t size = mproc__ext_size(mproc__res_span(s->arg_len));
-    if ((e[s->res_ext].cap & ~EXT_PUNCHED) != size)
+    if (mproc__ext_cap(e[s->res_ext].cap) != size)
         return;
     /* Only this worker fills an empty record (the owner empties lent ones,
        the supervisor frees a dead worker's). */
@@ -129,7 +151,7 @@ void mproc__out_keep_arg(mproc_out *o, mproc__slot *s)
            the extent (its pages stay until the pool is freed), and never
            leaves it to both the owner and the place. */
         s->arg_kept = 1;
-        e[i].cap = size;
+        e[i].cap = size | EXT_FILLED | (s->arg_huge ? EXT_HUGE : 0);
         e[i].used = ++o->sh->w[o->place].ext_uses;
         atomic_store(&e[i].word, mproc__ext_word(s->arg_off, EXT_FREE));
         return;
@@ -171,6 +193,7 @@ int mproc__out_reserve(mproc_out *out, size_t extra)
     if (out->len)
         memcpy(b, out->buf, out->len);
     if (out->ext != MPROC__NO_EXT) {
+        out_ext_written(out, out->ext, out->off, out->buf, out->len, out->ext_cap);
         mproc__arena_done(out->sh, out->buf, out->off, out->ext_cap);
         mproc__out_ext_drop(out, out->ext, out->off, out->ext_cap);
     }

@@ -25,16 +25,23 @@ void mproc__result_release_bytes(mproc_pool *p, mproc_result *r)
     if (p->sh && r->ext >= 0) {
         /* Back to the worker place that lent it, populated; or, when the
            place kept the task's argument extent in exchange, to the owner's
-           lists, its record left empty. Its size is fixed while it is lent. */
+           lists, its record left empty. Its size and flags are fixed while
+           it is lent. Nobody reads the result here any more: a huge-page
+           extent leaves the owner's RSS first (ring.h). */
         mproc__ext *e = &p->sh->w[r->ext_place].ext[r->ext];
         uint64_t lent = mproc__ext_word(r->off, EXT_LENT);
-        size_t cap = (size_t)(e->cap & ~EXT_PUNCHED);
+        uint64_t c = e->cap;
+        size_t cap = mproc__ext_cap(c);
+        if (r->data && !r->unmap)
+            mproc__arena_drop(p->sh, r->data, r->off, cap, c & EXT_HUGE);
         if (!r->swap)
             atomic_compare_exchange_strong(&e->word, &lent, mproc__ext_word(r->off, EXT_FREE));
         else if (atomic_compare_exchange_strong(&e->word, &lent, 0))
-            mproc__pool_ext_put(p, r->off, cap);
+            mproc__pool_ext_put(p, r->off, cap, (unsigned)(c & EXT_HUGE));
     } else if (p->sh) {
-        mproc__pool_ext_put(p, r->off, span);
+        if (r->data && !r->unmap)
+            mproc__arena_drop(p->sh, r->data, r->off, mproc__ext_size(span), r->res_huge);
+        mproc__pool_ext_put(p, r->off, span, r->res_huge ? EXT_HUGE : 0);
     }
     r->data = NULL;
     r->in_arena = false;

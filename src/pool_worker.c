@@ -245,8 +245,13 @@ static void run_task(worker *wk, uint64_t pos)
         }
     }
 publish:
-    if (amap)
+    if (amap) {
+        /* Read no more here: a huge-page argument leaves this worker's RSS
+           (ring.h); kept for a later result, it is mapped again then. */
+        mproc__arena_drop(sh, amap, s->arg_off, mproc__ext_size(mproc__res_span(alen)),
+                          s->arg_huge);
         mproc__arena_done(sh, amap, s->arg_off, alen);
+    }
     if (code < 0 && code != MPROC_ETASK) {
         s->res_len = 0;
         s->res_off = 0;

@@ -130,11 +130,68 @@ int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off)
     uint64_t size = mproc__page_round(len);
     if (size == 0 || size > MPROC__ARENA_SIZE)
         return -ENOMEM;
-    uint64_t at = atomic_fetch_add(&sh->arena_next, size);
-    if (at > MPROC__ARENA_SIZE - size)
-        return -ENOMEM;
-    *off = at;
+    /* One swap moves the bump pointer past the aligned extent: a process
+       dying anywhere in here leaves the arena as it was, or the extent
+       spent. */
+    uint64_t align = sh->hpage && size >= sh->hpage ? sh->hpage : 1;
+    uint64_t at = atomic_load(&sh->arena_next), start;
+    do {
+        start = (at + align - 1) & ~(align - 1);
+        if (start < at || start > MPROC__ARENA_SIZE - size)
+            return -ENOMEM;
+    } while (!atomic_compare_exchange_weak(&sh->arena_next, &at, start + size));
+    *off = start;
     return 0;
+}
+
+/* The PMD's value everywhere; older headers lack it. */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+static bool huge_class(const mproc__shared *sh, uint64_t off, size_t ext)
+{
+    return sh->hpage && ext >= sh->hpage && (off & (sh->hpage - 1)) == 0 &&
+           mproc__arena_in_window(sh, off, ext);
+}
+
+bool mproc__arena_collapse(mproc__shared *sh, void *p, uint64_t off, size_t ext, size_t filled)
+{
+    if (!filled || !atomic_load_explicit(&sh->huge, memory_order_relaxed) ||
+        !huge_class(sh, off, ext))
+        return false;
+    /* Every huge page of the range must hold a written byte already: the
+       kernel refuses (EINVAL) a range with one it has no page for. */
+    size_t len = (filled + sh->hpage - 1) & ~(size_t)(sh->hpage - 1);
+    if (len > ext)
+        len = ext;
+    /* EAGAIN: a page was busy for a moment; try again a little. */
+    for (int i = 0; i < 3; i++) {
+        if (madvise(p, len, MADV_COLLAPSE) == 0)
+            return true;
+        if (errno != EAGAIN)
+            break;
+    }
+    atomic_store(&sh->huge, 0);
+    return false;
+}
+
+uint64_t mproc__arena_written(mproc__shared *sh, void *p, uint64_t off, size_t ext, size_t len,
+                              uint64_t flags)
+{
+    if ((flags & (EXT_FILLED | EXT_HUGE)) == EXT_FILLED && mproc__arena_collapse(sh, p, off, ext, len))
+        flags |= EXT_HUGE;
+    mproc__arena_drop(sh, p, off, ext, flags & EXT_HUGE);
+    return flags | EXT_FILLED;
+}
+
+void mproc__arena_drop(const mproc__shared *sh, void *p, uint64_t off, size_t ext, bool huge)
+{
+    /* Only for huge pages: dropping 4 KiB ones costs more than it saves.
+       DONTNEED on a MAP_SHARED mapping of the memfd never loses a byte:
+       the next access maps the arena's page again. */
+    if (huge && p && huge_class(sh, off, ext))
+        (void)madvise(p, ext, MADV_DONTNEED);
 }
 
 bool mproc__arena_in_window(const mproc__shared *sh, uint64_t off, size_t len)

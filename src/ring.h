@@ -32,6 +32,15 @@
  * of extents goes round (mproc__ext, below). Only extents beyond what is
  * kept populated are given back to the system, by punching holes.
  *
+ * As extents go round, every process maps the pages of all of them; where
+ * the system allows it, extents of a huge page or more sit on huge-page
+ * boundaries of the window (the same in every process), are collapsed into
+ * huge pages once they prove to be reused, and each process drops its
+ * mapping of one as soon as it is done with it, so that its RSS holds what
+ * its tasks use now (mproc__arena_collapse, below). The memory counted once
+ * can be larger then: a huge page is allocated whole (a 1 MiB result and its
+ * NUL fill a 2 MiB one).
+ *
  * Sleeping and waking are futexes on 32-bit counters, with a count of
  * sleepers beside each so that a producer makes the wake system call only
  * when someone sleeps.
@@ -77,7 +86,7 @@ enum { EXT_EMPTY = 0, EXT_FREE = 1, EXT_OUT = 2, EXT_LENT = 3 };
 
 typedef struct mproc__ext {
     _Atomic uint64_t word;
-    uint64_t cap;  /* its bytes, | EXT_PUNCHED; written by the place's worker only */
+    uint64_t cap;  /* its bytes, | EXT_* flags below; written by the place's worker only */
     uint64_t used; /* the place's ext_uses when its worker last took it */
 } mproc__ext;
 
@@ -91,8 +100,15 @@ typedef struct mproc__ext {
    place's results apart, and a worker writes its next result where it has
    just read. */
 
-/* In a record's cap: the extent's pages were given back while it was free. */
+/* In a record's cap: the extent's pages were given back while it was free;
+   it has been written since it was made or punched (its pages are there);
+   its written part is in huge pages (mproc__arena_collapse). The owner's
+   lists keep the same two last flags with their extents. */
 #define EXT_PUNCHED ((uint64_t)1)
+#define EXT_FILLED ((uint64_t)2)
+#define EXT_HUGE ((uint64_t)4)
+#define EXT_FLAGS (EXT_PUNCHED | EXT_FILLED | EXT_HUGE)
+static inline size_t mproc__ext_cap(uint64_t cap) { return (size_t)(cap & ~EXT_FLAGS); }
 
 /* An idle extent (a worker place's free one, one on the owner's lists)
    keeps its pages while it was last used within this many of its keeper's
@@ -142,7 +158,9 @@ typedef struct mproc__slot {
     uint32_t kind;
     int64_t timeout_ns; /* this task's limit; 0: none */
     int32_t res_ext;    /* a large result's extent record in its worker's place; -1: none */
-    uint32_t arg_kept;  /* the worker's place keeps the argument's extent (pool_out.c) */
+    uint16_t arg_kept;  /* the worker's place keeps the argument's extent (pool_out.c) */
+    uint8_t arg_huge;   /* the argument's extent is in huge pages (EXT_HUGE) */
+    uint8_t res_huge;   /* so is a one-off result extent (res_ext -1) */
     uint8_t data[MPROC__INLINE];
 } mproc__slot;
 
@@ -179,6 +197,12 @@ typedef struct mproc__shared {
     _Atomic uint64_t arena_next;                /* bump pointer of the arena */
     char *win;          /* the arena's first win_size bytes, at this address everywhere */
     uint64_t win_size;  /* 0: no window (every range is mapped when used) */
+    /* The size of a huge page (PMD) that the window's extents of at least
+       that size are aligned to, so they can be mapped with one; 0: none. */
+    uint64_t hpage;
+    /* Extents are still collapsed into huge pages: cleared for good by the
+       first process the system refuses (mproc__arena_collapse). */
+    _Atomic uint32_t huge;
     /* Fixed at creation. */
     uint32_t nworkers;
     uint32_t maxtasks;
@@ -208,8 +232,9 @@ size_t mproc__shared_size(unsigned n);
 
 /* ---- the arena ------------------------------------------------------------ */
 
-/* Reserve len bytes (page-rounded); the offset in *off. -ENOMEM when the
-   arena's address space is spent. */
+/* Reserve len bytes (page-rounded); the offset in *off, aligned to
+   sh->hpage when len is at least that (so the extent can be mapped with
+   huge pages). -ENOMEM when the arena's address space is spent. */
 int mproc__arena_alloc(mproc__shared *sh, size_t len, uint64_t *off);
 /* The bytes of an arena range in this process: inside the window, or a
    mapping of their own beyond it (MAP_POPULATE: every page is about to be
@@ -219,6 +244,35 @@ void *mproc__arena_at(const mproc__shared *sh, int fd, uint64_t off, size_t len,
 bool mproc__arena_in_window(const mproc__shared *sh, uint64_t off, size_t len);
 /* Done with what arena_at gave: unmaps it when it was a mapping of its own. */
 void mproc__arena_done(const mproc__shared *sh, void *p, uint64_t off, size_t len);
+/* Extents in huge pages. Each process maps the pages of an extent it
+   touches and keeps them in its RSS until it unmaps them; as extents go
+   round, every process would end up mapping all of them. Dropping a
+   mapping of 4 KiB pages costs more than the copy itself (~47 us/MiB to
+   drop, ~98 us/MiB to fault back), but a 2 MiB huge page costs one page
+   table entry each way (~2 us). So an extent that proves to be reused
+   (written a second time: pool_arena.c, pool_out.c) is collapsed into
+   huge pages once (MADV_COLLAPSE, which works on shmem even where
+   shmem_enabled is "never"; ~5-15 ms per 2 MiB, too dear for an extent
+   used once), and from then on every process drops its mapping of it as
+   soon as it is done with it (mproc__arena_drop).
+   Collapses the first filled bytes of the extent of ext bytes at off,
+   mapped at p, into huge pages: true when they are. The first refusal
+   (an older kernel, shmem "deny", no huge page to be had) turns collapsing
+   off for the pool, which then keeps today's behaviour: 4 KiB pages,
+   mapped until punched, never dropped. */
+bool mproc__arena_collapse(mproc__shared *sh, void *p, uint64_t off, size_t ext, size_t filled);
+/* This process is done with the huge-page extent (huge true) of ext bytes
+   at off, mapped at p: its page table entries go, its bytes stay in the
+   arena (a MAP_SHARED mapping refaults them unchanged), so a later access
+   anywhere reads what is there. Does nothing for an extent in 4 KiB pages. */
+void mproc__arena_drop(const mproc__shared *sh, void *p, uint64_t off, size_t ext, bool huge);
+/* A process has written the first len bytes of the extent of ext bytes at
+   off (mapped at p), whose EXT_FILLED and EXT_HUGE flags are in flags, and
+   touches it no more: collapsed when it was filled before (written for the
+   second time: it goes round), then dropped when in huge pages. Returns
+   its flags now (EXT_FILLED set). */
+uint64_t mproc__arena_written(mproc__shared *sh, void *p, uint64_t off, size_t ext, size_t len,
+                              uint64_t flags);
 /* Give a range's memory back to the system (its offsets stay valid). */
 void mproc__arena_release(int fd, uint64_t off, size_t len);
 size_t mproc__page_round(size_t len);

@@ -211,9 +211,8 @@ ssize_t pipe_range_splice(pipe_range *r, int wfd);
 /* ---- the pump (pipepump.c) */
 
 /* Hand the rest of job seq's range to the pump, with its pipe's write end
-   wfd (the pump's now) and the feed's read end rfd (still the caller's,
-   kept open until pipe_pump_take). false: no pump, the caller feeds. */
-bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int rfd, const pipe_range *r);
+   wfd (the pump's now). false: no pump, the caller feeds. */
+bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r);
 
 /* Take job seq back from the pump: the write end (-1 once the pump
    closed it at the end or on an error), how much went, whether the pipe

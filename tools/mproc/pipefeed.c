@@ -316,7 +316,7 @@ static void pump_rest(pipe_in *p, size_t seq, pipe_feed *f)
     if (p->rr || p->cat || p->fifo || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
         return;
     pipe_range r = range_of(p, f);
-    if (pipe_pump_add(p, seq, f->wfd, f->rfd, &r)) {
+    if (pipe_pump_add(p, seq, f->wfd, &r)) {
         f->wfd = -1;
         f->pumped = true;
     }
@@ -408,7 +408,10 @@ void pipe_job_feed(pipe_in *p, size_t seq)
         }
         if (n > 0) {
             f->off += (size_t)n;
-            if (!p->blk[f->blk - 1].mem && f->off < f->hdr + p->blk[f->blk - 1].data && getenv("V1"))
+            /* A file's range took what the pipe had room for: full now
+               (another splice would only say so). */
+            if (!p->blk[f->blk - 1].mem && f->off < f->hdr + p->blk[f->blk - 1].data &&
+                f->off > f->hdr)
                 return;
             continue;
         }

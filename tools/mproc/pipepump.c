@@ -1,25 +1,32 @@
 /* SPDX-License-Identifier: MIT
  * Copyright (c) 2026 The mproc authors */
-/* pipepump.c: a thread that keeps the jobs' pipes topped up from their
+/* pipepump.c: threads that keep the jobs' pipes topped up from their
  * blocks' file ranges (--pipe-part, and --pipe over a regular file).
  *
  * DESIGN. A job's pipe holds at most a MiB (fs.pipe-max-size), a tenth of
  * a 10 MiB block, so a block goes in by many splices. A pipe says that it
  * has room (POLLOUT) as soon as the reader frees a page of a full pipe: a
  * writer that refills whenever it may chases the job's reads a few pages
- * at a time (the main loop did: some 33,000 splices per GiB, each taking
- * the pipe's lock from the job's reads, the writer spinning on it), and
- * on a machine with few cores that CPU time is the jobs'. So the first
- * POLLOUT after a full pipe only says that the job reads; the refill waits
- * until about half the pipe is left, by the rate the job has been reading
- * at, and fills it in one splice: a few thousand per GiB. The rate is
- * measured at each refill (what was read since POLLOUT over the time
- * since); a refill that finds the pipe empty (the job may have waited)
- * takes the rate as at least that, so the next one comes sooner; no wait
- * is longer than WAIT_MAX. The timing decides only how often we wake,
- * never what a job gets.
+ * at a time (some 33,000 splices per GiB, each taking the pipe's lock from
+ * the job's reads), and on a machine with few cores that CPU time is the
+ * jobs'. So a refill comes when about half the pipe is left, by the rate
+ * the job reads at, and fills it in one splice. The splice says how much
+ * the job read since the pipe was last full, which measures the rate; no
+ * other call asks (no FIONREAD). A job that reads fast is refilled by the
+ * timer alone: one wakeup and one splice per half pipe. One that reads
+ * slowly (its half pipe lasts more than WAIT_MAX), or had stopped (the
+ * refill found the pipe still full), is waited for by POLLOUT, its next
+ * read, and then by the timer. A refill that finds the pipe empty (the
+ * job may have waited) takes the rate as at least that, so the next one
+ * comes sooner. The timing decides only how often we wake, never what a
+ * job gets.
  *
- * The thread also keeps the pipes flowing while the main loop spawns and
+ * A thread fills one pipe at a time, and a job whose pipe runs dry while
+ * it fills another's waits with its CPU idle: so there is a thread (a
+ * lane) per job running, up to one per CPU, each with its own lock; more
+ * jobs than that share the lanes.
+ *
+ * The threads also keep the pipes flowing while the main loop spawns and
  * reaps (a clone waits for the child's exec) or waits on a file's pages
  * from disk. The main loop still fills each pipe before its job starts
  * (pipe_job_stdin), so no job waits for its first bytes; the pump takes
@@ -39,13 +46,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
-/* No refill waits longer than this, whatever the rate said (a job that
-   reads slowly and then fast waits at most this long). */
+/* A reader this slow (a refill due later than this) is waited for by
+   POLLOUT, which says only that it reads at all. */
 #define WAIT_MAX 0.002
 /* Nearer than this, a refill is done at once. */
 #define WAIT_MIN 0.00001
@@ -54,26 +60,26 @@
    a pipe faster than memory copies (RATE_MAX). */
 #define RATE_FIRST 16e9
 #define RATE_MAX 32e9
+/* A refill is due when about this part of the pipe is left. */
+#define LOW_PART 2
 
-enum { P_WAIT, P_DEFER, P_DONE };
+enum { P_POLL, P_TIMER, P_DONE };
 
 typedef struct pump_item {
     size_t seq;
     uint64_t id;           /* which poll slot is whose, across changes */
     int wfd;               /* ours to fill and to close at the end */
-    int rfd;               /* the feed's own read end: FIONREAD */
     pipe_range r;          /* what to send; r.off moves */
     bool broken;
     int state;
-    double t_out;          /* P_DEFER: when POLLOUT came, */
-    int q_out;             /* what the pipe held then, */
-    double due;            /* and when to refill */
+    double t_full;         /* when the pipe was last known full */
+    double due;            /* P_TIMER: when to refill */
     size_t cap;            /* the pipe's size */
-    size_t low;            /* refill when about this much is left */
     double rate;           /* the job's reading, bytes a second */
 } pump_item;
 
-struct pipe_pump {
+/* One thread and the jobs it fills. */
+struct pump_lane {
     pthread_t th;
     pthread_mutex_t mu;
     int efd;               /* wakes the thread: an item more, or stop */
@@ -87,6 +93,12 @@ struct pipe_pump {
     size_t pcap;
 };
 
+/* The lanes, started as jobs come. */
+struct pipe_pump {
+    struct pump_lane **lane;
+    size_t n, max;
+};
+
 static double now(void)
 {
     struct timespec ts;
@@ -94,28 +106,48 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int queued(const pump_item *it)
+/* Until the pipe, full now, is low again: a timer when the job reads
+   fast, else its first read (POLLOUT). */
+static void await_low(pump_item *it, double t)
 {
-    int q = 0;
-    if (ioctl(it->rfd, FIONREAD, &q) < 0)
-        q = 0;
-    return q;
+    it->t_full = t;
+    double wait = (double)(it->cap - it->cap / LOW_PART) / it->rate;
+    if (wait > WAIT_MAX) {
+        it->state = P_POLL;
+        return;
+    }
+    it->state = P_TIMER;
+    it->due = t + wait;
 }
 
-/* Fill the pipe: one splice takes what it has room for (a second would
-   chase the job's reads a few pages at a time; POLLOUT tells us when it
-   read); at the block's end the write end is closed, the job's end of
-   file. */
-static void refill(pump_item *it)
+/* Fill the pipe, in one splice: what it takes is what the job read since
+   it was last full, which gives the job's rate; at the block's end the
+   write end is closed, the job's end of file. */
+static void refill(struct pump_lane *u, pump_item *it, double t)
 {
     ssize_t n;
     do
         n = pipe_range_splice(&it->r, it->wfd);
     while (n == -EINTR);
-    if (n > 0 && it->r.off < it->r.hdr + it->r.data)
-        n = -EAGAIN;
     if (n == -EAGAIN) {
-        it->state = P_WAIT;
+        /* Still full: the job has stopped reading, or slowed down. */
+        it->rate /= 2;
+        await_low(it, t);
+        return;
+    }
+    if (n > 0 && it->r.off < it->r.hdr + it->r.data) {
+        double dt = t - it->t_full, got = (double)n;
+        if (dt > 0) {
+            if (got + 2 * 4096 >= (double)it->cap) {
+                /* It read it all (and may have waited): at least this fast. */
+                it->rate = fmax(it->rate, got / dt);
+            } else {
+                it->rate = (got / dt + it->rate) / 2;
+            }
+            it->rate = fmin(it->rate, RATE_MAX);
+            u->rate = it->rate;
+        }
+        await_low(it, t);
         return;
     }
     if (n < 0)
@@ -125,42 +157,18 @@ static void refill(pump_item *it)
     it->state = P_DONE;
 }
 
-/* POLLOUT came: the job reads. Refill now if the pipe is low already, or
-   has room for all that is left, else when it will be low. */
+/* POLLOUT on a full pipe: the job reads (again), from now on. */
 static void on_pollout(pump_item *it, double t)
 {
-    int q = queued(it);
-    double wait = ((double)q - (double)it->low) / it->rate;
-    size_t rest = it->r.hdr + it->r.data - it->r.off;
-    if (wait < WAIT_MIN || rest + (size_t)q <= it->cap) {
-        refill(it);
-        return;
-    }
-    it->state = P_DEFER;
-    it->t_out = t;
-    it->q_out = q;
+    it->t_full = t;
+    double wait = (double)(it->cap - it->cap / LOW_PART) / it->rate;
+    it->state = P_TIMER;
     it->due = t + fmin(wait, WAIT_MAX);
-}
-
-/* The refill's time: first what the job's rate was since POLLOUT. */
-static void on_due(struct pipe_pump *u, pump_item *it, double t)
-{
-    int q = queued(it);
-    double dt = t - it->t_out;
-    if (q == 0 && dt > 0) {
-        /* It read all (and may have waited): at least this fast. */
-        it->rate = fmax(it->rate, (double)it->q_out / dt);
-    } else if (q < it->q_out && dt > 0) {
-        it->rate = ((double)(it->q_out - q) / dt + it->rate) / 2;
-    }
-    it->rate = fmin(it->rate, RATE_MAX);
-    u->rate = it->rate;
-    refill(it);
 }
 
 static void *pump_main(void *arg)
 {
-    struct pipe_pump *u = arg;
+    struct pump_lane *u = arg;
     /* Our waits are tens of microseconds: the default timer slack (50)
        would double them. */
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
@@ -169,9 +177,9 @@ static void *pump_main(void *arg)
         double t = now(), next = INFINITY;
         for (size_t k = 0; k < u->n; k++) {
             pump_item *it = &u->it[k];
-            if (it->state == P_DEFER && it->due <= t)
-                on_due(u, it, t);
-            if (it->state == P_DEFER)
+            if (it->state == P_TIMER && it->due <= t + WAIT_MIN)
+                refill(u, it, t);
+            if (it->state == P_TIMER)
                 next = fmin(next, it->due);
         }
         if (u->pcap < u->n + 1) {
@@ -182,7 +190,7 @@ static void *pump_main(void *arg)
         size_t np = 0;
         u->pfd[np++] = (struct pollfd){ .fd = u->efd, .events = POLLIN };
         for (size_t k = 0; k < u->n; k++) {
-            if (u->it[k].state != P_WAIT)
+            if (u->it[k].state != P_POLL)
                 continue;
             u->pid[np] = u->it[k].id;
             u->pfd[np++] = (struct pollfd){ .fd = u->it[k].wfd, .events = POLLOUT };
@@ -212,7 +220,7 @@ static void *pump_main(void *arg)
                 continue;
             while (k < u->n && u->it[k].id < u->pid[i])
                 k++;
-            if (k < u->n && u->it[k].id == u->pid[i] && u->it[k].state == P_WAIT)
+            if (k < u->n && u->it[k].id == u->pid[i] && u->it[k].state == P_POLL)
                 on_pollout(&u->it[k], t);
         }
     }
@@ -220,16 +228,17 @@ static void *pump_main(void *arg)
     return NULL;
 }
 
-static void wake(struct pipe_pump *u)
+static void wake(struct pump_lane *u)
 {
     uint64_t one = 1;
     (void)!write(u->efd, &one, sizeof one);
 }
 
-static struct pipe_pump *pump_start(void)
+/* A lane more, its thread started; NULL when it could not be. */
+static struct pump_lane *lane_start(void)
 {
-    struct pipe_pump *u = xmalloc(sizeof *u);
-    *u = (struct pipe_pump){ .efd = -1, .rate = RATE_FIRST, .next_id = 1 };
+    struct pump_lane *u = xmalloc(sizeof *u);
+    *u = (struct pump_lane){ .efd = -1, .rate = RATE_FIRST, .next_id = 1 };
     if ((u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         goto fail;
     pthread_mutex_init(&u->mu, NULL);
@@ -249,60 +258,8 @@ fail:
     return NULL;
 }
 
-bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int rfd, const pipe_range *r)
+static void lane_stop(struct pump_lane *u)
 {
-    if (!p->pump && !p->pump_failed && !(p->pump = pump_start()))
-        p->pump_failed = true; /* the main loop feeds them, as before */
-    struct pipe_pump *u = p->pump;
-    if (!u)
-        return false;
-    int cap = fcntl(wfd, F_GETPIPE_SZ);
-    pthread_mutex_lock(&u->mu);
-    if (u->n == u->cap) {
-        u->cap = u->cap ? u->cap * 2 : 8;
-        u->it = xrealloc(u->it, u->cap * sizeof *u->it);
-    }
-    /* Ids grow, and items keep their order: the thread matches its
-       events by walking both. */
-    u->it[u->n++] = (pump_item){ .seq = seq, .id = u->next_id++, .wfd = wfd, .rfd = rfd,
-                                 .r = *r, .state = P_WAIT,
-                                 .cap = cap > 0 ? (size_t)cap : 65536,
-                                 .low = cap > 0 ? (size_t)cap / 2 : 32768, .rate = u->rate };
-    pthread_mutex_unlock(&u->mu);
-    wake(u);
-    return true;
-}
-
-bool pipe_pump_take(pipe_in *p, size_t seq, int *wfd, size_t *off, bool *broken)
-{
-    struct pipe_pump *u = p->pump;
-    if (!u)
-        return false;
-    bool found = false;
-    pthread_mutex_lock(&u->mu);
-    for (size_t k = 0; k < u->n; k++) {
-        if (u->it[k].seq != seq)
-            continue;
-        *wfd = u->it[k].wfd;
-        *off = u->it[k].r.off;
-        *broken = u->it[k].broken;
-        memmove(&u->it[k], &u->it[k + 1], (u->n - k - 1) * sizeof *u->it);
-        u->n--;
-        found = true;
-        break;
-    }
-    pthread_mutex_unlock(&u->mu);
-    /* A descriptor the thread polls now may be closed by the caller: the
-       thread's next round leaves it out (its event, if any, finds no
-       item). */
-    return found;
-}
-
-void pipe_pump_stop(pipe_in *p)
-{
-    struct pipe_pump *u = p->pump;
-    if (!u)
-        return;
     pthread_mutex_lock(&u->mu);
     u->stop = true;
     pthread_mutex_unlock(&u->mu);
@@ -317,5 +274,95 @@ void pipe_pump_stop(pipe_in *p)
     free(u->pfd);
     free(u->pid);
     free(u);
+}
+
+/* The lane for one job more: the least busy, or a new one while every
+   lane has a job and there are CPUs for more (one thread refilling two
+   jobs' pipes makes the second wait while it fills the first). */
+static struct pump_lane *lane_for(struct pipe_pump *pp)
+{
+    struct pump_lane *best = NULL;
+    size_t least = SIZE_MAX;
+    for (size_t k = 0; k < pp->n; k++) {
+        pthread_mutex_lock(&pp->lane[k]->mu);
+        size_t n = pp->lane[k]->n;
+        pthread_mutex_unlock(&pp->lane[k]->mu);
+        if (n < least) {
+            least = n;
+            best = pp->lane[k];
+        }
+    }
+    if (best && (least == 0 || pp->n >= pp->max))
+        return best;
+    struct pump_lane *u = lane_start();
+    if (!u)
+        return best;
+    pp->lane = xrealloc(pp->lane, (pp->n + 1) * sizeof *pp->lane);
+    pp->lane[pp->n++] = u;
+    return u;
+}
+
+bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r)
+{
+    if (!p->pump) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        p->pump = xmalloc(sizeof *p->pump);
+        *p->pump = (struct pipe_pump){ .max = cpus > 0 ? (size_t)cpus : 1 };
+    }
+    struct pump_lane *u = p->pump_failed ? NULL : lane_for(p->pump);
+    if (!u) {
+        p->pump_failed = true; /* the main loop feeds them, as before */
+        return false;
+    }
+    int cap = fcntl(wfd, F_GETPIPE_SZ);
+    pthread_mutex_lock(&u->mu);
+    if (u->n == u->cap) {
+        u->cap = u->cap ? u->cap * 2 : 8;
+        u->it = xrealloc(u->it, u->cap * sizeof *u->it);
+    }
+    /* Ids grow, and items keep their order: the thread matches its
+       events by walking both. */
+    u->it[u->n++] = (pump_item){ .seq = seq, .id = u->next_id++, .wfd = wfd, .r = *r,
+                                 .state = P_POLL, .t_full = now(),
+                                 .cap = cap > 0 ? (size_t)cap : 65536, .rate = u->rate };
+    pthread_mutex_unlock(&u->mu);
+    wake(u);
+    return true;
+}
+
+bool pipe_pump_take(pipe_in *p, size_t seq, int *wfd, size_t *off, bool *broken)
+{
+    bool found = false;
+    for (size_t l = 0; p->pump && l < p->pump->n && !found; l++) {
+        struct pump_lane *u = p->pump->lane[l];
+        pthread_mutex_lock(&u->mu);
+        for (size_t k = 0; k < u->n; k++) {
+            if (u->it[k].seq != seq)
+                continue;
+            *wfd = u->it[k].wfd;
+            *off = u->it[k].r.off;
+            *broken = u->it[k].broken;
+            memmove(&u->it[k], &u->it[k + 1], (u->n - k - 1) * sizeof *u->it);
+            u->n--;
+            found = true;
+            break;
+        }
+        pthread_mutex_unlock(&u->mu);
+    }
+    /* A descriptor the thread polls now may be closed by the caller: the
+       thread's next round leaves it out (its event, if any, finds no
+       item). */
+    return found;
+}
+
+void pipe_pump_stop(pipe_in *p)
+{
+    struct pipe_pump *pp = p->pump;
+    if (!pp)
+        return;
+    for (size_t l = 0; l < pp->n; l++)
+        lane_stop(pp->lane[l]);
+    free(pp->lane);
+    free(pp);
     p->pump = NULL;
 }
