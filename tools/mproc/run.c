@@ -3,9 +3,8 @@
 /* run.c: `mproc run`, GNU parallel's interface on one poll loop.
  *
  * DESIGN. The shape is git's run_processes_parallel: a table of -j slots,
- * one poll() over every running job's output pipes, the reaper thread's
- * pipe of exits (reaper.c; with --mpi each job's pidfd instead) and a
- * signalfd for SIGINT, SIGTERM and SIGHUP, per-job output buffers flushed
+ * one poll() over every running job's pidfd and output pipes (and a
+ * signalfd for SIGINT, SIGTERM and SIGHUP), per-job output buffers flushed
  * whole when the job ends. Nothing sleeps on a timer: poll's timeout is the
  * nearest job deadline (--timeout, a kill grace) or infinite (with -j FILE,
  * at most a second, to read the file again as GNU parallel does). A slot
@@ -26,8 +25,7 @@
  * job's own children go with it: SIGTERM (or the interrupting signal), then
  * SIGKILL after a grace.
  *
- * A job's exit is seen when the reaper thread has reaped it (or on its
- * pidfd); its pidfd then says that it was ours. By then everything the job itself
+ * A job's exit is seen on its pidfd. By then everything the job itself
  * wrote is in its pipes (it could not have exited blocked on a full pipe),
  * so the pipes are drained without blocking and the job is finished
  * without waiting for an end of file that a background grandchild may hold
@@ -38,7 +36,6 @@
  * their combinations need them all.
  */
 #include "out.h"
-#include "reaper.h"
 #include "runloop.h"
 #include "spawn.h"
 
@@ -270,8 +267,6 @@ static int start_job(run *r, long si)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
-    if (r->reaper && !remote)
-        reaper_started(r->reaper);
     s->fd_out = p_out[0];
     s->fd_err = p_err[0];
     /* We keep the write ends until the job is reaped: its pipes then never
@@ -501,23 +496,15 @@ void bar_update(run *r, bool last)
 }
 
 /* The job's leader has exited: collect what it wrote and finish it, or run
-   it again. rec is what the reaper thread took, or NULL: the job is ours
-   to reap. */
-static int reap_job(run *r, long si, const reaped *rec)
+   it again. */
+static int reap_job(run *r, long si)
 {
     slot *s = &r->slots[si];
     siginfo_t si_ = { 0 };
-    if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si_, WEXITED | WNOHANG) < 0) {
-        if (errno != ECHILD || !rec)
-            return -errno;
-        /* Reaped: rec is this job's. */
-        si_.si_pid = rec->pid;
-        si_.si_code = rec->code;
-        si_.si_status = rec->status;
-    }
+    if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &si_, WEXITED | WNOHANG) < 0)
+        return -errno;
     if (si_.si_pid == 0)
-        return 0; /* not yet: a spurious wakeup, or rec named an earlier
-                     child whose PID this job now has */
+        return 0; /* not yet: a spurious wakeup */
     double runtime = now_mono() - s->start_mono;
     drain(r, s, &s->fd_out, &s->out, true);
     drain(r, s, &s->fd_err, &s->err, false);
@@ -745,31 +732,6 @@ static void on_input(run *r)
     pend_grow(r);
 }
 
-/* The reaper thread took children: finish each job (its slot is the busy
-   one with its PID; none for the perl coprocess, or a child whose spawn
-   failed) and refill the slots. */
-static int on_reaped(run *r)
-{
-    reaped recs[64];
-    size_t n = 64;
-    int err = 0;
-    /* A short read emptied the pipe: no read more to learn so. */
-    while (err >= 0 && n == 64 && (n = reaper_read(r->reaper, recs, 64)) > 0) {
-        for (size_t k = 0; k < n && err >= 0; k++) {
-            for (long i = 0; i < r->slot_cap; i++) {
-                slot *s = &r->slots[i];
-                if (s->busy && s->pidfd >= 0 && s->pid == recs[k].pid) {
-                    err = reap_job(r, i, &recs[k]);
-                    break;
-                }
-            }
-        }
-        if (err >= 0)
-            err = fill_slots(r);
-    }
-    return err;
-}
-
 /* Whether to wait for more input: only while a slot is free for it (or
    with --pipe, one block ahead of the jobs, so that reading never waits
    for them). */
@@ -786,18 +748,13 @@ int loop(run *r)
 {
     size_t cap = 0;
     spawn_prefer_latency();
-    /* Without it (no thread to be had; --mpi, whose library may have
-       children of its own to wait for; a pidfd opened after the spawn)
-       each job's pidfd is polled. */
-    if (!SPAWN_PIDFD_AT_CLONE || r->mpi || reaper_start(&r->reaper) < 0)
-        r->reaper = NULL;
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
                         (jobs_to_come(r) && r->hold_until != INFINITY))) {
-        if (cap < (size_t)r->slot_cap * 4 + 4) {
+        if (cap < (size_t)r->slot_cap * 4 + 3) {
             /* Only here, between polls: the slot table grows in fill_slots. */
-            cap = (size_t)r->slot_cap * 4 + 4; /* the signals, stdin, MPI, the reaper */
+            cap = (size_t)r->slot_cap * 4 + 3; /* the signals, stdin, MPI */
             r->pfd = xrealloc(r->pfd, cap * sizeof *r->pfd);
             r->pidx = xrealloc(r->pidx, cap * sizeof *r->pidx);
         }
@@ -813,17 +770,11 @@ int loop(run *r)
             r->pfd[n] = (struct pollfd){ .fd = mpi_fd(r), .events = POLLIN };
             r->pidx[n++] = SIZE_MAX;
         }
-        size_t reaper_at = n;
-        if (r->reaper) {
-            r->pfd[n] = (struct pollfd){ .fd = reaper_fd(r->reaper), .events = POLLIN };
-            r->pidx[n++] = SIZE_MAX;
-        }
         for (long i = 0; i < r->slot_cap; i++) {
             slot *s = &r->slots[i];
             if (!s->busy)
                 continue;
-            int fds[4] = { r->reaper ? -1 : s->pidfd, s->fd_out, s->fd_err,
-                           pipe_job_wfd(&r->pipe, s->seq) };
+            int fds[4] = { s->pidfd, s->fd_out, s->fd_err, pipe_job_wfd(&r->pipe, s->seq) };
             for (int k = 0; k < 4; k++) {
                 if (fds[k] < 0)
                     continue;
@@ -853,7 +804,7 @@ int loop(run *r)
         }
         /* Output first, exits second: a job's last bytes before its end. */
         for (size_t k = 1; k < n; k++) {
-            if (!r->pfd[k].revents || r->pidx[k] == SIZE_MAX)
+            if (!r->pfd[k].revents)
                 continue;
             slot *s = &r->slots[r->pidx[k]];
             if (r->pfd[k].fd == s->fd_out)
@@ -866,15 +817,10 @@ int loop(run *r)
         for (size_t k = 1; k < n && err >= 0; k++) {
             if (!r->pfd[k].revents)
                 continue;
-            if (r->pidx[k] == SIZE_MAX) {
-                if (k == reaper_at && r->reaper)
-                    err = on_reaped(r);
-                continue;
-            }
             long si = (long)r->pidx[k];
             slot *s = &r->slots[si];
             if (s->busy && r->pfd[k].fd == s->pidfd) {
-                err = reap_job(r, si, NULL);
+                err = reap_job(r, si);
                 if (err >= 0)
                     err = fill_slots(r);
             }
@@ -888,7 +834,5 @@ int loop(run *r)
         if (err >= 0 && r->hold_until <= now_mono())
             err = fill_slots(r);
     }
-    reaper_stop(r->reaper);
-    r->reaper = NULL;
     return err;
 }

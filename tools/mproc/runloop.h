@@ -123,7 +123,6 @@ typedef struct run {
 
     struct pollfd *pfd;
     size_t *pidx;       /* pollfd -> slot */
-    struct reaper *reaper; /* reaps the jobs (reaper.c); NULL: each pidfd is polled */
 
     struct mpirun *mpi; /* --mpi over several ranks (mpirun.c), else NULL */
 } run;

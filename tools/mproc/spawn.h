@@ -11,15 +11,6 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Whether the pidfd comes with the child (clone's CLONE_PIDFD). Under the
-   sanitizers it is opened after posix_spawn returns, so nobody else may
-   reap the child before: there each job's pidfd is polled (reaper.c). */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SPAWN_PIDFD_AT_CLONE 0
-#else
-#define SPAWN_PIDFD_AT_CLONE 1
-#endif
-
 /* What the child does between the clone and the exec. */
 typedef struct spawn_plan {
     int fd0, fd1, fd2;      /* made the child's 0, 1, 2 (close-on-exec cleared) */
