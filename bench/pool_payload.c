@@ -28,7 +28,7 @@ static int echo(const void *arg, size_t len, mproc_out *out)
     return mproc_out_write(out, arg, len);
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
     fprintf(stderr, "pool_payload: %s\n", what);
     exit(1);
