@@ -640,6 +640,7 @@ int main(int argc, char **argv)
             mproc_result_free(rs[i]);
         }
         printf("rankloss: %d ok, %d lost with their rank\n", ok, lost);
+        fflush(stdout); /* seen even if what follows hangs */
         REQ(ok + lost == N && lost > 0 && ok > N / 2);
     } else if (strcmp(which, "killrank") == 0 || strcmp(which, "killowner") == 0) {
         /* Tasks keep every rank busy; the test kills a rank meanwhile. */
@@ -660,5 +661,6 @@ int main(int argc, char **argv)
     if (lib)
         dlclose(lib);
     printf("PASS %s\n", which);
+    fflush(stdout); /* before MPI's handlers run at exit */
     return 0;
 }

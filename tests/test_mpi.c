@@ -116,19 +116,38 @@ static job start(char *const argv[], const char *const env[])
     return (job){ .pid = pid, .out = p[0] };
 }
 
-/* The names and states of the processes of the job's process group, for
-   a message. */
-static void describe_group(pid_t pgid, char *out, size_t size)
+/* Whether pid descends from (or is) root. */
+static bool descends(pid_t pid, pid_t root)
+{
+    for (int depth = 0; pid > 1 && depth < 32; depth++) {
+        if (pid == root)
+            return true;
+        mproc_procinfo info = { 0 };
+        if (mproc_procinfo_get(pid, &info) < 0)
+            return false;
+        pid = info.ppid;
+    }
+    return false;
+}
+
+/* The launcher (root) and every process under it: the ranks have process
+   groups of their own. Their PIDs, names and states for a message; each
+   is killed when kill is set. */
+static void describe_job(pid_t root, char *out, size_t size, bool kill_them)
 {
     size_t n = 0;
     out[0] = 0;
     DIR *d = opendir("/proc");
     struct dirent *e;
-    while (d && (e = readdir(d)) && n + 64 < size) {
+    while (d && (e = readdir(d))) {
         pid_t pid = (pid_t)atoi(e->d_name);
         mproc_procinfo info = { 0 };
-        if (pid > 0 && getpgid(pid) == pgid && mproc_procinfo_get(pid, &info) == 0)
+        if (pid <= 0 || !descends(pid, root) || mproc_procinfo_get(pid, &info) < 0)
+            continue;
+        if (n + 64 < size)
             n += (size_t)snprintf(out + n, size - n, " %d %c %s;", (int)pid, info.state, info.name);
+        if (kill_them)
+            kill(pid, SIGKILL);
     }
     if (d)
         closedir(d);
@@ -146,9 +165,12 @@ static int finish_ex(job j, char *buf, size_t size, const char *last_word)
         struct pollfd p = { .fd = j.out, .events = POLLIN };
         int left = (int)((end - now()) * 1000);
         if (left <= 0 || poll(&p, 1, left) == 0) {
-            char what[1024], self[64];
-            describe_group(j.pid, what, sizeof what);
+            char what[1024], self[64], again[1024];
+            describe_job(j.pid, what, sizeof what, false);
             snprintf(self, sizeof self, " %d S mpirun;", (int)j.pid);
+            /* The ranks first (groups of their own), while they are still
+               the launcher's. */
+            describe_job(j.pid, again, sizeof again, true);
             kill(-j.pid, SIGKILL);
             while (waitpid(j.pid, NULL, 0) < 0 && errno == EINTR)
                 ;
@@ -158,7 +180,9 @@ static int finish_ex(job j, char *buf, size_t size, const char *last_word)
                killed, sometimes stays when every rank has gone: not ours. */
             if (said && strcmp(what, self) == 0)
                 return -SIGKILL;
-            ck_abort_msg("expected the MPI job to end, still running after 100 s:%s", what);
+            n = strlen(buf);
+            ck_abort_msg("expected the MPI job to end, still running after 100 s:%s; its output:\n%s",
+                         what, buf + (n > 1500 ? n - 1500 : 0));
         }
         ssize_t k = read(j.out, buf + n, size - 1 - n);
         if (k < 0 && errno == EINTR)

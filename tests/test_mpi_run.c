@@ -97,18 +97,43 @@ static void begin(void)
     ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
 }
 
-/* Our children's PIDs and names, for a message. */
+/* The value of variable name (NAME=) in process pid's environment, or "?". */
+static void environ_of(pid_t pid, const char *name, char *out, size_t size)
+{
+    char path[64], env[16384];
+    snprintf(out, size, "?");
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, env, sizeof env - 1);
+    close(fd);
+    size_t len = strlen(name);
+    for (ssize_t i = 0; i < n; i += (ssize_t)strlen(env + i) + 1) {
+        env[n] = 0;
+        if (strncmp(env + i, name, len) == 0) {
+            snprintf(out, size, "%s", env + i + len);
+            return;
+        }
+    }
+}
+
+/* Our children's PIDs and names, and for a job the rank that ran it and
+   its number, for a message. */
 static void children(char *out, size_t size)
 {
     size_t n = 0;
     out[0] = 0;
     pid_t kids[32];
     int nk = mproc_procinfo_children(getpid(), kids, 32);
-    for (int i = 0; i < nk && n + 64 < size; i++) {
+    for (int i = 0; i < nk && n + 96 < size; i++) {
         mproc_procinfo info = { 0 };
+        char rank[16], seq[16];
+        environ_of(kids[i], "OMPI_COMM_WORLD_RANK=", rank, sizeof rank);
+        environ_of(kids[i], "PARALLEL_SEQ=", seq, sizeof seq);
         if (mproc_procinfo_get(kids[i], &info) == 0)
-            n += (size_t)snprintf(out + n, size - n, " %d %c %s;", (int)kids[i], info.state,
-                                  info.name);
+            n += (size_t)snprintf(out + n, size - n, " %d %c %s (rank %s, job %s);", (int)kids[i],
+                                  info.state, info.name, rank, seq);
     }
 }
 
@@ -270,17 +295,19 @@ START_TEST(timeout_on_the_rank)
 }
 END_TEST
 
-/* mpirun interrupted while jobs run on every rank: every job ends, on
-   every rank, children and all (none is left to the subreaper). */
-START_TEST(interrupt_ends_every_job)
+/* Starts mpirun -np 3 with a long job on every rank (each writes its
+   rank and its parent's PID to DIR/s1..s3 as it starts) and waits until
+   all three run. */
+static pid_t jobs_everywhere(char *dir, size_t size, int fds[2])
 {
-    begin();
-    char dir[256], cmd[600], nps[] = "3";
-    tmpdir_make(dir, sizeof dir);
-    snprintf(cmd, sizeof cmd, "touch %s/s{}; sleep 100; echo {}", dir);
+    char cmd[600], nps[] = "3";
+    tmpdir_make(dir, size);
+    snprintf(cmd, sizeof cmd,
+             "echo $OMPI_COMM_WORLD_RANK $PPID > %s/s{}.tmp; mv %s/s{}.tmp %s/s{}; sleep 100;"
+             " echo {}",
+             dir, dir, dir);
     char *argv[] = { MPROC_MPIRUN, "--oversubscribe", "--bind-to", "none", "-np", nps, MPROC_TOOL,
                      "run", "--mpi", "-j1", cmd, ":::", "1", "2", "3", NULL };
-    int fds[2];
     pid_t pid = tr_start(argv[0], argv, "", 0, &fds[0], &fds[1]);
     for (int i = 0; i < 12000; i++) {
         if (file_exists(dir, "s1") && file_exists(dir, "s2") && file_exists(dir, "s3"))
@@ -288,7 +315,12 @@ START_TEST(interrupt_ends_every_job)
         usleep(10000);
     }
     ck_assert_msg(file_exists(dir, "s3"), "expected a job started on every rank");
-    kill(pid, SIGINT);
+    return pid;
+}
+
+/* mpirun ends, having run no job to its end, and leaves nothing behind. */
+static void jobs_ended(pid_t pid, int fds[2], char *dir)
+{
     char *bufs[2] = { NULL, NULL };
     size_t lens[2] = { 0, 0 };
     tr_slurp(fds, bufs, lens);
@@ -298,6 +330,43 @@ START_TEST(interrupt_ends_every_job)
     free(bufs[1]);
     tmpdir_remove(dir);
     no_leftovers();
+}
+
+/* mpirun interrupted while jobs run on every rank: every job ends, on
+   every rank, children and all (none is left to the subreaper). */
+START_TEST(interrupt_ends_every_job)
+{
+    begin();
+    char dir[256];
+    int fds[2];
+    pid_t pid = jobs_everywhere(dir, sizeof dir, fds);
+    kill(pid, SIGINT);
+    jobs_ended(pid, fds, dir);
+}
+END_TEST
+
+/* Rank 0 SIGKILLed while its own job runs (as mpirun does to a rank once
+   another rank has died, before it may have read its SIGTERM): its job,
+   and every other rank's, ends all the same. */
+START_TEST(rank0_killed_ends_its_jobs)
+{
+    begin();
+    char dir[256];
+    int fds[2];
+    pid_t pid = jobs_everywhere(dir, sizeof dir, fds);
+    int runner = 0;
+    for (int k = 1; k <= 3 && !runner; k++) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/s%d", dir, k);
+        char *txt = file_read(path);
+        int rank = -1, ppid = 0;
+        if (txt && sscanf(txt, "%d %d", &rank, &ppid) == 2 && rank == 0)
+            runner = ppid;
+        free(txt);
+    }
+    ck_assert_msg(runner > 0, "expected a job of rank 0's own");
+    ck_assert_int_eq(kill(runner, SIGKILL), 0);
+    jobs_ended(pid, fds, dir);
 }
 END_TEST
 
@@ -440,6 +509,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, retries_across_ranks);
     tcase_add_test(tc, resume);
     tcase_add_test(tc, interrupt_ends_every_job);
+    tcase_add_test(tc, rank0_killed_ends_its_jobs);
     tc = mproc_tcase(s, "launchers", 240);
     tcase_add_test(tc, local_without_mpi);
     tcase_add_test(tc, refused);

@@ -32,6 +32,8 @@ typedef struct rank_state {
     unsigned workers;
     bool fixed;            /* the window was given: it does not adapt */
     double heard;          /* when it last sent anything (rank_timeout mode) */
+    double lost_at;        /* when it was taken for lost */
+    bool stopping, bye;    /* told STOP; answered BYE */
     mproc__buf batch;
     struct bigarg *bigs;   /* large arguments to send after the batch */
     size_t nbigs, capbigs;
@@ -54,7 +56,6 @@ typedef struct fwd {
     mproc__wire w;
     rank_state *ranks;      /* by rank; [0] unused */
     bool *lost;             /* by rank */
-    int live;               /* hubs not lost */
     uint16_t *holder;       /* by slot: the rank its task was sent to, or 0 */
     int rr;                 /* where the next task's search starts */
     mproc__objtab objs;
@@ -277,10 +278,9 @@ static void take_done(fwd *f, int r, size_t n, bool post)
     grow_window(f, &f->ranks[r], starved != 0);
 }
 
-/* Receives what has come; returns how many BYE were among it. */
-static int poll_in(fwd *f, bool post, bool *act)
+/* Receives what has come (a BYE marks its rank). */
+static void poll_in(fwd *f, bool post, bool *act)
 {
-    int byes = 0;
     for (;;) {
         int flag = 0;
         MPI_Status st;
@@ -298,9 +298,8 @@ static int poll_in(fwd *f, bool post, bool *act)
         if (st.MPI_TAG == TAG_DONE)
             take_done(f, st.MPI_SOURCE, (size_t)n, post);
         else if (st.MPI_TAG == TAG_BYE)
-            byes++;
+            f->ranks[st.MPI_SOURCE].bye = true;
     }
-    return byes;
 }
 
 /* rank_timeout mode: a rank silent too long is lost, and so are the
@@ -312,7 +311,7 @@ static void check_lost(fwd *f, bool post)
         if (f->lost[r] || t - f->ranks[r].heard < f->o.rank_timeout)
             continue;
         f->lost[r] = true;
-        f->live--;
+        f->ranks[r].lost_at = t;
         for (unsigned i = 0; i < MPROC__SLOTS; i++) {
             if (f->holder[i] != r)
                 continue;
@@ -363,22 +362,35 @@ static void forward(fwd *f)
     /* Stopped: no slot is touched again. Every hub ends its pool and says
        goodbye once it has sent all it had; drain until then. */
     for (int r = 1; r < f->size; r++) {
-        if (f->lost[r])
-            continue;
         f->ranks[r].batch.len = 0;
         for (size_t i = 0; i < f->ranks[r].nbigs; i++)
             big_done(&f->ranks[r].bigs[i]);
         f->ranks[r].nbigs = 0;
-        mproc__wire_isend(&f->w, r, TAG_STOP, NULL, 0, NULL, NULL);
     }
-    int byes = 0;
-    while (byes < f->live || mproc__wire_busy(&f->w)) {
-        bool act = false;
-        byes += poll_in(f, false, &act);
+    for (;;) {
+        bool act = false, waiting = false;
+        poll_in(f, false, &act);
         if (f->o.rank_timeout > 0)
             check_lost(f, false);
+        for (int r = 1; r < f->size; r++) {
+            rank_state *rs = &f->ranks[r];
+            /* A rank taken for lost that speaks again is alive after all
+               (it was only slow): it must end too, and is waited for as
+               long as it keeps speaking. One never heard again may be
+               dead: nothing is sent to it. */
+            bool alive = !f->lost[r] || rs->heard > rs->lost_at;
+            if (alive && !rs->stopping) {
+                rs->stopping = true;
+                mproc__wire_isend(&f->w, r, TAG_STOP, NULL, 0, NULL, NULL);
+                act = true;
+            }
+            bool silent = f->lost[r] && mpi_now() - rs->heard >= f->o.rank_timeout;
+            waiting |= rs->stopping && !rs->bye && !silent;
+        }
         if (mproc__wire_progress(&f->w))
             act = true;
+        if (!waiting && !mproc__wire_busy(&f->w))
+            break;
         mproc__nap(mproc__backoff_step(&bo, act));
     }
 }
@@ -430,7 +442,6 @@ static void *fwd_main(void *arg)
         if (!f->ranks || !f->lost || !f->holder)
             MPI_Abort(f->comm, 1); /* the hubs already serve: none may be left waiting */
         f->w.lost = f->lost;
-        f->live = f->size - 1;
         unsigned total = f->local_workers > 0 ? (unsigned)f->local_workers : 0;
         for (int r = 1; r < f->size; r++) {
             unsigned w = workers[r] > 0 ? (unsigned)workers[r] : 1;

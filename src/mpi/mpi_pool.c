@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Open MPI's switch (an MCA variable) for MPI_Finalize without a barrier. */
+#define ASYNC_FINALIZE "OMPI_MCA_async_mpi_finalize"
+
 /* One of the launcher's variables, as a non-negative int; -1 when unset. */
 static int env_int(const char *name)
 {
@@ -148,7 +151,7 @@ static int check_opts(const mproc_mpi_opts *o)
 
 /* A rank other than 0: its pool, the exchange, serving, the end. */
 static int hub(const mproc_mpi_opts *o, bool lib_init, int *argc, char ***argv,
-               mproc__objtab *objs)
+               mproc__objtab *objs, bool no_fence)
 {
     mproc_pool *local = NULL;
     mproc__mpi_start me = { 0 };
@@ -158,6 +161,8 @@ static int hub(const mproc_mpi_opts *o, bool lib_init, int *argc, char ***argv,
         int prov;
         MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &prov);
     }
+    if (no_fence)
+        unsetenv(ASYNC_FINALIZE);
     MPI_Comm comm;
     MPI_Comm_dup(MPI_COMM_WORLD, &comm);
     uintptr_t *bases = NULL;
@@ -208,8 +213,18 @@ int mproc_mpi_pool_new(mproc_pool **out, const mproc_mpi_opts *opts, int *argc, 
     mproc__objtab objs;
     if ((err = mproc__objtab_load(&objs)) < 0)
         return err; /* every rank fails alike: out of memory this early */
+    /* rank_timeout mode: MPI_Finalize without its opening barrier. After a
+       rank was lost, Open MPI 4.1 (PMIx 4.2) at times fails to tell its
+       fence of the death ("PMIX ERROR: BAD-PARAM" from mpirun), and every
+       rank left then waits in that barrier for ever. Ours needs none: rank
+       0 finalizes only once every live hub has said BYE, and a hub only
+       once it has sent everything and been told to stop. Read by MPI_Init
+       alone, so it is dropped again once MPI is up. */
+    bool no_fence = !init && o.rank_timeout > 0 && !getenv(ASYNC_FINALIZE);
+    if (no_fence)
+        setenv(ASYNC_FINALIZE, "1", 0);
     if (rank != 0)
-        return hub(&o, !init, argc, argv, &objs);
+        return hub(&o, !init, argc, argv, &objs, no_fence);
 
     int n = o.owner_processes;
     if (n == 0)
@@ -221,6 +236,8 @@ int mproc_mpi_pool_new(mproc_pool **out, const mproc_mpi_opts *opts, int *argc, 
     if (st < 0)
         pool = NULL;
     err = mproc__fwd_start(pool, &o, !init, argc, argv, st, n, &objs);
+    if (no_fence)
+        unsetenv(ASYNC_FINALIZE); /* the forwarder has made MPI_Init by now */
     mproc__objtab_free(&objs);
     if (err < 0) {
         mproc_pool_free(pool);

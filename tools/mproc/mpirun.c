@@ -22,6 +22,7 @@
  * Outside an MPI job, or in a world of one rank, --mpi runs locally.
  */
 #include "runloop.h"
+#include "jobguard.h"
 #include "mpifarm.h"
 
 #include "mproc.h"
@@ -54,6 +55,7 @@ struct mpirun {
     char **hosts;       /* by slot: where its last job ran */
     char host[256];     /* rank 0's */
     tbuf job;           /* a job's bytes, reused */
+    jobguard guard;     /* rank 0's own jobs go with rank 0 */
 };
 
 /* The module for the launcher of this process: Open MPI's sets OMPI_* (and
@@ -157,6 +159,12 @@ int mpi_begin(run *r, long *nslots, int *rc)
 {
     struct mpirun *m = r->mpi;
     long remote = 0;
+    /* Before the farm's threads: the guard is forked from one thread. The
+       launcher may SIGKILL rank 0 before it has read its interrupt (Open
+       MPI's mpirun does as soon as another rank has died): the guard then
+       ends rank 0's own jobs, as the workers' guards end theirs. Without
+       one (no process to spare) the jobs still run. */
+    (void)jobguard_start(&m->guard, (size_t)(r->o.mpi_no_local ? 0 : *nslots));
     int err = m->api->start(&m->farm, &remote);
     m->started = true;
     if (err < 0) {
@@ -322,6 +330,13 @@ void mpi_cancel(run *r)
     }
 }
 
+void mpi_local_job(run *r, const slot *s, pid_t pgid)
+{
+    size_t si = (size_t)(s - r->slots);
+    if (r->mpi && !mpi_remote(r, s))
+        jobguard_tell(&r->mpi->guard, si, pgid);
+}
+
 const char *mpi_host(const run *r, const slot *s)
 {
     const struct mpirun *m = r->mpi;
@@ -348,6 +363,7 @@ void mpi_end(run *r)
             m->api->stop(m->farm, false);
         m->api->free(m->farm);
     }
+    jobguard_end(&m->guard);
     for (long i = 0; m->hosts && i < m->nslots; i++)
         free(m->hosts[i]);
     free(m->hosts);

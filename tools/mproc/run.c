@@ -267,6 +267,8 @@ static int start_job(run *r, long si)
         goto out;
     s->pid = pid;
     s->pidfd = pidfd;
+    if (r->mpi && !remote)
+        mpi_local_job(r, s, pid);
     s->fd_out = p_out[0];
     s->fd_err = p_err[0];
     /* We keep the write ends until the job is reaped: its pipes then never
@@ -513,6 +515,8 @@ static int reap_job(run *r, long si)
     xclose(&s->wr_out);
     xclose(&s->wr_err);
     xclose(&s->pidfd);
+    if (r->mpi)
+        mpi_local_job(r, s, 0);
     if (s->timed_out || s->cancelled || s->requeued)
         kill(-s->pid, SIGKILL); /* whatever of the group outlived its leader */
     s->busy = false;

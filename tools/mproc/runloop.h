@@ -265,6 +265,9 @@ int mpi_fd(const run *r);
 int mpi_collect(run *r);
 /* End every job on the other ranks now: their slots are free again. */
 void mpi_cancel(run *r);
+/* A job of rank 0's own started in s in process group pgid, or ended (0):
+   rank 0's guard ends it if rank 0 dies first. */
+void mpi_local_job(run *r, const slot *s, pid_t pgid);
 /* The joblog's Host of the job in s: NULL (":") without --mpi. */
 const char *mpi_host(const run *r, const slot *s);
 /* The end: the other ranks leave (also when rank 0 never started them). */

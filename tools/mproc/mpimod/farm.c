@@ -13,12 +13,11 @@
  * which queue them and wake an eventfd that the runner's poll loop
  * watches.
  *
- * A worker that is killed (the farm stopped now: --halt now, an interrupt)
- * must take its job, children and all, with it: each worker has a guard, a
- * child forked once that holds nothing but a pipe from the worker, which
- * tells it the process group of the job it runs. When the pipe ends while
- * a job runs (the worker is gone) the guard ends that group, SIGTERM then
- * SIGKILL, as a local job is ended. */
+ * A worker that is killed (the farm stopped now: --halt now, an interrupt,
+ * the launcher ending the rank) must take its job, children and all, with
+ * it: each worker has a guard (jobguard.h) that it tells the process group
+ * of the job it runs. */
+#include "../jobguard.h"
 #include "../mpifarm.h"
 #include "../spawn.h"
 #include "../tool.h"
@@ -120,76 +119,9 @@ static bool parse_job(job_run *j, const void *arg, size_t len)
     return true;
 }
 
-/* ---- the guard: a killed worker's job goes with it ---------------------------------- */
-
-static int guard_fd = -1;
-static pid_t guard_of;  /* the worker that made it (a replaced worker has none) */
-
-/* In the guard: only async-signal-safe calls (the worker may have threads). */
-static void guard_main(int fd)
-{
-    int32_t pgid = 0, v;
-    for (;;) {
-        ssize_t n = read(fd, &v, sizeof v);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n != (ssize_t)sizeof v)
-            break;
-        pgid = v;
-    }
-    if (pgid > 0) {
-        kill(-pgid, SIGTERM);
-        struct timespec ts = { 0, 200 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-        kill(-pgid, SIGKILL);
-    }
-    _exit(0);
-}
-
-/* The guard of this worker, made once (a replaced worker makes its
-   own); false when it could not be. */
-static bool guard_make(void)
-{
-    if (guard_of != getpid()) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-            return false;
-        pid_t g = fork();
-        if (g == 0) {
-            /* Nothing of the worker's: the pool's descriptors and the
-               rank's output must not outlive it here. */
-            int fd = p[0];
-            /* Out of the rank's process group and session, and deaf to
-               the interrupts: the launcher ending the rank's group must
-               not end the guard before it has ended the job. */
-            setsid();
-            struct sigaction ign = { .sa_handler = SIG_IGN };
-            sigaction(SIGINT, &ign, NULL);
-            sigaction(SIGTERM, &ign, NULL);
-            sigaction(SIGHUP, &ign, NULL);
-            if (fd > 0)
-                syscall(SYS_close_range, 0u, (unsigned)fd - 1, 0u);
-            syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
-            guard_main(fd);
-        }
-        close(p[0]);
-        if (g < 0) {
-            close(p[1]);
-            return false;
-        }
-        guard_fd = p[1];
-        guard_of = getpid();
-    }
-    return true;
-}
-
-/* Tell the guard the job's group (0: none runs). */
-static void guard_tell(pid_t pgid)
-{
-    int32_t v = (int32_t)pgid;
-    ssize_t n = write(guard_fd, &v, sizeof v);
-    (void)n; /* a guard that is gone guards nothing: the job still runs */
-}
+/* This worker's guard (jobguard.h), made once (a replaced worker, a copy of
+   the process that made the pool, makes its own). */
+static jobguard guard = { .fd = -1 };
 
 /* The jobs' stdin, opened once per worker (a replaced worker opens its
    own: the descriptor is not inherited by the worker's children). */
@@ -316,16 +248,15 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
     if (!parse_job(&j, arg, len))
         goto out;
     /* The guard is there before the job is, so that no job of a worker
-       killed at any time outlives it. */
-    bool guarded = guard_make();
+       killed at any time outlives it (without one the job still runs). */
+    if (!jobguard_mine(&guard))
+        (void)jobguard_start(&guard, 1);
     if ((err = start(&j)) < 0)
         goto out;
     siginfo_t si;
-    if (guarded)
-        guard_tell(j.pid);
+    jobguard_tell(&guard, 0, j.pid);
     err = wait_job(&j, &si);
-    if (guarded)
-        guard_tell(0);
+    jobguard_tell(&guard, 0, 0);
     /* Everything the job wrote is in its pipes by now; our write ends kept
        them from ending while it ran, so a background child that keeps them
        open cannot hold the job back. */
