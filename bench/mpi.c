@@ -7,7 +7,14 @@
  *   empty     empty tasks per second, pipelined (every result waited)
  *   one_us    microseconds per task, one at a time
  *   map       items per second, map of 100,000 8-byte items, chunksize 1000
- *   echo_gbs  GB/s each way, 1 MiB echoes, two in flight per rank
+ *   echo_gbs  GB/s each way, 1 MiB echoes, two in flight per rank: the
+ *             best of ECHO_ROUNDS rounds, as the raw farm measures it
+ *   echo_first_gbs  the same, its first round alone
+ * The first round of echoes also pays for what the first large tasks set
+ * up (the arena extents they land in, MPI's large-message paths) and
+ * takes a few tenths of a second; a round lasts about that long, so one
+ * round alone measured mostly that (0.76 to 4 GB/s first, 6 to 8 GB/s in
+ * the rounds after it, here).
  */
 #include "bench.h"
 
@@ -18,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define ECHO_ROUNDS 5
 
 static int empty(const void *arg, size_t len, mproc_out *out)
 {
@@ -118,8 +127,17 @@ int main(int argc, char **argv)
     char *buf = malloc(len);
     memset(buf, 7, len);
     n = (int)(300 * scale);
-    t = pipelined(pool, echo, buf, len, n, 2 * (ranks - 1 > 0 ? ranks - 1 : 1));
-    printf("echo_gbs %.2f\n", (double)n * len / t / 1e9);
+    double best = 0, first = 0;
+    for (int round = 0; round < ECHO_ROUNDS; round++) {
+        t = pipelined(pool, echo, buf, len, n, 2 * (ranks - 1 > 0 ? ranks - 1 : 1));
+        double gbs = (double)n * len / t / 1e9;
+        if (round == 0)
+            first = gbs;
+        if (gbs > best)
+            best = gbs;
+    }
+    printf("echo_gbs %.2f\n", best);
+    printf("echo_first_gbs %.2f\n", first);
     free(buf);
     mproc_pool_free(pool);
     return 0;

@@ -41,11 +41,12 @@ function ratio(a, b, lower) { if (a == "" || b == "" || a + 0 == 0 || b + 0 == 0
                               return sprintf("%.2fx", lower ? b / a : a / b) }
 BEGIN {
     load(M, m); load(P, p); load(F, f)
-    n = split("empty one_us map echo_gbs", keys, " ")
+    n = split("empty one_us map echo_gbs echo_first_gbs", keys, " ")
     label["empty"] = "empty tasks/s, pipelined"
     label["one_us"] = "one at a time, us/task"
     label["map"] = "map 1e5 8-byte items, items/s"
     label["echo_gbs"] = "1 MiB echo, GB/s each way"
+    label["echo_first_gbs"] = "  its first round alone"
     printf "%-32s %12s %14s %12s %12s %12s\n", "", "mproc", "mpi4py.futures", "raw farm", "vs mpi4py", "vs raw"
     for (i = 1; i <= n; i++) {
         k = keys[i]; low = (k == "one_us")

@@ -42,13 +42,18 @@ def main():
         for _ in range(reps):
             list(ex.map(square, range(100000), chunksize=1000))
         print("map %.0f" % (100000 * reps / (time.perf_counter() - t)))
+        # The best of 5 rounds, and the first alone, as bench/mpi.c has them.
         buf = bytes(1 << 20)
         n = max(1, int(100 * scale))
-        t = time.perf_counter()
-        fs = [ex.submit(echo, buf) for _ in range(n)]
-        for f in fs:
-            f.result()
-        print("echo_gbs %.2f" % (n * len(buf) / (time.perf_counter() - t) / 1e9))
+        rounds = []
+        for _ in range(5):
+            t = time.perf_counter()
+            fs = [ex.submit(echo, buf) for _ in range(n)]
+            for f in fs:
+                f.result()
+            rounds.append(n * len(buf) / (time.perf_counter() - t) / 1e9)
+        print("echo_gbs %.2f" % max(rounds))
+        print("echo_first_gbs %.2f" % rounds[0])
     sys.stdout.flush()
 
 
