@@ -150,6 +150,7 @@ int mpi_enter(run *r, int *rc)
     }
     r->mpi = xmalloc(sizeof *r->mpi);
     memset(r->mpi, 0, sizeof *r->mpi);
+    r->mpi->guard.fd = -1;
     r->mpi->api = api;
     gethostname(r->mpi->host, sizeof r->mpi->host - 1);
     return 0;
@@ -164,7 +165,8 @@ int mpi_begin(run *r, long *nslots, int *rc)
        MPI's mpirun does as soon as another rank has died): the guard then
        ends rank 0's own jobs, as the workers' guards end theirs. Without
        one (no process to spare) the jobs still run. */
-    (void)jobguard_start(&m->guard, (size_t)(r->o.mpi_no_local ? 0 : *nslots));
+    if (!r->o.mpi_no_local)
+        (void)jobguard_start(&m->guard, (size_t)*nslots);
     int err = m->api->start(&m->farm, &remote);
     m->started = true;
     if (err < 0) {
