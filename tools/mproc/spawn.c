@@ -125,6 +125,10 @@ static int child_main(void *arg)
         goto fail;
     if (place(p->fd0, 0) < 0 || place(p->fd1, 1) < 0 || place(p->fd2, 2) < 0)
         goto fail;
+    /* Every CPU we were given, not the one we are held to (spawncpu.c);
+       should that set have lost all its CPUs since, the job keeps ours. */
+    if (p->cpus && p->cpus->pinned >= 0)
+        (void)sched_setaffinity(0, p->cpus->size, p->cpus->orig);
     if (sigprocmask(SIG_SETMASK, p->mask, NULL) < 0)
         goto fail;
     char *const *envp = p->envp ? p->envp : environ;
