@@ -116,20 +116,29 @@ static bool holding(const run *r)
     return r->follow && r->nslots == r->cpus.n;
 }
 
-/* Before we wait: held to the CPU of the oldest job, which most likely
-   ends first, so that its exit wakes us on the CPU it frees. */
+/* The slot of the oldest running job but the one in slot except, which
+   most likely ends first; except when none other runs. */
+static long oldest_job(const run *r, long except)
+{
+    long oldest = -1;
+    for (long i = 0; i < r->slot_cap; i++) {
+        const slot *s = &r->slots[i];
+        if (s->busy && i != except &&
+            (oldest < 0 || s->start_mono < r->slots[oldest].start_mono))
+            oldest = i;
+    }
+    return oldest >= 0 ? oldest : except;
+}
+
+/* Before we wait: held to the CPU of the oldest job, so that its exit
+   wakes us on the CPU it frees. */
 static void hold_for_wait(run *r)
 {
     if (!holding(r)) {
         spawn_cpus_release(&r->cpus);
         return;
     }
-    long oldest = -1;
-    for (long i = 0; i < r->slot_cap; i++) {
-        const slot *s = &r->slots[i];
-        if (s->busy && (oldest < 0 || s->start_mono < r->slots[oldest].start_mono))
-            oldest = i;
-    }
+    long oldest = oldest_job(r, -1);
     if (oldest >= 0)
         spawn_cpus_hold(&r->cpus, oldest);
 }
@@ -153,8 +162,10 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1),
                         .alt_path = r->shell, .alt_argv = x.sh_argv, .cpus = &r->cpus };
-    if (holding(r)) /* the child is created where it is to run */
-        spawn_cpus_hold(&r->cpus, si);
+    if (holding(r)) {
+        spawn_cpus_hold(&r->cpus, si); /* the child is created where it is to run */
+        spawn_cpus_wait_on(&r->cpus, oldest_job(r, si));
+    }
     int err;
     if (x.plain) {
         /* Words by the thousand (-X, -m) take the kernel milliseconds to
@@ -165,6 +176,7 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
         plan.alt_path = NULL;
         err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
     }
+    spawn_cpus_waited(&r->cpus);
     job_exec_free(&x);
     return err;
 }

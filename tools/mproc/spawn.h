@@ -20,6 +20,9 @@ typedef struct spawn_cpus {
     size_t size;            /* of both sets */
     int *list, n;           /* orig's CPUs, in order */
     int pinned;             /* the CPU we are held to, or -1 */
+    cpu_set_t *wait;        /* the CPU to wait on, which the next child holds us to */
+    int wait_cpu;           /* that CPU, or -1: the child leaves our CPUs alone */
+    pid_t self;
 } spawn_cpus;
 
 /* What the child does between the clone and the exec. */
@@ -96,6 +99,13 @@ int spawn_cpus_init(spawn_cpus *c);
 /* Hold us to the CPU of slot (0-based): the slot-th of ours, round. No
    system call when we are held there already. */
 void spawn_cpus_hold(spawn_cpus *c, long slot);
+
+/* The next child, before its exec, holds us to slot's CPU while we wait
+   for that exec (spawn_job), so that its exec wakes us there instead of
+   beside it, where we would only preempt it before moving. Then
+   spawn_cpus_waited, after spawn_job. */
+void spawn_cpus_wait_on(spawn_cpus *c, long slot);
+void spawn_cpus_waited(spawn_cpus *c);
 
 /* Let us run on all of ours again. */
 void spawn_cpus_release(spawn_cpus *c);

@@ -16,6 +16,12 @@
  * idles. The job itself gets our whole set of CPUs back before its exec
  * (spawn_job), so it, and anything that asks how many CPUs it may use, sees
  * what it would have seen without us; only we are held.
+ *
+ * Moving a running task to another CPU takes the kernel's stopper thread
+ * and two more context switches. So the move to the oldest job's CPU is
+ * made by the child we start, on us while we sleep in its vfork: its exec
+ * then wakes us there directly (spawn_cpus_wait_on). Our own call
+ * (spawn_cpus_hold) is left for when that did not happen.
  */
 #include "tool.h"
 #include "spawn.h"
@@ -29,7 +35,7 @@
 int spawn_cpus_init(spawn_cpus *c)
 {
     memset(c, 0, sizeof *c);
-    c->pinned = -1;
+    c->pinned = c->wait_cpu = -1;
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     /* posix_spawn starts the jobs there, and cannot give them back our
        CPUs: nobody is held. */
@@ -52,12 +58,15 @@ int spawn_cpus_init(spawn_cpus *c)
         max *= 2; /* more CPUs than configured (hotplug): a larger set */
     }
     c->one = CPU_ALLOC(max);
+    c->wait = CPU_ALLOC(max);
+    c->wait_cpu = -1;
+    c->self = getpid();
     int n = CPU_COUNT_S(c->size, c->orig);
     c->list = xmalloc((size_t)(n > 0 ? n : 1) * sizeof *c->list);
     for (int cpu = 0; cpu < max && c->n < n; cpu++)
         if (CPU_ISSET_S((size_t)cpu, c->size, c->orig))
             c->list[c->n++] = cpu;
-    if (!c->one || c->n < 2) {
+    if (!c->one || !c->wait || c->n < 2) {
         spawn_cpus_free(c);
         return -ENOTSUP; /* one CPU: nowhere else to be */
     }
@@ -80,6 +89,25 @@ void spawn_cpus_hold(spawn_cpus *c, long slot)
         spawn_cpus_release(c); /* that CPU went away: wherever we may run */
 }
 
+void spawn_cpus_wait_on(spawn_cpus *c, long slot)
+{
+    c->wait_cpu = -1;
+    if (!c->list || c->pinned < 0 || c->list[slot % c->n] == c->pinned)
+        return;
+    c->wait_cpu = c->list[slot % c->n];
+    CPU_ZERO_S(c->size, c->wait);
+    CPU_SET_S((size_t)c->wait_cpu, c->size, c->wait);
+}
+
+void spawn_cpus_waited(spawn_cpus *c)
+{
+    /* We can run there only if the child's call took: else (its exec
+       failed first, or it was detached) we are still where we were. */
+    if (c->wait_cpu >= 0 && sched_getcpu() == c->wait_cpu)
+        c->pinned = c->wait_cpu;
+    c->wait_cpu = -1;
+}
+
 void spawn_cpus_release(spawn_cpus *c)
 {
     if (c->pinned < 0)
@@ -97,7 +125,9 @@ void spawn_cpus_free(spawn_cpus *c)
         CPU_FREE(c->orig);
     if (c->one)
         CPU_FREE(c->one);
+    if (c->wait)
+        CPU_FREE(c->wait);
     free(c->list);
     memset(c, 0, sizeof *c);
-    c->pinned = -1;
+    c->pinned = c->wait_cpu = -1;
 }
