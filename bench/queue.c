@@ -18,7 +18,8 @@
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
- * `queue --mproc NP NC SIZE` prints mproc's one figure, for profiling.
+ * `queue --mproc NP NC SIZE` prints mproc's one run (wall and CPU time per
+ * message), for profiling and for bench/queue_ab.sh.
  */
 #define _GNU_SOURCE 1
 #include "bench.h"
@@ -302,12 +303,16 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "--mproc")) {
-        /* One figure, for profiling: --mproc NP NC SIZE (ns per message). */
+        /* One run, for profiling and A/B (bench/queue_ab.sh): --mproc NP NC
+           SIZE prints ns per message, wall and CPU (all processes). */
         int np = atoi(argv[2]), nc = atoi(argv[3]);
         size_t size = strtoul(argv[4], NULL, 10);
         long count = size <= 64 ? 2000000 : size <= 4096 ? 400000 : 4000;
         job j = { .size = size, .per_producer = count / np, .per_consumer = count / nc };
-        printf("%.0f\n", run_mproc(&j, np, nc) / (double)count * 1e9);
+        double c0 = child_cpu(), dt = run_mproc(&j, np, nc);
+        if (dt < 0)
+            die("mproc run failed", EIO);
+        printf("%.0f %.0f\n", dt / (double)count * 1e9, (child_cpu() - c0) / (double)count * 1e9);
         return 0;
     }
     bool quick = getenv("MPROC_BENCH_QUICK") != NULL;
