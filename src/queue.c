@@ -371,7 +371,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
            (see take()), and room for us may come from a last get before
            that (THE PUTTERS' HAZARD, the room). */
         bool reads = atomic_load_explicit(&h->gflight, RLX) != 0;
-        double poll = reads ? Q_POLL : need < q->cap / 2 ? Q_ROOM_POLL : INFINITY;
+        double poll = need < q->cap / 2 ? Q_ROOM_POLL : reads ? Q_POLL : INFINITY;
         double until = poll < INFINITY ? fmin(deadline, mproc__now() + poll) : deadline;
         /* Timed out or not, the loop looks at the room once more. */
         if (q_sleep(h, &h->pm, &h->get_seq, s, until) == -ETIMEDOUT && reads &&
