@@ -210,8 +210,9 @@ ssize_t pipe_range_splice(pipe_range *r, int wfd);
 
 /* ---- the pump (pipepump.c) */
 
-/* Hand the rest of job seq's range to the pump, with its pipe's write end
-   wfd (the pump's now). false: no pump, the caller feeds. */
+/* Hand job seq's range (what is left of it) to the pump, with its pipe's
+   write end wfd (the pump's now), which fills the pipe at once, then as
+   the job reads. false: no pump, the caller feeds. */
 bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r);
 
 /* Take job seq back from the pump: the write end (-1 once the pump

@@ -309,17 +309,18 @@ static void unpump(pipe_in *p, size_t seq, pipe_feed *f)
     }
 }
 
-/* What is left of a file's range, once its pipe is full: the pump's
-   (unless the blocks go to the jobs in turn, or through files). */
-static void pump_rest(pipe_in *p, size_t seq, pipe_feed *f)
+/* A file's range, all of it, to the pump (unless the blocks go to the
+   jobs in turn, or through files); false when it stays with the loop. */
+static bool pump_all(pipe_in *p, size_t seq, pipe_feed *f)
 {
     if (p->rr || p->cat || p->fifo || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
-        return;
+        return false;
     pipe_range r = range_of(p, f);
-    if (pipe_pump_add(p, seq, f->wfd, &r)) {
-        f->wfd = -1;
-        f->pumped = true;
-    }
+    if (!pipe_pump_add(p, seq, f->wfd, &r))
+        return false;
+    f->wfd = -1;
+    f->pumped = true;
+    return true;
 }
 
 int pipe_job_stdin(pipe_in *p, size_t seq)
@@ -351,8 +352,10 @@ int pipe_job_stdin(pipe_in *p, size_t seq)
         close_fd(&rd);
         return err;
     }
-    pipe_job_feed(p, seq);
-    pump_rest(p, seq, f);
+    /* A file's range goes to the pump whole, whose first fill comes while
+       the job starts; anything else is fed here, first, then by the loop. */
+    if (!pump_all(p, seq, f))
+        pipe_job_feed(p, seq);
     return rd;
 }
 
