@@ -326,7 +326,7 @@ static struct pump_lane *lane_for(struct pipe_pump *pp)
     return u;
 }
 
-bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r)
+bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int pipesz, const pipe_range *r)
 {
     if (!p->pump) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -338,7 +338,6 @@ bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r)
         p->pump_failed = true; /* the main loop feeds them, as before */
         return false;
     }
-    int cap = fcntl(wfd, F_GETPIPE_SZ);
     pthread_mutex_lock(&u->mu);
     if (u->n == u->cap) {
         u->cap = u->cap ? u->cap * 2 : 8;
@@ -348,7 +347,7 @@ bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r)
        events by walking both. */
     u->it[u->n++] = (pump_item){ .seq = seq, .id = u->next_id++, .wfd = wfd, .r = *r,
                                  .state = P_FIRST, .t_full = now(),
-                                 .cap = cap > 0 ? (size_t)cap : 65536, .rate = u->rate };
+                                 .cap = pipesz > 0 ? (size_t)pipesz : 65536, .rate = u->rate };
     pthread_mutex_unlock(&u->mu);
     wake(u);
     return true;
