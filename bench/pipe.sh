@@ -1,19 +1,28 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Copyright (c) 2026 The mproc authors
-# pipe.sh BUILD_DIR: `mproc run --pipe` and `--pipe-part` against GNU
-# parallel's same commands over a generated file of PIPE_BENCH_MB MiB
+# pipe.sh BUILD_DIR [BASE_BUILD_DIR]: `mproc run --pipe` and `--pipe-part`
+# against GNU parallel's same commands over a generated file of PIPE_BENCH_MB MiB
 # (default 1024), beside `cat FILE > /dev/null`, the read floor. The rows
 # are run in PIPE_BENCH_REPEAT rounds (default 5), each round every row
 # once, so that a noisy moment falls on every row alike; each row's best
 # time (the floor's too), its spread (worst over best), throughput, and
 # the runner's max RSS in its best run, and the least CPU time of a run
 # (all its processes'); then the ratios of the best times, and what the
-# --pipe-part row's CPU time allows over this machine's CPUs.
+# --pipe-part row's CPU time allows over this machine's CPUs. With a base
+# build (another checkout's, say main's) its --pipe-part row runs in the
+# same rounds, right after ours, for an interleaved A/B of the two.
 set -eu
 build=${1:-build}
+base=${2:-}
 [ -x "$build/mproc" ] || { echo "pipe.sh: no $build/mproc (build first)" >&2; exit 1; }
 mproc="$(cd "$build" && pwd)/mproc"
+rows="1 2 3 4 5 6"
+if [ -n "$base" ]; then
+    [ -x "$base/mproc" ] || { echo "pipe.sh: no $base/mproc (build it first)" >&2; exit 1; }
+    basemproc="$(cd "$base" && pwd)/mproc"
+    rows="$rows 7"
+fi
 mb=${PIPE_BENCH_MB:-1024}
 repeat=${PIPE_BENCH_REPEAT:-5}
 tmp=$(mktemp -d)
@@ -66,13 +75,15 @@ while [ "$i" -lt "$repeat" ]; do
     run 4 "mproc run --pipe --block 1M wc -l, from cat" sh -c "cat | '$mproc' run --pipe --block 1M wc -l"
     run 5 "mproc run --pipe-part --block 10M -a FILE wc -l" \
         "$mproc" run --pipe-part --block 10M -a "$file" wc -l
+    [ -z "$base" ] || run 7 "base build: mproc run --pipe-part ... wc -l" \
+        "$basemproc" run --pipe-part --block 10M -a "$file" wc -l
     run 6 "parallel --pipe-part --block 10M -a FILE wc -l" \
         parallel --pipe-part --block 10M -a "$file" wc -l
     i=$((i + 1))
 done
 # Each row: LABEL|best seconds|worst seconds|max RSS KiB of the best run|
 # least CPU seconds.
-for row in 1 2 3 4 5 6; do
+for row in $rows; do
     awk -F'|' 'NR == 1 || $2 < best { best = $2; rss = $3 } NR == 1 || $2 > worst { worst = $2 }
         NR == 1 || $4 < cpu { cpu = $4 }
         { label = $1 } END { print label "|" best "|" worst "|" rss "|" cpu }' "$tmp/row$row"
@@ -86,7 +97,7 @@ while IFS='|' read -r label best worst rss cpu; do
         "$(awk -v b="$bytes" -v s="$best" 'BEGIN { print (s > 0 ? b / s / 1e6 : 0) }')" "$rss" "$cpu"
 done < "$tmp/rows"
 awk -F'|' -v ncpu="$(nproc)" 'NR == 1 { f = $2; fc = $5 } NR == 2 { m = $2 } NR == 3 { g = $2 } NR == 4 { s = $2 }
-    NR == 5 { pm = $2; pc = $5 } NR == 6 { pg = $2 } END {
+    NR == 5 { pm = $2; pc = $5 } NR == 6 { pg = $2 } NR == 7 { bm = $2; bc = $5 } END {
     printf "ratio: mproc --pipe is %.2fx GNU parallel --pipe (%.2fx from a pipe); %.2fx the read floor\n",
         (m > 0 ? g / m : 0), (s > 0 ? g / s : 0), (m > 0 ? f / m : 0);
     printf "ratio: mproc --pipe-part is %.2fx GNU parallel --pipe-part; %.2fx the read floor\n",
@@ -95,4 +106,7 @@ awk -F'|' -v ncpu="$(nproc)" 'NR == 1 { f = $2; fc = $5 } NR == 2 { m = $2 } NR 
     # shorter, so no ratio better (two-decimal CPU seconds: a rough bound);
     # on a quiet machine the floor takes about its CPU time.
     printf "bound: mproc --pipe-part takes %.2f s of CPU (the floor %.2f s); over %d CPUs no less than %.3f s: at most %.2fx the floor'"'"'s best time, %.2fx its CPU time\n",
-        pc, fc, ncpu, pc / ncpu, (pc > 0 ? f / (pc / ncpu) : 0), (pc > 0 ? fc / (pc / ncpu) : 0) }' "$tmp/rows"
+        pc, fc, ncpu, pc / ncpu, (pc > 0 ? f / (pc / ncpu) : 0), (pc > 0 ? fc / (pc / ncpu) : 0);
+    if (bm > 0)
+        printf "base: mproc --pipe-part is %.2fx the base build'"'"'s (which is %.2fx the read floor); CPU %.2f s against its %.2f s\n",
+            (pm > 0 ? bm / pm : 0), f / bm, pc, bc }' "$tmp/rows"

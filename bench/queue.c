@@ -10,14 +10,16 @@
  * messages at 1 MiB), producers and consumers are processes released
  * together, and each consumer copies every message out into its own
  * buffer. A raw pipe has no message boundaries between several readers, so
- * it runs 1 -> 1 only. Each figure is the best of five runs, as a shared
- * machine's neighbours decide single runs; MPROC_BENCH_QUICK=1 runs three,
- * of fewer messages. Python, some hundred times slower, passes a
+ * it runs 1 -> 1 only. Each figure is the best of nine runs, as a shared
+ * machine's neighbours decide single runs, made in rounds of every shape
+ * and transport in turn; MPROC_BENCH_QUICK=1 runs three, of fewer
+ * messages. Python, some hundred times slower, passes a
  * twentieth to a hundredth of the messages, best of two runs (one quick).
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
- * `queue --mproc NP NC SIZE` prints mproc's one figure, for profiling.
+ * `queue --mproc NP NC SIZE` prints mproc's one run (wall and CPU time per
+ * message), for profiling and for bench/queue_ab.sh.
  */
 #define _GNU_SOURCE 1
 #include "bench.h"
@@ -301,12 +303,16 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "--mproc")) {
-        /* One figure, for profiling: --mproc NP NC SIZE (ns per message). */
+        /* One run, for profiling and A/B (bench/queue_ab.sh): --mproc NP NC
+           SIZE prints ns per message, wall and CPU (all processes). */
         int np = atoi(argv[2]), nc = atoi(argv[3]);
         size_t size = strtoul(argv[4], NULL, 10);
         long count = size <= 64 ? 2000000 : size <= 4096 ? 400000 : 4000;
         job j = { .size = size, .per_producer = count / np, .per_consumer = count / nc };
-        printf("%.0f\n", run_mproc(&j, np, nc) / (double)count * 1e9);
+        double c0 = child_cpu(), dt = run_mproc(&j, np, nc);
+        if (dt < 0)
+            die("mproc run failed", EIO);
+        printf("%.0f %.0f\n", dt / (double)count * 1e9, (child_cpu() - c0) / (double)count * 1e9);
         return 0;
     }
     bool quick = getenv("MPROC_BENCH_QUICK") != NULL;
@@ -314,56 +320,70 @@ int main(int argc, char **argv)
     static const long counts[] = { 2000000, 400000, 4000 };
     static const long py_counts[] = { 20000, 20000, 400 };
     static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
-    int runs = quick ? 3 : 5;
+    int runs = quick ? 3 : 9;
 
     printf("queue: time per message, best of %d runs; each peer's time over mproc's "
            "(> 1: mproc is faster)\n",
            runs);
     printf("  %-14s %10s  %-17s %-17s %-17s %-17s\n", "", "mproc", " Boost mq", " POSIX mq",
            " raw pipe", " Python Queue");
-    double one[3] = { 0 }, two[3] = { 0 }, cpu_m[3][2], cpu_b[3][2];
+    /* Per size and shape: best wall time per message of mproc, Boost,
+       POSIX mq, pipe, Python, and best CPU time per message of mproc and
+       Boost. */
+    double t[3][2][5], cpu[3][2][2];
     long mq_depth[3] = { 0 };
-    for (int si = 0; si < 3; si++)
+    for (int si = 0; si < 3; si++) {
+        long count = counts[si] / (quick ? 5 : 1);
+        long py_count = py_counts[si] / (quick ? 5 : 1);
         for (int sh = 0; sh < 2; sh++) {
-            int np = shapes[sh][0], nc = shapes[sh][1];
-            long count = counts[si] / (quick ? 5 : 1);
-            job j = { .size = sizes[si], .per_producer = count / np, .per_consumer = count / nc };
-            long py_count = py_counts[si] / (quick ? 5 : 1);
-            double m = -1, b = -1, p = -1, r = -1, py = -1, cm = -1, cb = -1;
-            /* Interleaved, so that a noisy neighbour hurts all alike. */
-            for (int k = 0; k < runs; k++) {
+            for (int i = 0; i < 5; i++)
+                t[si][sh][i] = -1;
+            cpu[si][sh][0] = cpu[si][sh][1] = -1;
+        }
+        /* Rounds of every shape and transport in turn, so that a noisy
+           neighbour hurts all alike: the two shapes' ratio, too, is taken
+           from runs made side by side. */
+        for (int k = 0; k < runs; k++)
+            for (int sh = 0; sh < 2; sh++) {
+                int np = shapes[sh][0], nc = shapes[sh][1];
+                job j = { .size = sizes[si], .per_producer = count / np,
+                          .per_consumer = count / nc };
+                double *b = t[si][sh];
                 double c0 = child_cpu();
-                m = best(m, run_mproc(&j, np, nc));
+                double m = run_mproc(&j, np, nc);
+                if (m < 0)
+                    die("mproc run failed", EIO);
+                b[0] = best(b[0], m / (double)count);
                 double c1 = child_cpu();
                 double bk = run_boost(&j, np, nc, count);
-                b = best(b, bk);
-                cm = best(cm, c1 - c0);
-                if (bk > 0)
-                    cb = best(cb, child_cpu() - c1);
-                p = best(p, run_posix(&j, np, nc, &mq_depth[si]));
-                r = best(r, run_pipe(&j, np, nc));
+                cpu[si][sh][0] = best(cpu[si][sh][0], (c1 - c0) / (double)count);
+                if (bk > 0) {
+                    b[1] = best(b[1], bk * 1e-9);
+                    cpu[si][sh][1] = best(cpu[si][sh][1], (child_cpu() - c1) / (double)count);
+                }
+                double p = run_posix(&j, np, nc, &mq_depth[si]);
+                b[2] = best(b[2], p > 0 ? p / (double)count : -1);
+                double r = run_pipe(&j, np, nc);
+                b[3] = best(b[3], r > 0 ? r / (double)count : -1);
                 if (k < (quick ? 1 : 2))
-                    py = best(py, run_python(&j, np, nc, py_count));
+                    b[4] = best(b[4], run_python(&j, np, nc, py_count));
             }
-            if (m < 0)
-                die("mproc run failed", EIO);
-            double per = m / (double)count;
-            (sh ? two : one)[si] = per;
-            cpu_m[si][sh] = cm / (double)count;
-            cpu_b[si][sh] = cb > 0 ? cb / (double)count : -1;
+        for (int sh = 0; sh < 2; sh++) {
+            double *b = t[si][sh], per = b[0];
             char label[32];
             snprintf(label, sizeof label, "%s, %d->%d",
-                     si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", np, nc);
+                     si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", shapes[sh][0],
+                     shapes[sh][1]);
             if (per * 1e9 >= 10000)
                 printf("  %-14s %8.1fus", label, per * 1e6);
             else
                 printf("  %-14s %8.0fns", label, per * 1e9);
-            cell(b > 0 ? b * 1e-9 : -1, per);
-            cell(p > 0 ? p / (double)count : -1, per);
-            cell(r > 0 ? r / (double)count : -1, per);
-            cell(py, per);
+            for (int i = 1; i < 5; i++)
+                cell(b[i], per);
             printf("\n");
+            fflush(stdout);
         }
+    }
     /* What each spent, not how long it waited for a CPU: on a loaded
        machine the time per message mostly tells the scheduler's share. */
     printf("\nCPU time per message, all processes (user + system), best of %d:\n", runs);
@@ -372,18 +392,31 @@ int main(int argc, char **argv)
             char label[32];
             snprintf(label, sizeof label, "%s, %d->%d",
                      si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", shapes[sh][0], shapes[sh][1]);
-            double cm = cpu_m[si][sh];
+            double cm = cpu[si][sh][0];
             if (cm * 1e9 >= 10000)
                 printf("  %-14s %8.1fus", label, cm * 1e6);
             else
                 printf("  %-14s %8.0fns", label, cm * 1e9);
-            cell(cpu_b[si][sh], cm);
+            cell(cpu[si][sh][1], cm);
             printf("\n");
         }
-    printf("\n2->2 per message against 1->1 (<= 1: the second consumer helps):");
-    for (int si = 0; si < 3; si++)
-        printf(" %s %.2fx", si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB", two[si] / one[si]);
-    printf("\nPOSIX mq depth used:");
+    /* The second consumer's help, for mproc and, beside it, for Boost
+       (its own 2->2 against its own 1->1, in the same rounds). */
+    printf("\n2->2 per message against 1->1 (<= 1: the second consumer helps):\n");
+    const char *names[] = { "mproc", "Boost mq" };
+    for (int w = 0; w < 2; w++) {
+        printf("  %-14s", names[w]);
+        for (int si = 0; si < 3; si++) {
+            double one = t[si][0][w], two = t[si][1][w];
+            printf(" %s ", si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB");
+            if (one > 0 && two > 0)
+                printf("%.2fx", two / one);
+            else
+                printf("n/a");
+        }
+        printf("\n");
+    }
+    printf("POSIX mq depth used:");
     for (int si = 0; si < 3; si++)
         printf(" %ld", mq_depth[si]);
     printf(" messages (the others: %ld, %ld, %ld)\n", depth(sizes[0]), depth(sizes[1]),

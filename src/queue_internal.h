@@ -171,6 +171,7 @@ static inline __attribute__((always_inline)) int side_lock(qhdr *h, mproc__qlock
 #define Q_SPLIT 2048
 #define Q_BUSY_OPS 256
 #define Q_POLL 0.05
+#define Q_ROOM_POLL 0.01 /* see THE PUTTERS' HAZARD, the room (queue.c) */
 #define Q_GONE Q_COPIERS /* mproc__q_reclaim() and the like: the record has gone */
 
 /* Whether a message of Q_SPLIT bytes or more goes the split way now, with

@@ -12,6 +12,12 @@ START_TEST(getter_never_sleeps_beside_a_message_threads)
 }
 END_TEST
 
+START_TEST(putter_never_sleeps_beside_room_threads)
+{
+    ck_assert_int_gt(qt_room_run(true), 0);
+}
+END_TEST
+
 START_TEST(producers_by_consumers_threads)
 {
     qt_nxm_case(true, _i);
@@ -28,6 +34,8 @@ void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "queue_wake_threads", 60);
     tcase_add_test(tc, getter_never_sleeps_beside_a_message_threads);
+    tc = mproc_tcase(s, "queue_room_threads", 60);
+    tcase_add_test(tc, putter_never_sleeps_beside_room_threads);
     tc = mproc_tcase(s, "queue_nxm_threads", 60);
     tcase_add_loop_test(tc, producers_by_consumers_threads, 0, QT_NXM_CASES);
     tc = mproc_tcase(s, "queue_split_threads", 60);

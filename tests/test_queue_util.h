@@ -246,6 +246,85 @@ static inline int qt_repro_run(bool threads, int rounds, double seconds)
     return round;
 }
 
+/* ---- a putter beside room ---------------------------------------------------------- */
+
+/* The ring full of size-byte messages; a putter sleeps for room; a getter
+   takes k of them (less than half the ring) and takes no more. The putter
+   must find the room it made: it has QT_ROOM_WAIT seconds, far beyond any
+   scheduling delay, and a putter left asleep until someone else frees half
+   the ring never gets there. */
+#define QT_ROOM_WAIT 3.0
+
+typedef struct {
+    mproc_queue *q;
+    size_t size;
+    _Atomic int tid;
+} qt_room;
+
+static int qt_room_putter(void *arg)
+{
+    qt_room *r = arg;
+    atomic_store(&r->tid, (int)syscall(SYS_gettid));
+    uint64_t *m = malloc(r->size);
+    qt_fill(m, r->size, 2, 0);
+    int rc = mproc_queue_put(r->q, m, r->size, QT_ROOM_WAIT);
+    free(m);
+    return rc == 0 ? QT_OK : rc == -ETIMEDOUT ? QT_PUT_STUCK : QT_ERROR;
+}
+
+/* Sizes 64 B, 1000 B and 4 KiB in rings of 4 KiB to 64 KiB, one get or a
+   few; the rounds run. */
+static inline int qt_room_run(bool threads)
+{
+    static const size_t sizes[] = { 64, 1000, 4096 };
+    static const size_t rings[] = { 4096, 16384, 65536 };
+    qt_room *r = qt_shared(sizeof *r);
+    int round = 0;
+    for (int si = 0; si < 3; si++)
+        for (int ri = si == 2; ri < 3; ri++) {
+            r->size = sizes[si];
+            mproc_queue_opts o = { .bytes = rings[ri] };
+            ASSERT_OK(mproc_queue_new(&r->q, &o));
+            uint64_t *m = malloc(r->size);
+            long held = 0;
+            for (;; held++) {
+                qt_fill(m, r->size, 1, (uint32_t)held);
+                int rc = mproc_queue_put(r->q, m, r->size, 0);
+                if (rc == -ETIMEDOUT)
+                    break;
+                ASSERT_OK(rc);
+            }
+            ck_assert_int_ge(held, 3);
+            atomic_store(&r->tid, 0);
+            qt_crew c = { .threads = threads };
+            qt_start(&c, qt_room_putter, r);
+            while (atomic_load(&r->tid) == 0)
+                qt_sleep_us(20);
+            ck_assert(qt_wait_asleep(atomic_load(&r->tid)));
+            /* One message, or as many as stay below half the ring. */
+            long k = round % 2 ? 1 : (held - 1) / 2;
+            for (long i = 0; i < k; i++) {
+                size_t len;
+                uint32_t id, seq;
+                ASSERT_OK(mproc_queue_get(r->q, m, r->size, &len, QT_DEADLINE));
+                ck_assert(qt_check(m, len, r->size, &id, &seq));
+                ck_assert_uint_eq(seq, (uint32_t)i);
+            }
+            int rcs[1];
+            qt_finish(&c, rcs);
+            ck_assert_msg(rcs[0] == QT_OK,
+                          "%zu B messages, %zu B ring, %ld of %ld taken: the putter ended %d "
+                          "(6: asleep beside room until its deadline)",
+                          r->size, rings[ri], k, held, rcs[0]);
+            ck_assert_int_eq(mproc_queue_qsize(r->q), held - k + 1);
+            free(m);
+            mproc_queue_free(r->q);
+            round++;
+        }
+    munmap(r, sizeof *r);
+    return round;
+}
+
 /* ---- N producers x M consumers ------------------------------------------------------ */
 
 typedef struct {

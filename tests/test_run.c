@@ -5,6 +5,8 @@
  * and against GNU parallel where it is installed. */
 #include "test_run_util.h"
 
+#include <sched.h>
+
 #define OUT_EQ(r, want) ck_assert_str_eq((r).out, (want))
 
 /* ---- inputs ---------------------------------------------------------------- */
@@ -438,6 +440,40 @@ START_TEST(without_shell_same_pwd)
 }
 END_TEST
 
+/* While the jobs fill the CPUs, mproc is held to one CPU at a time; each
+   job, direct or by the shell, still gets every CPU mproc was given. */
+START_TEST(jobs_get_every_cpu)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    ck_assert_ptr_nonnull(f);
+    char line[4096], want[4096] = "";
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Cpus_allowed_list:", 18))
+            snprintf(want, sizeof want, "%s", line);
+    fclose(f);
+    ck_assert_str_ne(want, "");
+    char jobs[16];
+    cpu_set_t set;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    snprintf(jobs, sizeof jobs, "%d", CPU_COUNT(&set));
+    const char *cmds[] = { "grep", "sh" };
+    for (size_t k = 0; k < 2; k++) {
+        tool_result r = k == 0 ? TOOL("run", "-j", jobs, "grep", "-h", "^Cpus_allowed_list:",
+                                      "/proc/self/status", "{}", ":::", "/dev/null",
+                                      "/dev/null", "/dev/null", "/dev/null", "/dev/null", NULL)
+                               : TOOL("run", "-j", jobs,
+                                      "grep -h ^Cpus_allowed_list: /proc/self/status {}", ":::",
+                                      "/dev/null", "/dev/null", "/dev/null", "/dev/null",
+                                      "/dev/null", NULL);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(r.outlen, 5 * strlen(want));
+        for (const char *p = r.out; *p; p += strlen(want))
+            ck_assert_msg(!strncmp(p, want, strlen(want)), "%s: %s, not %s", cmds[k], r.out, want);
+        tr_free(&r);
+    }
+}
+END_TEST
+
 START_TEST(closed_stdin_is_empty)
 {
     /* GNU parallel reads a closed stdin as empty: no job, status 0. */
@@ -623,6 +659,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, without_shell_same_result);
     tcase_add_test(tc, without_shell_same_pwd);
     tcase_add_test(tc, closed_stdin_is_empty);
+    tcase_add_test(tc, jobs_get_every_cpu);
     tc = mproc_tcase(s, "status", 60);
     tcase_add_test(tc, exit_status_counts_failures);
     tcase_add_test(tc, jobs_zero_runs_all_at_once);

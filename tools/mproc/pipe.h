@@ -52,6 +52,7 @@ typedef struct pipe_feed {
     bool draining;           /* --fifo: all sent, not yet all read */
     bool gone;               /* its job is finished for good */
     bool pumped;             /* the pump (pipepump.c) holds wfd */
+    int pipesz;              /* the pipe's size, as F_SETPIPE_SZ answered */
     char *tmp;               /* --cat, --fifo: the name {} stands for */
 } pipe_feed;
 
@@ -210,9 +211,11 @@ ssize_t pipe_range_splice(pipe_range *r, int wfd);
 
 /* ---- the pump (pipepump.c) */
 
-/* Hand the rest of job seq's range to the pump, with its pipe's write end
-   wfd (the pump's now). false: no pump, the caller feeds. */
-bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, const pipe_range *r);
+/* Hand job seq's range (what is left of it) to the pump, with its pipe's
+   write end wfd (the pump's now) and the pipe's size (bytes, <= 0 when
+   unknown), which fills the pipe at once, then as the job reads. false:
+   no pump, the caller feeds. */
+bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int pipesz, const pipe_range *r);
 
 /* Take job seq back from the pump: the write end (-1 once the pump
    closed it at the end or on an error), how much went, whether the pipe

@@ -276,8 +276,9 @@ static int open_pipe(pipe_feed *f, int *rd)
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
-    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) < 0 ||
-        (f->rfd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) < 0) {
+    /* The write end needs no O_NONBLOCK: every write to it is a splice or
+       vmsplice with SPLICE_F_NONBLOCK. */
+    if ((f->rfd = fcntl(fds[0], F_DUPFD_CLOEXEC, 0)) < 0) {
         int err = -errno;
         close(fds[0]);
         close(fds[1]);
@@ -287,7 +288,9 @@ static int open_pipe(pipe_feed *f, int *rd)
        it from failing once the job is gone: whether the job left too much
        unread is judged at its end (pipe_job_broken), as GNU's writer would
        have found it with its smaller pipe. */
-    (void)fcntl(fds[1], F_SETPIPE_SZ, JOB_PIPE_SIZE);
+    f->pipesz = fcntl(fds[1], F_SETPIPE_SZ, JOB_PIPE_SIZE);
+    if (f->pipesz < 0)
+        f->pipesz = fcntl(fds[1], F_GETPIPE_SZ);
     f->wfd = fds[1];
     *rd = fds[0];
     return 0;
@@ -309,17 +312,18 @@ static void unpump(pipe_in *p, size_t seq, pipe_feed *f)
     }
 }
 
-/* What is left of a file's range, once its pipe is full: the pump's
-   (unless the blocks go to the jobs in turn, or through files). */
-static void pump_rest(pipe_in *p, size_t seq, pipe_feed *f)
+/* A file's range, all of it, to the pump (unless the blocks go to the
+   jobs in turn, or through files); false when it stays with the loop. */
+static bool pump_all(pipe_in *p, size_t seq, pipe_feed *f)
 {
     if (p->rr || p->cat || p->fifo || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
-        return;
+        return false;
     pipe_range r = range_of(p, f);
-    if (pipe_pump_add(p, seq, f->wfd, &r)) {
-        f->wfd = -1;
-        f->pumped = true;
-    }
+    if (!pipe_pump_add(p, seq, f->wfd, f->pipesz, &r))
+        return false;
+    f->wfd = -1;
+    f->pumped = true;
+    return true;
 }
 
 int pipe_job_stdin(pipe_in *p, size_t seq)
@@ -351,8 +355,10 @@ int pipe_job_stdin(pipe_in *p, size_t seq)
         close_fd(&rd);
         return err;
     }
-    pipe_job_feed(p, seq);
-    pump_rest(p, seq, f);
+    /* A file's range goes to the pump whole, whose first fill comes while
+       the job starts; anything else is fed here, first, then by the loop. */
+    if (!pump_all(p, seq, f))
+        pipe_job_feed(p, seq);
     return rd;
 }
 

@@ -109,6 +109,40 @@ void job_exec_free(job_exec *x)
     tbuf_free(&x->wrapped);
 }
 
+/* Whether we are to be held to a CPU (spawncpu.c): while the jobs may
+   fill every CPU we have, one job to each. */
+static bool holding(const run *r)
+{
+    return r->follow && r->nslots == r->cpus.n;
+}
+
+/* The slot of the oldest running job but the one in slot except, which
+   most likely ends first; except when none other runs. */
+static long oldest_job(const run *r, long except)
+{
+    long oldest = -1;
+    for (long i = 0; i < r->slot_cap; i++) {
+        const slot *s = &r->slots[i];
+        if (s->busy && i != except &&
+            (oldest < 0 || s->start_mono < r->slots[oldest].start_mono))
+            oldest = i;
+    }
+    return oldest >= 0 ? oldest : except;
+}
+
+/* Before we wait: held to the CPU of the oldest job, so that its exit
+   wakes us on the CPU it frees. */
+static void hold_for_wait(run *r)
+{
+    if (!holding(r)) {
+        spawn_cpus_release(&r->cpus);
+        return;
+    }
+    long oldest = oldest_job(r, -1);
+    if (oldest >= 0)
+        spawn_cpus_hold(&r->cpus, oldest);
+}
+
 /* From this length on, a plain line's job is started without waiting
    for its exec. */
 #define DETACH_LINE 16384
@@ -127,7 +161,11 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
     spawn_plan plan = { .fd0 = in_r, .fd1 = out_w, .fd2 = err_w,
                         .mask = &r->orig_mask, .reset_sigpipe = r->reset_pipe,
                         .envp = jobenv_set(&r->env, s->seq, (int)si + 1),
-                        .alt_path = r->shell, .alt_argv = x.sh_argv };
+                        .alt_path = r->shell, .alt_argv = x.sh_argv, .cpus = &r->cpus };
+    if (holding(r)) {
+        spawn_cpus_hold(&r->cpus, si); /* the child is created where it is to run */
+        spawn_cpus_wait_on(&r->cpus, oldest_job(r, si));
+    }
     int err;
     if (x.plain) {
         /* Words by the thousand (-X, -m) take the kernel milliseconds to
@@ -138,6 +176,7 @@ static int do_spawn(run *r, slot *s, long si, int in_r, int out_w, int err_w, pi
         plan.alt_path = NULL;
         err = spawn_job(&plan, r->shell, x.sh_argv, pid, pidfd);
     }
+    spawn_cpus_waited(&r->cpus);
     job_exec_free(&x);
     return err;
 }
@@ -752,6 +791,7 @@ int loop(run *r)
 {
     size_t cap = 0;
     spawn_prefer_latency();
+    r->follow = spawn_cpus_init(&r->cpus) == 0 && !r->o.pipe.on && !r->mpi;
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
@@ -786,6 +826,7 @@ int loop(run *r)
                 r->pidx[n++] = (size_t)i;
             }
         }
+        hold_for_wait(r);
         int ready = poll(r->pfd, n, poll_timeout(r));
         if (ready < 0) {
             if (errno == EINTR)
@@ -838,5 +879,6 @@ int loop(run *r)
         if (err >= 0 && r->hold_until <= now_mono())
             err = fill_slots(r);
     }
+    spawn_cpus_free(&r->cpus);
     return err;
 }

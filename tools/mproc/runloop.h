@@ -8,6 +8,7 @@
 
 #include "repl.h"
 #include "run.h"
+#include "spawn.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +126,8 @@ typedef struct run {
     size_t *pidx;       /* pollfd -> slot */
 
     struct mpirun *mpi; /* --mpi over several ranks (mpirun.c), else NULL */
+    spawn_cpus cpus;    /* our CPUs, when we may be held to one (spawncpu.c) */
+    bool follow;        /* we may be: not with --pipe's threads or --mpi */
 } run;
 
 

@@ -94,6 +94,7 @@ typedef struct child_args {
     const spawn_plan *plan;
     const char *path;
     char *const *argv;
+    bool parent_waits;  /* suspended until our exec (CLONE_VFORK) */
     volatile int err;
 } child_args;
 
@@ -125,6 +126,13 @@ static int child_main(void *arg)
         goto fail;
     if (place(p->fd0, 0) < 0 || place(p->fd1, 1) < 0 || place(p->fd2, 2) < 0)
         goto fail;
+    /* Every CPU we were given, not the one we are held to (spawncpu.c);
+       should that set have lost all its CPUs since, the job keeps ours. */
+    if (p->cpus && p->cpus->pinned >= 0)
+        (void)sched_setaffinity(0, p->cpus->size, p->cpus->orig);
+    /* Asleep until our exec, the parent moves for free (spawn_cpus_wait_on). */
+    if (a->parent_waits && p->cpus && p->cpus->wait_cpu >= 0)
+        (void)sched_setaffinity(p->cpus->self, p->cpus->size, p->cpus->wait);
     if (sigprocmask(SIG_SETMASK, p->mask, NULL) < 0)
         goto fail;
     char *const *envp = p->envp ? p->envp : environ;
@@ -153,6 +161,7 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
         if (c < 0) /* no memory for a copy, or no CLONE_PIDFD: share ours */
             fd = -1;
     }
+    a.parent_waits = true;
     if (c < 0)
         c = clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &fd);
     if (c < 0 && errno == EINVAL) {

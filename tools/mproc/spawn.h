@@ -7,9 +7,23 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+/* The CPUs we may run on, and the one we are held to (spawncpu.c). */
+typedef struct spawn_cpus {
+    cpu_set_t *orig;        /* our affinity as we were started: every job's */
+    cpu_set_t *one;         /* scratch: one CPU */
+    size_t size;            /* of both sets */
+    int *list, n;           /* orig's CPUs, in order */
+    int pinned;             /* the CPU we are held to, or -1 */
+    cpu_set_t *wait;        /* the CPU to wait on, which the next child holds us to */
+    int wait_cpu;           /* that CPU, or -1: the child leaves our CPUs alone */
+    pid_t self;
+} spawn_cpus;
 
 /* What the child does between the clone and the exec. */
 typedef struct spawn_plan {
@@ -20,6 +34,7 @@ typedef struct spawn_plan {
     const char *alt_path;   /* executed instead when path cannot be (or is NULL) */
     char *const *alt_argv;
     bool detach;            /* a long argument list: do not wait while the exec copies it */
+    const spawn_cpus *cpus; /* when it holds us to one CPU, the child gets orig back; or NULL */
 } spawn_plan;
 
 /*
@@ -41,6 +56,9 @@ typedef struct spawn_plan {
  * (-X's ten thousand words take it milliseconds) while we serve the other
  * jobs. Its exec errors then stay in the child, which exits 127 when even
  * alt_path could not be executed.
+ *
+ * While plan->cpus holds us to one CPU, the child gets plan->cpus->orig
+ * back before its exec, so no job inherits our hold.
  *
  * Under AddressSanitizer or ThreadSanitizer, whose runtimes must see every
  * new process, glibc's posix_spawn runs the same plan instead.
@@ -66,6 +84,34 @@ int spawn_job(const spawn_plan *plan, const char *path, char *const argv[], pid_
  * where the kernel refuses.
  */
 void spawn_prefer_latency(void);
+
+/*
+ * spawn_cpus_init - learn our CPUs (sched_getaffinity), so that we may be
+ * held to one of them while the jobs fill them all and a job's exit wakes
+ * us on the CPU it frees (spawncpu.c says why).
+ *
+ * Returns 0; or -ENOTSUP with one CPU or under the sanitizers (whose
+ * posix_spawn could not give the jobs their CPUs back), or another -errno:
+ * then c holds nothing and the other calls do nothing.
+ */
+int spawn_cpus_init(spawn_cpus *c);
+
+/* Hold us to the CPU of slot (0-based): the slot-th of ours, round. No
+   system call when we are held there already. */
+void spawn_cpus_hold(spawn_cpus *c, long slot);
+
+/* The next child, before its exec, holds us to slot's CPU while we wait
+   for that exec (spawn_job), so that its exec wakes us there instead of
+   beside it, where we would only preempt it before moving. Then
+   spawn_cpus_waited, after spawn_job. */
+void spawn_cpus_wait_on(spawn_cpus *c, long slot);
+void spawn_cpus_waited(spawn_cpus *c);
+
+/* Let us run on all of ours again. */
+void spawn_cpus_release(spawn_cpus *c);
+
+/* Release, and free what init took. */
+void spawn_cpus_free(spawn_cpus *c);
 
 /* The full path of the program a command word names, searched in PATH as
    execvp would; NULL when none. The result is cached for the next call with

@@ -13,6 +13,7 @@
  *   perl.c    the perl coprocess for {= perl =} expressions
  *   out.c     grouped, line-buffered and tagged output; the progress bar
  *   spawn.c   starting a job: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)
+ *   spawncpu.c  on which CPU the runner waits and starts jobs
  *   tree.c    `mproc tree`
  *   sem.c     `mproc sem`, `sem`, `mproc run --semaphore`
  *   tbuf.c    a growable byte buffer and EINTR-safe writes
