@@ -8,7 +8,7 @@
  *   one_us    microseconds per task, one at a time
  *   map       items per second, map of 100,000 8-byte items, chunksize 1000
  *   echo_gbs  GB/s each way, 1 MiB echoes, two in flight per rank: the
- *             best of ECHO_ROUNDS rounds, as the raw farm measures it
+ *             best of BENCH_ECHO_ROUNDS rounds, as the raw farm measures it
  *   echo_first_gbs  the same, its first round alone
  * The first round of echoes also pays for what the first large tasks set
  * up (the arena extents they land in, MPI's large-message paths) and
@@ -26,7 +26,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ECHO_ROUNDS 5
 
 static int empty(const void *arg, size_t len, mproc_out *out)
 {
@@ -127,17 +126,12 @@ int main(int argc, char **argv)
     char *buf = malloc(len);
     memset(buf, 7, len);
     n = (int)(300 * scale);
-    double best = 0, first = 0;
-    for (int round = 0; round < ECHO_ROUNDS; round++) {
+    bench_rounds echo_gbs = { 0 };
+    for (int round = 0; round < BENCH_ECHO_ROUNDS; round++) {
         t = pipelined(pool, echo, buf, len, n, 2 * (ranks - 1 > 0 ? ranks - 1 : 1));
-        double gbs = (double)n * len / t / 1e9;
-        if (round == 0)
-            first = gbs;
-        if (gbs > best)
-            best = gbs;
+        bench_round(&echo_gbs, (double)n * len / t / 1e9);
     }
-    printf("echo_gbs %.2f\n", best);
-    printf("echo_first_gbs %.2f\n", first);
+    bench_rounds_print(&echo_gbs, "echo_gbs", "echo_first_gbs");
     free(buf);
     mproc_pool_free(pool);
     return 0;

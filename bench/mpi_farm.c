@@ -7,9 +7,11 @@
  *   one_us    microseconds per task, one at a time
  *   map       items per second: 100,000 8-byte items in chunks of 1000
  *   echo_gbs  GB/s each way, 1 MiB echoes, two in flight per worker: the
- *             best of ECHO_ROUNDS rounds, as bench/mpi.c measures it
+ *             best of BENCH_ECHO_ROUNDS rounds, as bench/mpi.c measures it
  *   echo_first_gbs  the same, its first round alone
  */
+#include "bench.h"
+
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,7 +20,6 @@
 
 enum { TAG_EMPTY = 1, TAG_SQUARE, TAG_ECHO, TAG_STOP };
 
-#define ECHO_ROUNDS 5
 
 static void worker(void)
 {
@@ -92,16 +93,11 @@ int main(int argc, char **argv)
     int reps = scale < 1 ? 1 : (int)(5 * scale);
     printf("map %.0f\n", 100000.0 * reps / farm(size, TAG_SQUARE, task, 8000, reply, 100 * reps, 2));
     n = (int)(300 * scale);
-    double best = 0, first = 0;
-    for (int round = 0; round < ECHO_ROUNDS; round++) {
-        double gbs = (double)n * (1 << 20) / farm(size, TAG_ECHO, task, 1 << 20, reply, n, 2) / 1e9;
-        if (round == 0)
-            first = gbs;
-        if (gbs > best)
-            best = gbs;
-    }
-    printf("echo_gbs %.2f\n", best);
-    printf("echo_first_gbs %.2f\n", first);
+    bench_rounds echo_gbs = { 0 };
+    for (int round = 0; round < BENCH_ECHO_ROUNDS; round++)
+        bench_round(&echo_gbs,
+                    (double)n * (1 << 20) / farm(size, TAG_ECHO, task, 1 << 20, reply, n, 2) / 1e9);
+    bench_rounds_print(&echo_gbs, "echo_gbs", "echo_first_gbs");
     for (int w = 1; w < size; w++)
         MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
     free(task);
