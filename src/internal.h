@@ -71,8 +71,9 @@ ssize_t mproc__read_file(const char *path, char *buf, size_t size);
 /* Room for at least need elements of elem bytes in the growing array whose
    pointer is at *(T **)vec and whose capacity is *cap: the capacity doubles
    from first (or from *cap), so that n pushes cost O(n) copying. 0, or
-   -ENOMEM with the array and *cap unchanged. */
-int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first);
+   -ENOMEM with the array and *cap unchanged. Exported from the shared
+   library for libmproc-mpi's arrays too (not part of the API). */
+__attribute__((visibility("default"))) int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* ---- futexes (futex.c) ------------------------------------------------------- */
 

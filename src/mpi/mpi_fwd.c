@@ -161,14 +161,8 @@ static int pack(fwd *f, int r, uint64_t pos)
         if (map)
             mproc__arena_done(f->sh, map, s->arg_off, len);
     } else if (err == 0) {
-        if (rs->nbigs == rs->capbigs) {
-            size_t cap = rs->capbigs ? rs->capbigs * 2 : 8;
-            bigarg *v = realloc(rs->bigs, cap * sizeof *v);
-            if (!v)
-                return -ENOMEM;
-            rs->bigs = v;
-            rs->capbigs = cap;
-        }
+        if (mproc__grow(&rs->bigs, &rs->capbigs, rs->nbigs + 1, sizeof *rs->bigs, 8) < 0)
+            return -ENOMEM;
         rs->bigs[rs->nbigs++] = (bigarg){ .f = f, .map = map, .off = s->arg_off, .len = len };
     }
     rs->inflight++;

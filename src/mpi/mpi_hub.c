@@ -46,18 +46,12 @@ typedef struct hub {
 
 static int grow(hub *h)
 {
-    if (h->npend < h->cap)
-        return 0;
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    pend *p = realloc(h->pend, cap * sizeof *p);
-    if (!p)
+    /* Two arrays of one capacity: it grows once both have. */
+    size_t cap_pend = h->cap, cap_rs = h->cap;
+    if (mproc__grow(&h->pend, &cap_pend, h->npend + 1, sizeof *h->pend, 64) < 0 ||
+        mproc__grow(&h->rs, &cap_rs, h->npend + 1, sizeof *h->rs, 64) < 0)
         return -ENOMEM;
-    h->pend = p;
-    mproc_result **rs = realloc(h->rs, cap * sizeof *rs);
-    if (!rs)
-        return -ENOMEM;
-    h->rs = rs;
-    h->cap = cap;
+    h->cap = cap_rs;
     return 0;
 }
 
@@ -84,14 +78,8 @@ static int put_outcome(hub *h, uint64_t id, mproc_result *r, int code)
         mproc_result_free(r);
         return err;
     }
-    if (err == 0 && h->nbig == h->capbig) {
-        size_t cap = h->capbig ? h->capbig * 2 : 16;
-        mproc_result **v = realloc(h->big, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        h->big = v;
-        h->capbig = cap;
-    }
+    if (err == 0 && mproc__grow(&h->big, &h->capbig, h->nbig + 1, sizeof *h->big, 16) < 0)
+        return -ENOMEM;
     if (err == 0)
         h->big[h->nbig++] = r;
     return err;

@@ -86,15 +86,9 @@ static int obj_cb(struct dl_phdr_info *info, size_t size, void *data)
     if (!build_id(info, &o))
         code_hash(info, &o);
     mproc__objtab *t = a->t;
-    if (t->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        mproc__obj *v = realloc(t->v, cap * sizeof *v);
-        if (!v) {
-            a->err = -ENOMEM;
-            return 1;
-        }
-        t->v = v;
-        a->cap = cap;
+    if (mproc__grow(&t->v, &a->cap, t->n + 1, sizeof *t->v, 16) < 0) {
+        a->err = -ENOMEM;
+        return 1;
     }
     t->v[t->n++] = o;
     return 0;

@@ -41,14 +41,8 @@ size_t mproc__mpi_split_env(void)
 int mproc__wire_isend(mproc__wire *w, int dest, int tag, const void *buf, size_t len,
                       mproc__sent_fn done, void *arg)
 {
-    if (w->nops == w->capops) {
-        size_t cap = w->capops ? w->capops * 2 : 16;
-        mproc__sendop *v = realloc(w->ops, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        w->ops = v;
-        w->capops = cap;
-    }
+    if (mproc__grow(&w->ops, &w->capops, w->nops + 1, sizeof *w->ops, 16) < 0)
+        return -ENOMEM;
     size_t pieces = len ? (len - 1) / w->split + 1 : 1;
     if (pieces > INT_MAX)
         return -EMSGSIZE;
@@ -126,16 +120,8 @@ void mproc__wire_free(mproc__wire *w)
 
 int mproc__buf_put(mproc__buf *b, const void *data, size_t len)
 {
-    if (len > b->cap - b->len) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < len)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (len > SIZE_MAX - b->len || mproc__grow(&b->p, &b->cap, b->len + len, 1, 4096) < 0)
+        return -ENOMEM;
     if (len && data)
         memcpy(b->p + b->len, data, len);
     b->len += len;
