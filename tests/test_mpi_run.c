@@ -495,6 +495,76 @@ START_TEST(slots_of_every_rank)
 }
 END_TEST
 
+/* Whether every space-separated word of a is one of b's. */
+static bool words_within(const char *a, const char *b)
+{
+    char *copy = strdup(a), *save;
+    bool all = true;
+    for (char *w = strtok_r(copy, " ", &save); w && all; w = strtok_r(NULL, " ", &save)) {
+        size_t n = strlen(w);
+        const char *p = b;
+        all = false;
+        while (!all && (p = strstr(p, w))) {
+            all = (p == b || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0');
+            p += n;
+        }
+    }
+    free(copy);
+    return all;
+}
+
+/* A job on any rank, rank 0's own included, inherits no descriptor a local
+   job would not (Open MPI's sockets to its launcher stay with rank 0), and
+   sees the same variables on every rank: the rank's environment with the
+   job's PARALLEL_*, nothing taken out or added by the path it came by. */
+START_TEST(jobs_see_what_local_jobs_see)
+{
+    begin();
+    const char *cmd = "printf '%s|%s|%s\\n' \"${OMPI_COMM_WORLD_RANK:-local}\" "
+                      "\"$(ls /proc/self/fd | sort -n | paste -sd' ')\" "
+                      "\"$(awk 'BEGIN { for (k in ENVIRON) if (k !~ /^(PARALLEL_|AWKPATH|AWKLIBPATH)/) print k }' "
+                      "| sort | paste -sd' ')\"; : {}";
+    tool_result l = run_local((char *[]){ "-j1", (char *)cmd, ":::", "1", NULL });
+    ck_assert_int_eq(l.status, 0);
+    char *lfds = strchr(l.out, '|');
+    ck_assert_ptr_nonnull(lfds);
+    lfds = strdup(lfds + 1);
+    char *lnames = strchr(lfds, '|');
+    ck_assert_ptr_nonnull(lnames);
+    *lnames++ = '\0';
+    lnames[strcspn(lnames, "\n")] = '\0';
+    tool_result m = run_mpi(3, (char *[]){ "-j1", (char *)cmd, ":::", "1", "2", "3", "4", "5",
+                                           "6", "7", "8", "9", "10", "11", "12", NULL });
+    ck_assert_msg(m.status == 0, "--mpi: exit %d:\n%s", m.status, m.err);
+    char *save, *names0 = NULL;
+    bool rank0 = false, other = false;
+    for (char *line = strtok_r(m.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *fds = strchr(line, '|'), *names = fds ? strchr(fds + 1, '|') : NULL;
+        ck_assert_msg(names, "unexpected line: %s", line);
+        *fds++ = '\0';
+        *names++ = '\0';
+        rank0 |= strcmp(line, "0") == 0;
+        other |= strcmp(line, "0") != 0;
+        ck_assert_msg(words_within(fds, lfds),
+                      "a job on rank %s has descriptors %s, a local one only %s", line, fds, lfds);
+        ck_assert_msg(words_within(lnames, names),
+                      "a job on rank %s lacks some of the local job's variables %s: %s", line,
+                      lnames, names);
+        if (!names0)
+            names0 = strdup(names);
+        ck_assert_msg(strcmp(names0, names) == 0,
+                      "a job on rank %s sees the variables %s, another job %s", line, names,
+                      names0);
+    }
+    ck_assert_msg(rank0 && other, "expected jobs on rank 0 and on the others:\n%s", m.out);
+    free(names0);
+    free(lfds);
+    tr_free(&l);
+    tr_free(&m);
+    no_leftovers();
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "output", 240);
@@ -503,6 +573,7 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, exit_statuses);
     tcase_add_test(tc, joblog_with_host);
     tcase_add_test(tc, slots_of_every_rank);
+    tcase_add_test(tc, jobs_see_what_local_jobs_see);
     tc = mproc_tcase(s, "control", 240);
     tcase_add_test(tc, halt);
     tcase_add_test(tc, timeout_on_the_rank);

@@ -19,6 +19,13 @@
  * job's rank, with --termseq. Ending every job now (--halt now, an
  * interrupt) stops the farm, whose workers take their jobs with them.
  *
+ * A job sees the descriptors a local one does: those we were started with
+ * (0-2 and whatever else our parent left open, as GNU parallel passes
+ * them on). Open MPI's start on rank 0 opens sockets (to its launcher)
+ * without close-on-exec, which rank 0's own jobs would inherit and keep
+ * open; they are made close-on-exec once MPI has started (the other ranks'
+ * jobs come from workers forked before MPI starts).
+ *
  * Outside an MPI job, or in a world of one rank, --mpi runs locally.
  */
 #include "runloop.h"
@@ -28,8 +35,10 @@
 #include "mproc.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -56,7 +65,57 @@ struct mpirun {
     char host[256];     /* rank 0's */
     tbuf job;           /* a job's bytes, reused */
     jobguard guard;     /* rank 0's own jobs go with rank 0 */
+    int *inherited;     /* the descriptors past 2 we were started with, open across exec */
+    size_t ninherited;
 };
+
+/* The descriptors past 2 open across exec (no FD_CLOEXEC), ascending,
+   into a new array; 0, or -errno. */
+static int exec_fds(int **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    DIR *d = opendir("/proc/self/fd"); /* close-on-exec */
+    if (!d)
+        return -errno;
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd <= 2 || fd == dirfd(d))
+            continue;
+        int fl = fcntl((int)fd, F_GETFD);
+        if (fl < 0 || (fl & FD_CLOEXEC))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, cap * sizeof **out);
+        }
+        size_t k = (*n)++;
+        for (; k > 0 && (*out)[k - 1] > fd; k--)
+            (*out)[k] = (*out)[k - 1];
+        (*out)[k] = (int)fd;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Every descriptor open across exec that we were not started with (MPI's)
+   made close-on-exec, so that no job inherits it. */
+static void cloexec_since(const struct mpirun *m)
+{
+    int *now;
+    size_t n;
+    if (exec_fds(&now, &n) < 0)
+        return; /* no /proc: the jobs inherit them, as they would anyway */
+    for (size_t i = 0, k = 0; i < n; i++) {
+        while (k < m->ninherited && m->inherited[k] < now[i])
+            k++;
+        if (k == m->ninherited || m->inherited[k] != now[i])
+            (void)fcntl(now[i], F_SETFD, FD_CLOEXEC);
+    }
+    free(now);
+}
 
 /* The module for the launcher of this process: Open MPI's sets OMPI_* (and
    PMIX_RANK under srun), MPICH's Hydra PMI_RANK; with neither any module
@@ -130,8 +189,14 @@ int mpi_enter(run *r, int *rc)
         *rc = run_usage_error("--mpi with -j FILE is not supported by mproc");
         return -1;
     }
+    /* Before anything of MPI is loaded. */
+    int *inherited;
+    size_t ninherited;
+    (void)exec_fds(&inherited, &ninherited);
     const char *want;
     const mpifarm_api *api = load_module(&want);
+    if (!api || api->size() <= 1 || api->rank() != 0)
+        free(inherited);
     if (!api) {
         *rc = run_usage_error("--mpi: this mproc was built without libmproc-mpi for %s", want);
         return -1;
@@ -152,6 +217,8 @@ int mpi_enter(run *r, int *rc)
     memset(r->mpi, 0, sizeof *r->mpi);
     r->mpi->guard.fd = -1;
     r->mpi->api = api;
+    r->mpi->inherited = inherited;
+    r->mpi->ninherited = ninherited;
     gethostname(r->mpi->host, sizeof r->mpi->host - 1);
     return 0;
 }
@@ -169,6 +236,7 @@ int mpi_begin(run *r, long *nslots, int *rc)
         (void)jobguard_start(&m->guard, (size_t)*nslots);
     int err = m->api->start(&m->farm, &remote);
     m->started = true;
+    cloexec_since(m);
     if (err < 0) {
         m->farm = NULL;
         fprintf(stderr, "mproc run: --mpi: %s\n", mproc_strerror(err));
@@ -369,6 +437,7 @@ void mpi_end(run *r)
     for (long i = 0; m->hosts && i < m->nslots; i++)
         free(m->hosts[i]);
     free(m->hosts);
+    free(m->inherited);
     tbuf_free(&m->job);
     free(m);
     r->mpi = NULL;
