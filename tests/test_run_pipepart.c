@@ -325,30 +325,15 @@ static void own_cpus(char *buf, size_t n)
     ck_assert_str_ne(buf, "");
 }
 
-/* With a job per CPU the runner waits held to one CPU (spawncpu.c), also
-   when the pump feeds every job: the jobs and the pump's threads keep all
-   of ours. Each job prints its own CPUs, then those of each of the
-   runner's threads (its main thread is named mproc, the pump's lanes
-   mproc-pump). */
-START_TEST(part_holds_the_runner_only)
+/* Check the CPUs that each job of r printed (part_holds_the_runner_only):
+   njobs jobs, each with every one of ours (want), the runner's main thread
+   held to one, the pump's lanes with every one. */
+static void check_held(tool_result *r, const char *want, int ncpu, int njobs)
 {
-    char dir[64], want[4096], jobs[16];
-    tmpdir_make(dir, sizeof dir);
-    char *f = seq_file(dir, "f", 3000, NULL); /* 13.9 kB: 14 blocks */
-    own_cpus(want, sizeof want);
-    cpu_set_t set;
-    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
-    int ncpu = CPU_COUNT(&set);
-    snprintf(jobs, sizeof jobs, "%d", ncpu);
-    tool_result r = TOOL("run", "--pipe-part", "-a", f, "--block", "1k", "-j", jobs,
-                         "cat >/dev/null; grep -h ^Cpus_allowed_list: /proc/self/status; "
-                         "for t in /proc/$PPID/task/*; do "
-                         "echo \"$(cat $t/comm) $(grep ^Cpus_allowed_list: $t/status)\"; done",
-                         NULL);
-    ck_assert_int_eq(r.status, 0);
+    ck_assert_int_eq(r->status, 0);
     size_t wlen = strlen(want) - 1; /* no newline */
     int njob = 0, nrunner = 0, npump = 0;
-    for (char *save, *l = strtok_r(r.out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    for (char *save, *l = strtok_r(r->out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         if (!strncmp(l, "Cpus_allowed_list:", 18)) {
             ck_assert_msg(strlen(l) == wlen && !strncmp(l, want, wlen), "job: %s", l);
             njob++;
@@ -372,9 +357,42 @@ START_TEST(part_holds_the_runner_only)
             ck_abort_msg("unexpected line: %s", l);
         }
     }
-    ck_assert_int_eq(njob, 14);
-    ck_assert_int_eq(nrunner, 14);
-    ck_assert_int_ge(npump, 14);
+    ck_assert_int_eq(njob, njobs);
+    ck_assert_int_eq(nrunner, njobs);
+    ck_assert_int_ge(npump, njobs);
+}
+
+/* Each job prints its own CPUs, then those of each of the runner's
+   threads (its main thread is named mproc, the pump's lanes mproc-pump). */
+#define PRINT_CPUS                                                                  \
+    "cat >/dev/null; grep -h ^Cpus_allowed_list: /proc/self/status; "              \
+    "for t in /proc/$PPID/task/*; do "                                              \
+    "echo \"$(cat $t/comm) $(grep ^Cpus_allowed_list: $t/status)\"; done"
+
+/* With a job per CPU the runner waits held to one CPU (spawncpu.c), also
+   when the pump feeds every job (--pipe-part, --pipe over a regular
+   file): the jobs and the pump's threads keep all of ours. */
+START_TEST(part_holds_the_runner_only)
+{
+    char dir[64], want[4096], jobs[16];
+    tmpdir_make(dir, sizeof dir);
+    char *f = seq_file(dir, "f", 3000, NULL); /* 13.9 kB: 14 blocks */
+    own_cpus(want, sizeof want);
+    cpu_set_t set;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int ncpu = CPU_COUNT(&set);
+    snprintf(jobs, sizeof jobs, "%d", ncpu);
+    tool_result r = TOOL("run", "--pipe-part", "-a", f, "--block", "1k", "-j", jobs,
+                         PRINT_CPUS, NULL);
+    check_held(&r, want, ncpu, 14);
+    tr_free(&r);
+    /* --pipe with stdin the file itself: its blocks are its ranges. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "exec %s run --pipe --block 1k -j %s '%s' < %s", MPROC_TOOL,
+             jobs, PRINT_CPUS, f);
+    char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    r = tr_exec("/bin/sh", argv, "", 0);
+    check_held(&r, want, ncpu, 14);
     tr_free(&r);
     free(f);
     tmpdir_remove(dir);

@@ -168,9 +168,10 @@ void pipe_add_block(pipe_in *p, pipe_block b);
    theirs. */
 void pipe_end_input(pipe_in *p);
 
-/* Whether every job's block goes to its stdin by the pump (--pipe-part
-   without --round-robin, --cat or --fifo), which leaves the loop nothing
-   to do while the jobs run but wait for them. */
+/* Whether every job's block goes to its stdin by the pump: each is a
+   file's range (--pipe-part, or --pipe over a regular file), and not
+   --round-robin, --cat or --fifo. The loop then only waits for the jobs
+   (and cuts stdin's next block, a read near its end). */
 bool pipe_all_pumped(const pipe_in *p);
 
 /* The number of jobs so far. */

@@ -148,8 +148,8 @@ size_t pipe_njobs(const pipe_in *p)
 
 bool pipe_all_pumped(const pipe_in *p)
 {
-    /* As pump_all decides, for every block pipe_part_setup cuts. */
-    return p->part && !p->rr && !p->cat && !p->fifo && !p->pump_failed;
+    /* As pump_all decides, for every block cut in place. */
+    return (p->part || p->in_place) && !p->rr && !p->cat && !p->fifo && !p->pump_failed;
 }
 
 bool pipe_wants_input(const pipe_in *p)
