@@ -66,6 +66,14 @@ int mproc__poll_one(int fd, short events, double deadline);
    its length or -errno. */
 ssize_t mproc__read_file(const char *path, char *buf, size_t size);
 
+/* ---- memory ----------------------------------------------------------------- */
+
+/* Room for at least need elements of elem bytes in the growing array whose
+   pointer is at *(T **)vec and whose capacity is *cap: the capacity doubles
+   from first (or from *cap), so that n pushes cost O(n) copying. 0, or
+   -ENOMEM with the array and *cap unchanged. */
+int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first);
+
 /* ---- futexes (futex.c) ------------------------------------------------------- */
 
 /* Sleep while *word == expect, until woken or the absolute monotonic

@@ -108,14 +108,8 @@ static unsigned ext_class(size_t need)
 
 static bool list_push(mproc__ext_list *l, uint64_t off, uint64_t used, unsigned flags)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        mproc__ext_entry *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (mproc__grow(&l->v, &l->cap, l->n + 1, sizeof *l->v, 8) < 0)
+        return false;
     l->v[l->n++] = (mproc__ext_entry){ off, used, flags };
     return true;
 }

@@ -23,15 +23,9 @@ static int seg_cb(struct dl_phdr_info *info, size_t size, void *data)
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
             continue;
-        if (a->n == a->cap) {
-            size_t cap = a->cap ? a->cap * 2 : 32;
-            seg *v = realloc(a->v, cap * sizeof *v);
-            if (!v) {
-                a->nomem = true;
-                return 1;
-            }
-            a->v = v;
-            a->cap = cap;
+        if (mproc__grow(&a->v, &a->cap, a->n + 1, sizeof *a->v, 32) < 0) {
+            a->nomem = true;
+            return 1;
         }
         a->v[a->n].lo = info->dlpi_addr + ph->p_vaddr;
         a->v[a->n].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;

@@ -98,14 +98,9 @@ typedef struct {
 
 static int push(pidvec *pv, pid_t pid)
 {
-    if (pv->n == pv->cap) {
-        size_t cap = pv->cap ? pv->cap * 2 : 64;
-        pid_t *v = realloc(pv->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        pv->v = v;
-        pv->cap = cap;
-    }
+    int err = mproc__grow(&pv->v, &pv->cap, pv->n + 1, sizeof *pv->v, 64);
+    if (err < 0)
+        return err;
     pv->v[pv->n++] = pid;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdio_ext.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -115,6 +116,29 @@ int mproc__poll_one(int fd, short events, double deadline)
         if (mproc__now() >= deadline)
             return 0;
     }
+}
+
+int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / elem)
+            return -ENOMEM;
+        c *= 2;
+    }
+    /* vec points at a T *, whatever T is: copy the pointer's bytes rather
+       than write through a void ** (all object pointers share one
+       representation on the systems we build for). */
+    void *old;
+    memcpy(&old, vec, sizeof old);
+    void *v = realloc(old, c * elem);
+    if (!v)
+        return -ENOMEM;
+    memcpy(vec, &v, sizeof v);
+    *cap = c;
+    return 0;
 }
 
 ssize_t mproc__read_file(const char *path, char *buf, size_t size)
