@@ -6,47 +6,56 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* One message on the pipe: short enough that each write is atomic. */
-#define SLOT_ALL UINT32_MAX /* every slot (its maker ends normally) */
-typedef struct guard_msg {
-    uint32_t slot;
-    int32_t pgid;
-} guard_msg;
-
-/* In the guard: only async-signal-safe calls (its maker may have threads);
-   tab (nslots entries, zeroed) was allocated before the fork. */
-static _Noreturn void guard_main(int fd, pid_t *tab, size_t nslots)
+/* The table of the jobs' process groups, one per slot, shared with the
+   guard: telling it is a store, no syscall and no wakeup of the guard
+   (measured with mproc run --mpi, 2000 x true on 2 cores: a message per
+   job on a pipe woke the guards 3,800 times and preempted their makers
+   2,600 times, a third of the run's context switches). The guard reads
+   it only once its pipe has ended, when its maker is gone: the stores it
+   finds are all the maker made, as a process's stores outlive it. */
+static size_t table_bytes(size_t nslots)
 {
-    guard_msg m;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pg = page > 0 ? (size_t)page : 4096, len = (nslots ? nslots : 1) * sizeof(_Atomic int32_t);
+    return (len + pg - 1) / pg * pg;
+}
+
+/* In the guard: only async-signal-safe calls (its maker may have threads). */
+static _Noreturn void guard_main(int fd, _Atomic int32_t *tab, size_t nslots)
+{
+    char b[64];
     for (;;) {
-        ssize_t n = read(fd, &m, sizeof m);
+        ssize_t n = read(fd, b, sizeof b);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n != (ssize_t)sizeof m)
+        if (n <= 0)
             break;
-        pid_t v = m.pgid > 0 ? m.pgid : 0;
-        if (m.slot < nslots)
-            tab[m.slot] = v;
-        for (size_t i = 0; m.slot == SLOT_ALL && i < nslots; i++)
-            tab[i] = v;
     }
+    /* The maker is gone: the table holds still. */
     bool any = false;
-    for (size_t i = 0; i < nslots; i++)
-        if (tab[i] > 0 && kill(-tab[i], SIGTERM) == 0)
+    for (size_t i = 0; i < nslots; i++) {
+        pid_t pg = atomic_load_explicit(&tab[i], memory_order_acquire);
+        if (pg > 0 && kill(-pg, SIGTERM) == 0)
             any = true;
+    }
     if (any) {
         struct timespec ts = { 0, 200 * 1000 * 1000 };
         nanosleep(&ts, NULL);
-        for (size_t i = 0; i < nslots; i++)
-            if (tab[i] > 0)
-                kill(-tab[i], SIGKILL);
+        for (size_t i = 0; i < nslots; i++) {
+            pid_t pg = atomic_load_explicit(&tab[i], memory_order_acquire);
+            if (pg > 0)
+                kill(-pg, SIGKILL);
+        }
     }
     _exit(0);
 }
@@ -54,14 +63,16 @@ static _Noreturn void guard_main(int fd, pid_t *tab, size_t nslots)
 int jobguard_start(jobguard *g, size_t nslots)
 {
     *g = (jobguard){ .fd = -1 };
-    pid_t *tab = calloc(nslots ? nslots : 1, sizeof *tab);
-    if (!tab)
-        return -ENOMEM;
+    size_t bytes = table_bytes(nslots);
+    void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED)
+        return -errno;
+    _Atomic int32_t *tab = map; /* zeroed: every slot empty */
+    int err = 0;
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
-        int err = -errno;
-        free(tab);
-        return err;
+        err = -errno;
+        goto out;
     }
     pid_t c = fork();
     if (c == 0) {
@@ -80,15 +91,19 @@ int jobguard_start(jobguard *g, size_t nslots)
         syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
         guard_main(fd, tab, nslots);
     }
-    int err = c < 0 ? -errno : 0;
+    err = c < 0 ? -errno : 0;
     close(p[0]);
-    free(tab); /* the guard has its own copy */
     if (err < 0) {
         close(p[1]);
-        return err;
+        goto out;
     }
-    *g = (jobguard){ .fd = p[1], .pid = c, .of = getpid() };
-    return 0;
+    *g = (jobguard){ .fd = p[1], .pid = c, .of = getpid(), .tab = tab, .nslots = nslots,
+                     .bytes = bytes };
+    tab = NULL;
+out:
+    if (tab)
+        munmap(map, bytes);
+    return err;
 }
 
 bool jobguard_mine(const jobguard *g)
@@ -98,24 +113,27 @@ bool jobguard_mine(const jobguard *g)
 
 void jobguard_tell(const jobguard *g, size_t slot, pid_t pgid)
 {
-    if (!jobguard_mine(g))
+    if (!jobguard_mine(g) || slot >= g->nslots)
         return;
-    guard_msg m = { .slot = (uint32_t)slot, .pgid = (int32_t)pgid };
-    ssize_t n;
-    do
-        n = write(g->fd, &m, sizeof m);
-    while (n < 0 && errno == EINTR);
-    /* A guard that is gone guards nothing: the job still runs. */
+    atomic_store_explicit(&g->tab[slot], pgid > 0 ? pgid : 0, memory_order_release);
 }
 
 void jobguard_end(jobguard *g)
 {
+    if (g->tab && !jobguard_mine(g)) {
+        /* A forked copy's view of its maker's table: only let go of it. */
+        munmap((void *)g->tab, g->bytes);
+        *g = (jobguard){ .fd = -1 };
+        return;
+    }
     if (!jobguard_mine(g))
         return;
     /* What its maker did not tell is over, or is its maker's to end. */
-    jobguard_tell(g, SLOT_ALL, 0);
+    for (size_t i = 0; i < g->nslots; i++)
+        atomic_store(&g->tab[i], 0);
     close(g->fd);
     while (waitpid(g->pid, NULL, 0) < 0 && errno == EINTR)
         ;
+    munmap((void *)g->tab, g->bytes);
     *g = (jobguard){ .fd = -1 };
 }
