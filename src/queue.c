@@ -48,7 +48,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Yields of a getter that finds the queue empty (GETTERS' YIELDS, take()). */
+/* Yields of a getter that finds the queue empty, or of a putter that finds
+   no room, before it sleeps (THE YIELDS, side_yield()). */
 #define Q_YIELDS 4
 #define Q_YIELDED 1
 #define Q_COUNTED 2
@@ -251,6 +252,20 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
+/* THE YIELDS (GETTERS' at take(), PUTTERS' at put), with side lock m held
+   and the other side's position *pos found at seen (no message, or no
+   room): m let go, the CPU given away a few times until *pos moves, m held
+   again on return (0), or not at all (-ENOTSUP). Out of line: the usual
+   put or get never comes here. */
+static __attribute__((noinline, cold)) int side_yield(qhdr *h, mproc__qlock *m,
+                                                      _Atomic uint64_t *pos, uint64_t seen)
+{
+    mproc__qlock_unlock(m);
+    for (int i = 0; i < Q_YIELDS && atomic_load_explicit(pos, RLX) == seen; i++)
+        sched_yield();
+    return side_lock(h, m, INFINITY);
+}
+
 /* Sleep, with the side's lock m released, until *seq moves from s (read
    before the caller last looked at the queue), the queue closes, or the
    deadline; then take m again. Returns 0 or -ETIMEDOUT, with m held
@@ -260,9 +275,12 @@ size_t mproc_queue_max_message(const mproc_queue *q)
    spinning first: measured, a spinning getter only steals the producer's
    cache lines (or, on a shared CPU, its time), and one that sleeps at once
    lets the producer run ahead in a burst. A getter yields a few times
-   before it first counts as a sleeper, though (see GETTERS' YIELDS). */
-static int q_sleep(qhdr *h, mproc__qlock *m, _Atomic uint32_t *seq, uint32_t s,
-                   double deadline)
+   before it first counts as a sleeper, though (see GETTERS' YIELDS). Out of
+   line: inlined, it cost the usual put (which never sleeps) registers,
+   measured as 12 instructions more a put+get. */
+static __attribute__((noinline, cold)) int q_sleep(qhdr *h, mproc__qlock *m,
+                                                   _Atomic uint32_t *seq, uint32_t s,
+                                                   double deadline)
 {
     mproc__qlock_unlock(m);
     int r = 0;
@@ -302,7 +320,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
     int err = side_lock(h, &h->pm, lock_deadline(timeout, deadline));
     if (err < 0)
         return err;
-    bool slept = false;
+    bool slept = false, yielded = false;
     for (;;) {
         if (atomic_load_explicit(&h->closed, RLX)) {
             err = -EPIPE;
@@ -325,6 +343,20 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         }
         fits = fits || put_fits(q, h, rtail, puts, need);
         bool may_wait = !fits && timeout != 0 && mproc__now() < deadline;
+        if (may_wait && !yielded) {
+            /* PUTTERS' YIELDS: no room, about to sleep for the first time
+               in this put. As a getter's (take()): with more processes
+               than CPUs, a consumer that would make room is often waiting
+               for this very CPU, and a yield hands it over for one system
+               call, where a sleep costs two context switches, the
+               consumer's wake-up call and, on a shared CPU, the consumer
+               preempted by the woken putter. A yielding putter has not
+               registered: gets do not wake it, it looks again itself. */
+            yielded = true;
+            if ((err = side_yield(h, &h->pm, &h->head, h->head_seen)) < 0)
+                return err;
+            continue;
+        }
         if (may_wait) {
             /* About to sleep: the futex word, the registration, then the
                last look (the putters' hazard, at wake_putter). */
@@ -338,7 +370,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             fits = put_fits(q, h, rtail, puts, need);
         }
         if (fits) {
-            uint64_t head = h->head_seen, end = rtail + need;
+            uint64_t end = rtail + need;
             int me = -1;
             if (__builtin_expect(len >= Q_SPLIT, 0) && split_now(&h->psplit, &h->pm, flight))
                 me = mproc__q_claim(h->pc);
@@ -353,9 +385,20 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             } else if ((err = mproc__q_put_reserved(q, h, rtail, data, len, me)) < 0) {
                 break;
             }
-            /* Room left for another sleeping putter, woken for us? */
-            if (slept && q->cap - (end - head) >= 16)
-                wake_putter(h);
+            /* Room left for another sleeping putter, woken for us? Only
+               if a record like ours fits (or half the ring is free, as a
+               get's rule): one woken for less finds no room and sleeps
+               again, two context switches and a wake-up call per message
+               at 1 MiB 2->2 (in a ring of three). A putter with a smaller
+               record looks again by itself within Q_ROOM_POLL, and one
+               with a bigger record fits only in more than half the ring
+               (THE PUTTERS' HAZARD, the room). The head read afresh: a
+               stale view would pass over room that is there. */
+            if (slept) {
+                uint64_t left = q->cap - (end - atomic_load_explicit(&h->head, ACQ));
+                if (left >= need || left >= q->cap / 2)
+                    wake_putter(h);
+            }
             mproc__qlock_unlock(&h->pm);
             return 0;
         }
@@ -385,17 +428,6 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
         wake_putter(h);
     mproc__qlock_unlock(&h->pm);
     return err;
-}
-
-/* GETTERS' YIELDS (at take()), with gm held and the queue found empty at
-   tail: held again on return (0), or not at all (-ENOTSUP). Out of line:
-   the usual get never comes here. */
-static __attribute__((noinline, cold)) int getter_yield(qhdr *h, uint64_t tail)
-{
-    mproc__qlock_unlock(&h->gm);
-    for (int i = 0; i < Q_YIELDS && atomic_load_explicit(&h->tail, RLX) == tail; i++)
-        sched_yield();
-    return side_lock(h, &h->gm, INFINITY);
 }
 
 /* The body of both gets: buf/cap for get, or alloc for get_alloc.
@@ -543,7 +575,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
            is untouched: it is a getter still looking. */
         if (slept == 0) {
             slept = Q_YIELDED;
-            if ((err = getter_yield(h, tail)) < 0)
+            if ((err = side_yield(h, &h->gm, &h->tail, tail)) < 0)
                 return err;
             continue;
         }

@@ -13,7 +13,10 @@
  * room a last time; a waker claims a registration, then moves the futex
  * word, then wakes one. spin must find no putter asleep while its message
  * would fit. With PRULE=0 (registering after the last look) it must find
- * one: the model can tell a lost putter's wake-up.
+ * one: the model can tell a lost putter's wake-up. A putter about to sleep
+ * may first yield once (PUTTERS' YIELDS: pm let go and taken again, then a
+ * look anew, registered nowhere), and one woken for room passes a wake-up
+ * on only while a record like its own still fits.
  *
  * Copies: with SPLIT=1 each put and get copies either under its side's
  * lock or outside it, as the C code chooses (COPIES OUTSIDE THE LOCKS): a
@@ -105,7 +108,7 @@ inline claim_putter(c) {
 proctype producer(byte me)
 {
     byte s, g, sl, mine, w, p0, i;
-    bool slept = 0, c = 0, timedout = 0;
+    bool slept = 0, c = 0, timedout = 0, yielded = 0;
     bool patient = (me == 0); /* producer 1 may give up once asleep */
     lock(pm);
 look:
@@ -114,7 +117,12 @@ look:
     :: rputs - g < CAP -> goto put
     :: else -> skip
     fi;
-    /* About to sleep. */
+    /* About to sleep: first, once, it may yield (PUTTERS' YIELDS): pm let
+       go and taken again, a look anew, nothing registered. */
+    if
+    :: !yielded -> yielded = 1; unlock(pm); lock(pm); goto look
+    :: skip
+    fi;
 #if PRULE
     s = get_seq;               /* the futex word, */
     putters++;                 /* the registration, */

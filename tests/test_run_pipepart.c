@@ -6,6 +6,7 @@
 #include "test_run_util.h"
 
 #include <dirent.h>
+#include <sched.h>
 
 /* head (if any) then "1\n2\n...n\n"; the caller frees it. */
 static char *seq_text(int n, const char *head)
@@ -310,6 +311,96 @@ START_TEST(big_blocks)
 }
 END_TEST
 
+/* Our CPU list as /proc/self/status gives it ("Cpus_allowed_list:\t0-1\n"). */
+static void own_cpus(char *buf, size_t n)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    ck_assert_ptr_nonnull(f);
+    char line[4096];
+    buf[0] = '\0';
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "Cpus_allowed_list:", 18))
+            snprintf(buf, n, "%s", line);
+    fclose(f);
+    ck_assert_str_ne(buf, "");
+}
+
+/* Check the CPUs that each job of r printed (part_holds_the_runner_only):
+   njobs jobs, each with every one of ours (want), the runner's main thread
+   held to one, the pump's lanes with every one. */
+static void check_held(tool_result *r, const char *want, int ncpu, int njobs)
+{
+    ck_assert_int_eq(r->status, 0);
+    size_t wlen = strlen(want) - 1; /* no newline */
+    /* Held: to one CPU, unless we have only one (or the sanitizers'
+       posix_spawn starts the jobs, which cannot give them back our CPUs:
+       nobody is held). */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    bool held = ncpu > 1;
+#else
+    bool held = false;
+    (void)ncpu;
+#endif
+    int njob = 0, nrunner = 0, npump = 0;
+    for (char *save, *l = strtok_r(r->out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (!strncmp(l, "Cpus_allowed_list:", 18)) {
+            ck_assert_msg(strlen(l) == wlen && !strncmp(l, want, wlen), "job: %s", l);
+            njob++;
+        } else if (!strncmp(l, "mproc-pump ", 11)) {
+            ck_assert_msg(strlen(l + 11) == wlen && !strncmp(l + 11, want, wlen), "pump: %s", l);
+            npump++;
+        } else if (!strncmp(l, "mproc ", 6)) {
+            const char *list = strchr(l, '\t');
+            ck_assert_ptr_nonnull(list);
+            if (held)
+                ck_assert_msg(!strpbrk(list, ",-"), "runner: %s", l);
+            nrunner++;
+        } else {
+            ck_abort_msg("unexpected line: %s", l);
+        }
+    }
+    ck_assert_int_eq(njob, njobs);
+    ck_assert_int_eq(nrunner, njobs);
+    ck_assert_int_ge(npump, njobs);
+}
+
+/* Each job prints its own CPUs, then those of each of the runner's
+   threads (its main thread is named mproc, the pump's lanes mproc-pump). */
+#define PRINT_CPUS                                                                  \
+    "cat >/dev/null; grep -h ^Cpus_allowed_list: /proc/self/status; "              \
+    "for t in /proc/$PPID/task/*; do "                                              \
+    "echo \"$(cat $t/comm) $(grep ^Cpus_allowed_list: $t/status)\"; done"
+
+/* With a job per CPU the runner waits held to one CPU (spawncpu.c), also
+   when the pump feeds every job (--pipe-part, --pipe over a regular
+   file): the jobs and the pump's threads keep all of ours. */
+START_TEST(part_holds_the_runner_only)
+{
+    char dir[64], want[4096], jobs[16];
+    tmpdir_make(dir, sizeof dir);
+    char *f = seq_file(dir, "f", 3000, NULL); /* 13.9 kB: 14 blocks */
+    own_cpus(want, sizeof want);
+    cpu_set_t set;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int ncpu = CPU_COUNT(&set);
+    snprintf(jobs, sizeof jobs, "%d", ncpu);
+    tool_result r = TOOL("run", "--pipe-part", "-a", f, "--block", "1k", "-j", jobs,
+                         PRINT_CPUS, NULL);
+    check_held(&r, want, ncpu, 14);
+    tr_free(&r);
+    /* --pipe with stdin the file itself: its blocks are its ranges. */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "exec %s run --pipe --block 1k -j %s '%s' < %s", MPROC_TOOL,
+             jobs, PRINT_CPUS, f);
+    char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+    r = tr_exec("/bin/sh", argv, "", 0);
+    check_held(&r, want, ncpu, 14);
+    tr_free(&r);
+    free(f);
+    tmpdir_remove(dir);
+}
+END_TEST
+
 void mproc_test_cases(Suite *s)
 {
     TCase *tc = mproc_tcase(s, "pipepart", 600);
@@ -320,4 +411,5 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, pipe_from_a_pipe);
     tcase_add_test(tc, early_exit_as_gnu);
     tcase_add_test(tc, big_blocks);
+    tcase_add_test(tc, part_holds_the_runner_only);
 }

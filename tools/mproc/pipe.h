@@ -8,6 +8,7 @@
 
 #include "tool.h"
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,11 @@ typedef struct pipe_in {
     size_t nfiles;
     struct pipe_pump *pump;  /* the thread feeding file ranges, or NULL */
     bool pump_failed;        /* it could not start: the loop feeds them */
+    /* The CPUs the pump's threads may run on (the runner's own as it was
+       started, which it may be held away from: spawncpu.c); NULL: the
+       creating thread's, as pthread_create gives them. */
+    const cpu_set_t *pump_cpus;
+    size_t pump_cpus_size;
 } pipe_in;
 
 /* A file's range on its way into a pipe: the file's first hdr bytes (its
@@ -161,6 +167,12 @@ void pipe_add_block(pipe_in *p, pipe_block b);
 /* The input's end: --round-robin's jobs with nothing left to take see
    theirs. */
 void pipe_end_input(pipe_in *p);
+
+/* Whether every job's block goes to its stdin by the pump: each is a
+   file's range (--pipe-part, or --pipe over a regular file), and not
+   --round-robin, --cat or --fifo. The loop then only waits for the jobs
+   (and cuts stdin's next block, a read near its end). */
+bool pipe_all_pumped(const pipe_in *p);
 
 /* The number of jobs so far. */
 size_t pipe_njobs(const pipe_in *p);

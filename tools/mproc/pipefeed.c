@@ -146,6 +146,12 @@ size_t pipe_njobs(const pipe_in *p)
     return p->nfeeds;
 }
 
+bool pipe_all_pumped(const pipe_in *p)
+{
+    /* As pump_all decides, for every block cut in place. */
+    return (p->part || p->in_place) && !p->rr && !p->cat && !p->fifo && !p->pump_failed;
+}
+
 bool pipe_wants_input(const pipe_in *p)
 {
     return !p->eof && (p->nfeeds < p->rr_jobs || p->nqueue == 0);

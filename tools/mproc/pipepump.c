@@ -199,6 +199,8 @@ static void *pump_main(void *arg)
     /* Our waits are tens of microseconds: the default timer slack (50)
        would double them. */
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+    /* Named, so that /proc tells the lanes from the runner's thread. */
+    (void)prctl(PR_SET_NAME, (unsigned long)"mproc-pump", 0, 0, 0);
     pthread_mutex_lock(&u->mu);
     while (!u->stop) {
         double t = now(), next = INFINITY;
@@ -263,8 +265,9 @@ static void wake(struct pump_lane *u)
     (void)!write(u->efd, &one, sizeof one);
 }
 
-/* A lane more, its thread started; NULL when it could not be. */
-static struct pump_lane *lane_start(void)
+/* A lane more, its thread started on cpus (NULL: ours); NULL when it
+   could not be. */
+static struct pump_lane *lane_start(const cpu_set_t *cpus, size_t cpus_size)
 {
     struct pump_lane *u = xmalloc(sizeof *u);
     *u = (struct pump_lane){ .efd = -1, .rate = RATE_FIRST, .next_id = 1 };
@@ -277,6 +280,11 @@ static struct pump_lane *lane_start(void)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     int err = pthread_create(&u->th, NULL, pump_main, u);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    /* Not where the creating thread may be held: a lane there would wait
+       behind that CPU's job while the other CPUs idle. (Failing, it runs
+       there, slower.) */
+    if (err == 0 && cpus)
+        (void)pthread_setaffinity_np(u->th, cpus_size, cpus);
     if (err == 0)
         return u;
     pthread_mutex_destroy(&u->mu);
@@ -308,7 +316,7 @@ static void lane_stop(struct pump_lane *u)
 /* The lane for one job more: the least busy, or a new one while every
    lane has a job and there are CPUs for more (one thread refilling two
    jobs' pipes makes the second wait while it fills the first). */
-static struct pump_lane *lane_for(struct pipe_pump *pp)
+static struct pump_lane *lane_for(struct pipe_pump *pp, const pipe_in *p)
 {
     struct pump_lane *best = NULL;
     size_t least = SIZE_MAX;
@@ -323,7 +331,7 @@ static struct pump_lane *lane_for(struct pipe_pump *pp)
     }
     if (best && (least == 0 || pp->n >= pp->max))
         return best;
-    struct pump_lane *u = lane_start();
+    struct pump_lane *u = lane_start(p->pump_cpus, p->pump_cpus_size);
     if (!u)
         return best;
     pp->lane = xrealloc(pp->lane, (pp->n + 1) * sizeof *pp->lane);
@@ -338,7 +346,7 @@ bool pipe_pump_add(pipe_in *p, size_t seq, int wfd, int pipesz, const pipe_range
         p->pump = xmalloc(sizeof *p->pump);
         *p->pump = (struct pipe_pump){ .max = cpus > 0 ? (size_t)cpus : 1 };
     }
-    struct pump_lane *u = p->pump_failed ? NULL : lane_for(p->pump);
+    struct pump_lane *u = p->pump_failed ? NULL : lane_for(p->pump, p);
     if (!u) {
         p->pump_failed = true; /* the main loop feeds them, as before */
         return false;

@@ -791,7 +791,15 @@ int loop(run *r)
 {
     size_t cap = 0;
     spawn_prefer_latency();
-    r->follow = spawn_cpus_init(&r->cpus) == 0 && !r->o.pipe.on && !r->mpi;
+    /* With --pipe the loop feeds the jobs, unless the pump does it all:
+       then it only waits, as for plain jobs, and the pump's threads keep
+       every CPU. */
+    r->follow = spawn_cpus_init(&r->cpus) == 0 && !r->mpi &&
+                (!r->o.pipe.on || pipe_all_pumped(&r->pipe));
+    if (r->follow && r->o.pipe.on) {
+        r->pipe.pump_cpus = r->cpus.orig;
+        r->pipe.pump_cpus_size = r->cpus.size;
+    }
     int err = fill_slots(r);
     bar_update(r, false);
     while (err >= 0 && (r->running > 0 || want_input(r) ||
@@ -879,6 +887,7 @@ int loop(run *r)
         if (err >= 0 && r->hold_until <= now_mono())
             err = fill_slots(r);
     }
+    r->pipe.pump_cpus = NULL; /* r->cpus.orig goes */
     spawn_cpus_free(&r->cpus);
     return err;
 }

@@ -15,7 +15,11 @@
  * wakes us on the CPU it frees, the child is created there, and nothing
  * idles. The job itself gets our whole set of CPUs back before its exec
  * (spawn_job), so it, and anything that asks how many CPUs it may use, sees
- * what it would have seen without us; only we are held.
+ * what it would have seen without us; only we are held. With --pipe the
+ * loop feeds the jobs' pipes itself, and is not held; unless the pump's
+ * threads feed every block (pipe_all_pumped): then it only waits, as for
+ * plain jobs, and the threads are given our whole set too (pipepump.c),
+ * which they would otherwise inherit held from the thread creating them.
  *
  * Moving a running task to another CPU takes the kernel's stopper thread
  * and two more context switches. So the move to the oldest job's CPU is
