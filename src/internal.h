@@ -19,6 +19,11 @@
 
 #include "mproc.h"
 
+/* What libmproc-mpi, a second library, uses of libmproc's internals is
+   exported from the shared library under this mark; it is not part of the
+   API (pool_ext.h says what for). */
+#define MPROC__EXT_API __attribute__((visibility("default")))
+
 /* Internal names with linkage across modules start with mproc__ and are
    hidden by the build's default visibility. */
 
@@ -71,9 +76,8 @@ ssize_t mproc__read_file(const char *path, char *buf, size_t size);
 /* Room for at least need elements of elem bytes in the growing array whose
    pointer is at *(T **)vec and whose capacity is *cap: the capacity doubles
    from first (or from *cap), so that n pushes cost O(n) copying. 0, or
-   -ENOMEM with the array and *cap unchanged. Exported from the shared
-   library for libmproc-mpi's arrays too (not part of the API). */
-__attribute__((visibility("default"))) int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first);
+   -ENOMEM with the array and *cap unchanged. */
+MPROC__EXT_API int mproc__grow(void *vec, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* ---- futexes (futex.c) ------------------------------------------------------- */
 

@@ -16,8 +16,6 @@
 
 #include "pool_internal.h"
 
-#define MPROC__EXT_API __attribute__((visibility("default")))
-
 /* The owner name, in slot words, of tasks claimed by an extension. */
 #define OWNER_EXT 0xfffeu
 
