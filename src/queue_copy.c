@@ -120,6 +120,11 @@ int mproc__q_reclaim(mproc_queue *q, qhdr *h, uint64_t end)
 {
     uint64_t head = atomic_load_explicit(&h->head, RLX);
     uint64_t rhead = head + atomic_load_explicit(&h->gflight, RLX), pos = head;
+    /* The walk reads headers from the head on: a head no get left (off
+       the 8-byte grid, or more than a ring before rhead) would have it
+       read across the ring's end. */
+    if (!positions_ok(q, head, rhead))
+        return -EPROTO;
     int wait = Q_GONE;
     while (pos != rhead) {
         uint64_t hd = hdr_at(q, pos), len = hd & R_LEN;
