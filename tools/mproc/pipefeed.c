@@ -146,10 +146,17 @@ size_t pipe_njobs(const pipe_in *p)
     return p->nfeeds;
 }
 
+/* Whether the blocks go to the jobs' stdin one job each (not in turn, nor
+   through files): only then may the pump feed them. */
+static bool pumpable_mode(const pipe_in *p)
+{
+    return !p->rr && !p->cat && !p->fifo;
+}
+
 bool pipe_all_pumped(const pipe_in *p)
 {
     /* As pump_all decides, for every block cut in place. */
-    return (p->part || p->in_place) && !p->rr && !p->cat && !p->fifo && !p->pump_failed;
+    return (p->part || p->in_place) && pumpable_mode(p) && !p->pump_failed;
 }
 
 bool pipe_wants_input(const pipe_in *p)
@@ -322,7 +329,7 @@ static void unpump(pipe_in *p, size_t seq, pipe_feed *f)
    jobs in turn, or through files); false when it stays with the loop. */
 static bool pump_all(pipe_in *p, size_t seq, pipe_feed *f)
 {
-    if (p->rr || p->cat || p->fifo || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
+    if (!pumpable_mode(p) || f->wfd < 0 || !f->blk || p->blk[f->blk - 1].mem)
         return false;
     pipe_range r = range_of(p, f);
     if (!pipe_pump_add(p, seq, f->wfd, f->pipesz, &r))
