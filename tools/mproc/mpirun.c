@@ -50,10 +50,12 @@
    waiting there, so that a worker starts the next job the moment one ends
    instead of a round trip to rank 0 later. Rank 0's forwarder and the
    hubs poll once a millisecond (MPROC__PACE: each wakeup costs CPU the
-   jobs need), so that round trip takes up to a few milliseconds: four
-   waiting keep a worker busy through it even for jobs as short as
-   2000 x true on 2 cores. Each is a slot of the runner's. */
-#define MPI_AHEAD 5
+   jobs need), so that round trip takes a few milliseconds, more on a
+   loaded machine, where each poll's wakeup waits for a CPU too: with four
+   waiting the workers of 2000 x true on 2 cores still ran dry (a polling
+   worker's sched_yield, thousands a run), with seven they seldom do.
+   Each is a slot of the runner's. */
+#define MPI_AHEAD 8
 
 struct mpirun {
     const mpifarm_api *api;

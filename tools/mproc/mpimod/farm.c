@@ -241,6 +241,20 @@ static int wait_job(job_run *j, siginfo_t *si)
     }
 }
 
+/* Short slices for this worker, as for the runner (spawn_prefer_latency):
+   it only reaps and starts its jobs, and while the rank's jobs fill the
+   CPUs its wakeup for the end of one must not wait behind another job.
+   Asked once per process (a replaced worker asks for itself: the setting
+   is not inherited). */
+static void prefer_latency(void)
+{
+    static pid_t asked;
+    if (asked != getpid()) {
+        asked = getpid();
+        spawn_prefer_latency();
+    }
+}
+
 static int farm_task(const void *arg, size_t len, mproc_out *out)
 {
     job_run j = { .pidfd = -1, .rd = { -1, -1 }, .wr = { -1, -1 }, .kill_at = INFINITY };
@@ -251,6 +265,7 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
        killed at any time outlives it (without one the job still runs). */
     if (!jobguard_mine(&guard))
         (void)jobguard_start(&guard, 1);
+    prefer_latency();
     if ((err = start(&j)) < 0)
         goto out;
     siginfo_t si;
@@ -320,6 +335,12 @@ static mpifarm *the_farm;
 static void on_ready(mproc_result *r, void *cookie)
 {
     mpifarm *f = the_farm;
+    /* This thread only wakes the runner: it gets the CPU as promptly. */
+    static _Thread_local bool asked;
+    if (!asked) {
+        asked = true;
+        spawn_prefer_latency();
+    }
     pthread_mutex_lock(&f->mu);
     if (f->head > 0 && f->head == f->n)
         f->head = f->n = 0;
@@ -349,6 +370,8 @@ static int farm_serve(long jobs)
     mproc_mpi_opts o = { .pool.processes = (int)(jobs > 4096 ? 4096 : jobs) };
     mproc_pool *p = NULL;
     mproc__mpi_hub_pace();
+    /* The hub too wakes only to pass tasks and outcomes on. */
+    spawn_prefer_latency();
     int err = mproc_mpi_pool_new(&p, &o, NULL, NULL);
     /* Only a failed start returns here (the other ranks fail alike). */
     return err < 0 ? err : -EPROTO;
