@@ -51,6 +51,8 @@
 /* Yields of a getter that finds the queue empty, or of a putter that finds
    no room, before it sleeps (THE YIELDS, side_yield()). */
 #define Q_YIELDS 4
+/* The longest spin for a copy on another CPU (THE SPIN, spin_elsewhere()). */
+#define Q_SPIN 100e-6
 #define Q_YIELDED 1
 #define Q_COUNTED 2
 
@@ -252,15 +254,63 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
+/* Whether a live copier of the other side (c) holds its lock on a CPU
+   other than cpu (a dead one's lock has no holder's tid). */
+static bool copying_elsewhere(qcopier *c, int cpu)
+{
+    for (int i = 0; i < Q_COPIERS; i++)
+        if ((atomic_load_explicit(&c[i].l.word, RLX) & FUTEX_TID_MASK) != 0 &&
+            atomic_load_explicit(&c[i].cpu, RLX) != cpu)
+            return true;
+    return false;
+}
+
+/* THE SPIN, before the yields: while a copy of the other side is made on
+   another CPU, the position we wait for moves as that copy ends, within
+   one copy's time, so we spin (at most Q_SPIN) rather than give our CPU
+   away. A spinning process is one still looking, as a yielding one: it
+   has not registered nor counted itself a sleeper, so neither wake-up
+   rule (THE HAZARD, THE PUTTERS' HAZARD) is touched. With more processes than CPUs (2 -> 2 on two CPUs, each CPU
+   shared by a producer and a consumer), a producer that finds no room
+   used to yield to the consumer beside it while the other CPU's consumer
+   made the room: the two CPUs took turns at producing and consuming, a
+   context switch and a cache full of the other process's buffer for
+   every message or two, where spinning keeps one producer feeding one
+   consumer across the CPUs, as 1 -> 1 does. A copy made on our own CPU
+   is waiting for it: then we yield at once. Copies are made outside the
+   locks only while a side is busy, so a lone producer and consumer never
+   spin. */
+static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
+{
+    int cpu = sched_getcpu();
+    double until = 0;
+    while (cpu >= 0 && copying_elsewhere(c, cpu)) {
+        double t = mproc__now();
+        if (until == 0)
+            until = t + Q_SPIN;
+        else if (t >= until)
+            return;
+        for (int k = 0; k < 64; k++) {
+            if (atomic_load_explicit(pos, RLX) != seen)
+                return;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
 /* THE YIELDS (GETTERS' at take(), PUTTERS' at put), with side lock m held
    and the other side's position *pos found at seen (no message, or no
    room): m let go, the CPU given away a few times until *pos moves, m held
    again on return (0), or not at all (-ENOTSUP). Out of line: the usual
    put or get never comes here. */
 static __attribute__((noinline, cold)) int side_yield(qhdr *h, mproc__qlock *m,
-                                                      _Atomic uint64_t *pos, uint64_t seen)
+                                                      _Atomic uint64_t *pos, uint64_t seen,
+                                                      qcopier *other)
 {
     mproc__qlock_unlock(m);
+    spin_elsewhere(other, pos, seen);
     for (int i = 0; i < Q_YIELDS && atomic_load_explicit(pos, RLX) == seen; i++)
         sched_yield();
     return side_lock(h, m, INFINITY);
@@ -272,10 +322,11 @@ static __attribute__((noinline, cold)) int side_yield(qhdr *h, mproc__qlock *m,
    either way. A getter counts itself in h->getters from before its first
    sleep until it has committed or given up (see take()); a putter has
    registered in h->putters before its last look (see wake_putter). No
-   spinning first: measured, a spinning getter only steals the producer's
-   cache lines (or, on a shared CPU, its time), and one that sleeps at once
-   lets the producer run ahead in a burst. A getter yields a few times
-   before it first counts as a sleeper, though (see GETTERS' YIELDS). Out of
+   spinning here: measured, a getter spinning on the tail only steals the
+   producer's cache lines (or, on a shared CPU, its time), and one that
+   sleeps at once lets the producer run ahead in a burst. Each side first
+   spins while the other's copy is made elsewhere, and yields a few times,
+   though, before it first sleeps (THE SPIN, THE YIELDS). Out of
    line: inlined, it cost the usual put (which never sleeps) registers,
    measured as 12 instructions more a put+get. */
 static __attribute__((noinline, cold)) int q_sleep(qhdr *h, mproc__qlock *m,
@@ -353,7 +404,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
                preempted by the woken putter. A yielding putter has not
                registered: gets do not wake it, it looks again itself. */
             yielded = true;
-            if ((err = side_yield(h, &h->pm, &h->head, h->head_seen)) < 0)
+            if ((err = side_yield(h, &h->pm, &h->head, h->head_seen, h->gc)) < 0)
                 return err;
             continue;
         }
@@ -575,7 +626,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
            is untouched: it is a getter still looking. */
         if (slept == 0) {
             slept = Q_YIELDED;
-            if ((err = side_yield(h, &h->gm, &h->tail, tail)) < 0)
+            if ((err = side_yield(h, &h->gm, &h->tail, tail, h->pc)) < 0)
                 return err;
             continue;
         }

@@ -4,6 +4,8 @@
  * finds a copier that died in the middle (see queue.c for the rest). */
 #include "queue_internal.h"
 
+#include <sched.h>
+
 /* COPIES OUTSIDE THE LOCKS. A message of Q_SPLIT bytes or more is not
  * copied under its side's lock, or two producers (two consumers) would
  * copy one after the other, the second spinning or asleep: a put reserves
@@ -50,8 +52,10 @@ int mproc__q_claim(qcopier *c)
 {
     for (int i = 0; i < Q_COPIERS; i++) {
         int r = mproc__qlock_trylock(&c[i].l);
-        if (r >= 0)
+        if (r >= 0) {
+            atomic_store_explicit(&c[i].cpu, sched_getcpu(), RLX);
             return i;
+        }
         if (r != -EBUSY)
             break;
     }

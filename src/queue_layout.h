@@ -29,6 +29,9 @@
 
 typedef struct {
     _Alignas(64) mproc__qlock l;
+    /* The CPU its holder copies on, as it claimed the lock: what a waiter
+       for the copy's end looks at before it spins (queue.c, THE SPIN). */
+    _Atomic int32_t cpu;
 } qcopier;
 
 typedef struct {
