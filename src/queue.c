@@ -254,37 +254,41 @@ size_t mproc_queue_max_message(const mproc_queue *q)
 
 /* ---- put and get -------------------------------------------------------------- */
 
-/* Whether a live copier of the other side (c) holds its lock on a CPU
-   other than cpu (a dead one's lock has no holder's tid). */
-static bool copying_elsewhere(qcopier *c, int cpu)
+/* Whether the record at *pos (the head for a putter, the tail for a
+   getter) is being copied by a live copier of the other side (c) on a CPU
+   other than cpu (a dead one's lock has no holder's tid). That copy is the
+   one we wait for: the head (tail) moves over records in ring order only,
+   so copies of later records, wherever they are made, do not move it. */
+static bool copied_elsewhere(qcopier *c, _Atomic uint64_t *pos, int cpu)
 {
+    uint64_t at = atomic_load_explicit(pos, RLX);
     for (int i = 0; i < Q_COPIERS; i++)
-        if ((atomic_load_explicit(&c[i].l.word, RLX) & FUTEX_TID_MASK) != 0 &&
-            atomic_load_explicit(&c[i].cpu, RLX) != cpu)
-            return true;
+        if (atomic_load_explicit(&c[i].pos, RLX) == at &&
+            (atomic_load_explicit(&c[i].l.word, RLX) & FUTEX_TID_MASK) != 0)
+            return atomic_load_explicit(&c[i].cpu, RLX) != cpu;
     return false;
 }
 
-/* THE SPIN, before the yields: while a copy of the other side is made on
-   another CPU, the position we wait for moves as that copy ends, within
+/* THE SPIN, before the yields: while the copy of the record we wait for
+   is made on another CPU, the position moves as that copy ends, within
    one copy's time, so we spin (at most Q_SPIN) rather than give our CPU
    away. A spinning process is one still looking, as a yielding one: it
    has not registered nor counted itself a sleeper, so neither wake-up
-   rule (THE HAZARD, THE PUTTERS' HAZARD) is touched. With more processes than CPUs (2 -> 2 on two CPUs, each CPU
-   shared by a producer and a consumer), a producer that finds no room
-   used to yield to the consumer beside it while the other CPU's consumer
-   made the room: the two CPUs took turns at producing and consuming, a
-   context switch and a cache full of the other process's buffer for
-   every message or two, where spinning keeps one producer feeding one
-   consumer across the CPUs, as 1 -> 1 does. A copy made on our own CPU
-   is waiting for it: then we yield at once. Copies are made outside the
-   locks only while a side is busy, so a lone producer and consumer never
-   spin. */
+   rule (THE HAZARD, THE PUTTERS' HAZARD) is touched. With more processes
+   than CPUs (2 -> 2 on two CPUs, each CPU shared by a producer and a
+   consumer), a producer that finds no room used to yield to the consumer
+   beside it while the other CPU's consumer made the room: the two CPUs
+   took turns at producing and consuming, a context switch and a cache
+   full of the other process's buffer for every message or two, where
+   spinning keeps one producer feeding one consumer across the CPUs, as
+   1 -> 1 does. A copy made on our own CPU is waiting for it: then we yield
+   at once. Copies are made outside the locks only while a side is busy,
+   so a lone producer and consumer never spin. */
 static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
 {
     int cpu = sched_getcpu();
     double until = 0;
-    while (cpu >= 0 && copying_elsewhere(c, cpu)) {
+    while (cpu >= 0 && copied_elsewhere(c, pos, cpu)) {
         double t = mproc__now();
         if (until == 0)
             until = t + Q_SPIN;
@@ -424,7 +428,7 @@ int mproc_queue_put(mproc_queue *q, const void *data, size_t len, double timeout
             uint64_t end = rtail + need;
             int me = -1;
             if (__builtin_expect(len >= Q_SPLIT, 0) && split_now(&h->psplit, &h->pm, flight))
-                me = mproc__q_claim(h->pc);
+                me = mproc__q_claim(h->pc, rtail);
             if (__builtin_expect(me < 0 && flight == 0, 1)) {
                 /* Nothing in flight: beyond the tail, invisible until the
                    commit, which publishes it at once. */
@@ -569,7 +573,7 @@ static int take(mproc_queue *q, void *buf, size_t cap, void **alloc, size_t *len
             int me = -1;
             if (__builtin_expect(!quick, 0) && n >= Q_SPLIT &&
                 split_now(&h->gsplit, &h->gm, flight))
-                me = mproc__q_claim(h->gc);
+                me = mproc__q_claim(h->gc, rhead);
             if (__builtin_expect(me < 0 && flight == 0, 1)) {
                 /* Nothing in flight: copied out and given back at once. */
                 ring_get_payload(q, head + 8, dst, (size_t)n);

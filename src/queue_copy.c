@@ -48,12 +48,13 @@ uint64_t mproc__q_getters_to_wake(qhdr *h, uint32_t sleepers, uint64_t puts, uin
     return wake < k ? wake : k;
 }
 
-int mproc__q_claim(qcopier *c)
+int mproc__q_claim(qcopier *c, uint64_t pos)
 {
     for (int i = 0; i < Q_COPIERS; i++) {
         int r = mproc__qlock_trylock(&c[i].l);
         if (r >= 0) {
             atomic_store_explicit(&c[i].cpu, sched_getcpu(), RLX);
+            atomic_store_explicit(&c[i].pos, pos, RLX);
             return i;
         }
         if (r != -EBUSY)

@@ -218,8 +218,9 @@ static inline void hdr_set(mproc_queue *q, uint64_t pos, uint64_t v)
     memcpy(q->ring + (pos & q->mask), &v, 8);
 }
 
-/* A free copier lock of side c, taken: its number, or -1. */
-int mproc__q_claim(qcopier *c);
+/* A free copier lock of side c, taken for the record at pos: its number,
+   or -1. */
+int mproc__q_claim(qcopier *c, uint64_t pos);
 /* A put's slow way and a get's (see queue_copy.c), and the consumers' room
    given back from the head on: Q_GONE once the record ending at end is. */
 int mproc__q_put_reserved(mproc_queue *q, qhdr *h, uint64_t rtail, const void *data, size_t len,

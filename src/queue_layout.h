@@ -29,9 +29,11 @@
 
 typedef struct {
     _Alignas(64) mproc__qlock l;
-    /* The CPU its holder copies on, as it claimed the lock: what a waiter
-       for the copy's end looks at before it spins (queue.c, THE SPIN). */
+    /* Where its holder's record starts, and the CPU it copies on, as it
+       claimed the lock: what a waiter for that record looks at before it
+       spins (queue.c, THE SPIN). */
     _Atomic int32_t cpu;
+    _Atomic uint64_t pos;
 } qcopier;
 
 typedef struct {
