@@ -63,7 +63,9 @@ BEGIN {
 # of the run, from time(1); for --mpi less a one-job run's, MPI's start and
 # end), how much of the machine local leaves idle, and the bound that
 # --mpi's CPU per job sets: no run of it is faster than every CPU busy
-# with its jobs and nothing else.
+# with its jobs and nothing else. And a local run with as many jobs at
+# once as --mpi runs here (-j2 on each of the np ranks, all on these
+# CPUs), in the same rounds: what that concurrency costs by itself.
 tool="$build/mproc"
 if [ -x "$tool" ] && ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
     n=2000
@@ -83,6 +85,8 @@ if [ -x "$tool" ] && ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
     : > "$tmp/local.r"
     : > "$tmp/mpi.r"
     : > "$tmp/mpi1.r"
+    : > "$tmp/same.r"
+    same=$((np * 2))
     i=0
     while [ $i -lt "$rounds" ]; do
         i=$((i + 1))
@@ -95,11 +99,14 @@ if [ -x "$tool" ] && ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
         $timed timeout 300 mpirun --oversubscribe --bind-to none -np "$np" "$tool" run --mpi -j2 \
             true < "$tmp/in1" > /dev/null 2>&1 || true
         echo "$(cpu)" >> "$tmp/mpi1.r"
+        "$tool" run -j$same --joblog "$tmp/same.log" true < "$tmp/in" > /dev/null
+        echo "$(rate "$tmp/same.log")" >> "$tmp/same.r"
     done
     echo
     echo "mproc run, $n x true, jobs/s once started, $rounds interleaved rounds"
     printf "%-32s %12s %14s %12s\n" "" "--mpi -np $np" "local -j2" "vs local"
-    awk -v n=$n -v ncpu="$(nproc)" -v L="$tmp/local.r" -v M="$tmp/mpi.r" -v S="$tmp/mpi1.r" '
+    awk -v n=$n -v ncpu="$(nproc)" -v L="$tmp/local.r" -v M="$tmp/mpi.r" -v S="$tmp/mpi1.r" \
+        -v J="$tmp/same.r" -v same=$same '
     function load(file, r, s, c,   k, line, w) {
         k = 0
         while ((getline line < file) > 0) { split(line, w, " "); k++; r[k] = w[1] + 0; s[k] = w[2] + 0; c[k] = w[3] }
@@ -117,6 +124,14 @@ if [ -x "$tool" ] && ls "$build"/mproc-run-mpi-*.so >/dev/null 2>&1; then
         sorted(lr, kl, lo); sorted(mr, km, mo)
         row("mproc run true, jobs/s, best", mo[km], lo[kl])
         row("  the median round", mo[int((km + 1) / 2)], lo[int((kl + 1) / 2)])
+        # Local with as many jobs at once as --mpi runs here (-j2 on each
+        # rank, on these same CPUs): what the concurrency alone costs.
+        kj = load(J, jr, js, jc)
+        if (kj) {
+            sorted(jr, kj, jo)
+            row("as many at once: local -j" same ", best", mo[km], jo[kj])
+            row("  the median round", mo[int((km + 1) / 2)], jo[int((kj + 1) / 2)])
+        }
         # CPU per job: the least a run took (the quietest), over its jobs.
         lcpu = least(lc, kl); mcpu = least(mc, km); scpu = least(sc, ks)
         if (lcpu == "" || mcpu == "") { print "(--mpi: -j2 on each of the ranks, rank 0'"'"'s included; no time(1): no CPU figures)"; exit }
