@@ -13,7 +13,10 @@
  * it runs 1 -> 1 only. Each figure is the best of nine runs, as a shared
  * machine's neighbours decide single runs, made in rounds of every shape
  * and transport in turn; MPROC_BENCH_QUICK=1 runs three, of fewer
- * messages. Python, some hundred times slower, passes a
+ * messages. 2 -> 2 against 1 -> 1 is printed twice: from each shape's
+ * best run, and as the median of each round's own ratio (its two runs made
+ * one after the other, at much the same moment of the machine). Python,
+ * some hundred times slower, passes a
  * twentieth to a hundredth of the messages, best of two runs (one quick).
  *
  * `queue --instr N` does N put+get pairs of 64 B in one process, for
@@ -34,6 +37,8 @@
 #include <unistd.h>
 
 #define MAXW 4
+/* Rounds of the table (quick: 3). */
+#define MAX_RUNS 9
 
 static void die(const char *what, int err)
 {
@@ -266,6 +271,19 @@ static double child_cpu(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of v[0..n-1] (n > 0), which it sorts. */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static double best(double a, double b)
 {
     return a < 0 ? b : b < 0 ? a : a < b ? a : b;
@@ -320,7 +338,7 @@ int main(int argc, char **argv)
     static const long counts[] = { 2000000, 400000, 4000 };
     static const long py_counts[] = { 20000, 20000, 400 };
     static const int shapes[][2] = { { 1, 1 }, { 2, 2 } };
-    int runs = quick ? 3 : 9;
+    int runs = quick ? 3 : MAX_RUNS;
 
     printf("queue: time per message, best of %d runs; each peer's time over mproc's "
            "(> 1: mproc is faster)\n",
@@ -331,6 +349,10 @@ int main(int argc, char **argv)
        POSIX mq, pipe, Python, and best CPU time per message of mproc and
        Boost. */
     double t[3][2][5], cpu[3][2][2];
+    /* Per size and peer (mproc, Boost): each round's own 2->2 over 1->1,
+       the two run one after the other; MAX_RUNS rounds at most. */
+    double pair[3][2][MAX_RUNS];
+    int npair[3][2] = { { 0 } };
     long mq_depth[3] = { 0 };
     for (int si = 0; si < 3; si++) {
         long count = counts[si] / (quick ? 5 : 1);
@@ -343,7 +365,8 @@ int main(int argc, char **argv)
         /* Rounds of every shape and transport in turn, so that a noisy
            neighbour hurts all alike: the two shapes' ratio, too, is taken
            from runs made side by side. */
-        for (int k = 0; k < runs; k++)
+        for (int k = 0; k < runs; k++) {
+            double round[2][2] = { { -1, -1 }, { -1, -1 } };
             for (int sh = 0; sh < 2; sh++) {
                 int np = shapes[sh][0], nc = shapes[sh][1];
                 job j = { .size = sizes[si], .per_producer = count / np,
@@ -354,10 +377,12 @@ int main(int argc, char **argv)
                 if (m < 0)
                     die("mproc run failed", EIO);
                 b[0] = best(b[0], m / (double)count);
+                round[sh][0] = m;
                 double c1 = child_cpu();
                 double bk = run_boost(&j, np, nc, count);
                 cpu[si][sh][0] = best(cpu[si][sh][0], (c1 - c0) / (double)count);
                 if (bk > 0) {
+                    round[sh][1] = bk;
                     b[1] = best(b[1], bk * 1e-9);
                     cpu[si][sh][1] = best(cpu[si][sh][1], (child_cpu() - c1) / (double)count);
                 }
@@ -368,6 +393,10 @@ int main(int argc, char **argv)
                 if (k < (quick ? 1 : 2))
                     b[4] = best(b[4], run_python(&j, np, nc, py_count));
             }
+            for (int w = 0; w < 2; w++)
+                if (round[0][w] > 0 && round[1][w] > 0)
+                    pair[si][w][npair[si][w]++] = round[1][w] / round[0][w];
+        }
         for (int sh = 0; sh < 2; sh++) {
             double *b = t[si][sh], per = b[0];
             char label[32];
@@ -411,6 +440,21 @@ int main(int argc, char **argv)
             printf(" %s ", si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB");
             if (one > 0 && two > 0)
                 printf("%.2fx", two / one);
+            else
+                printf("n/a");
+        }
+        printf("\n");
+    }
+    /* The same from runs paired by round: a shape's best run may come
+       from a quieter moment of the machine than the other's, while the two
+       runs of a round see much the same. */
+    printf("The same, paired by round: the median of each round's own 2->2 over 1->1\n");
+    for (int w = 0; w < 2; w++) {
+        printf("  %-14s", names[w]);
+        for (int si = 0; si < 3; si++) {
+            printf(" %s ", si == 0 ? "64 B" : si == 1 ? "4 KiB" : "1 MiB");
+            if (npair[si][w] > 0)
+                printf("%.2fx", median(pair[si][w], npair[si][w]));
             else
                 printf("n/a");
         }
