@@ -11,7 +11,7 @@
  * added to the header's 64-bit fields and 8 32-bit words added to its
  * 32-bit fields (zero leaves a field as it was), then bytes XORed into the
  * ring from its start. */
-#include "queue_layout.h"
+#include "queue_internal.h"
 
 #include <errno.h>
 #include <mproc.h>
@@ -81,10 +81,10 @@ static void exercise(mproc_queue *q, uint8_t opts)
             r != -ENOMEM)
             abort();
     }
-    /* Up to 3840 bytes: from 2048 on, copied outside the lock where the
-       fuzzer set psplit (src/queue_copy.c). */
-    static char big[4096];
-    mproc_queue_put(q, big, (size_t)(opts >> 4) * 256, 0);
+    /* Up to 240 KiB: from 64 KiB on (Q_SPLIT), copied outside the lock
+       where the fuzzer set psplit (src/queue_copy.c). */
+    static char big[15 << 14];
+    mproc_queue_put(q, big, (size_t)(opts >> 4) << 14, 0);
     mproc_queue_get(q, small, sizeof small, &len, 0);
     mproc_queue_qsize(q);
     mproc_queue_empty(q);
@@ -99,7 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mproc_queue *q;
-    mproc_queue_opts o = { .bytes = 4096, .maxsize = size ? data[0] & 3 : 0 };
+    /* Room for a message copied outside the locks (Q_SPLIT). */
+    mproc_queue_opts o = { .bytes = 4 * Q_SPLIT, .maxsize = size ? data[0] & 3 : 0 };
     if (mproc_queue_new(&q, &o) < 0)
         abort();
     /* Real records first, so that the fuzzer's edits start from framing

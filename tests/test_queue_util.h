@@ -429,13 +429,14 @@ static inline void qt_nxm_run(bool threads, int n, int m, size_t size)
     munmap(x, bytes);
 }
 
-/* The N x M exchange with qt_split_always, i in [0, QT_SPLIT_CASES): 4 KiB,
-   64 KiB, 1 MiB x 2x2, 4x1, 1x4, 4x4. */
+/* The N x M exchange with qt_split_always, i in [0, QT_SPLIT_CASES): 64 KiB
+   (the smallest message copied outside the locks), 256 KiB, 1 MiB x 2x2,
+   4x1, 1x4, 4x4. */
 #define QT_SPLIT_CASES 12
 
 static inline void qt_split_case(bool threads, int i)
 {
-    static const size_t sizes[] = { 4096, 65536, (size_t)1 << 20 };
+    static const size_t sizes[] = { 65536, 262144, (size_t)1 << 20 };
     static const int shapes[][2] = { { 2, 2 }, { 4, 1 }, { 1, 4 }, { 4, 4 } };
     qt_nxm_setup = qt_split_always;
     qt_nxm_run(threads, shapes[i % 4][0], shapes[i % 4][1], sizes[i / 4]);
