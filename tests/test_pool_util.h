@@ -8,6 +8,7 @@
 
 #include "harness.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 static inline int echo(const void *arg, size_t len, mproc_out *out)
@@ -20,6 +21,17 @@ static inline int empty(const void *arg, size_t len, mproc_out *out)
     (void)arg;
     (void)len;
     (void)out;
+    return 0;
+}
+
+/* Dies of SIGSEGV. */
+static inline int segv(const void *arg, size_t len, mproc_out *out)
+{
+    (void)arg;
+    (void)len;
+    (void)out;
+    signal(SIGSEGV, SIG_DFL); /* a sanitizer's handler would turn it into an exit */
+    raise(SIGSEGV);
     return 0;
 }
 
