@@ -283,7 +283,10 @@ static bool copied_elsewhere(qcopier *c, _Atomic uint64_t *pos, int cpu)
    spinning keeps one producer feeding one consumer across the CPUs, as
    1 -> 1 does. A copy made on our own CPU is waiting for it: then we yield
    at once. Copies are made outside the locks only while a side is busy,
-   so a lone producer and consumer never spin. */
+   so a lone producer and consumer never spin. The position is looked at
+   every few pauses only: the tail shares its cache line with the
+   producers' lock word (queue_layout.h), and each look takes the line
+   from the producer that commits (see QL_PAUSES, qlock.c). */
 static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
 {
     int cpu = sched_getcpu();
@@ -294,12 +297,11 @@ static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
             until = t + Q_SPIN;
         else if (t >= until)
             return;
-        for (int k = 0; k < 64; k++) {
+        for (int k = 0; k < 8; k++) {
             if (atomic_load_explicit(pos, RLX) != seen)
                 return;
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+            for (int i = 0; i < 8; i++)
+                mproc__cpu_relax();
         }
     }
 }
