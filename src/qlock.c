@@ -83,15 +83,15 @@ static int ql_try(mproc__qlock *l, uint32_t v, uint32_t tid, uint32_t waiters)
 /* Spins before sleeping: the lock is held for a copy of one message, and a
    short spin saves two system calls when the holder is running; a holder
    that is not (one CPU, or preempted) costs only these few rounds. The
-   spinner looks at the word only every QL_PAUSES pauses: the word shares
-   its cache line with what the holder writes as it commits (the queue's
-   tail, count, futex word and journal flag, queue_layout.h), and each look
-   takes the line from the holder, whose next write then fetches it back.
-   Measured at 4 KiB 2 -> 2 on two CPUs, a producer on each, a look every
-   pause (64 of them) made a put wait for the line at the commit's fence:
-   174-311 ns a message, against 114-132 ns with 8 looks 8 pauses apart
-   (the same time spinning), as fast as 1 -> 1. Then a
-   few yields: with more processes than CPUs (2 -> 2 on two CPUs) a holder
+   spinner looks at the word only every MPROC__QL_PAUSES pauses: the word
+   shares its cache line with what the holder writes as it commits (the
+   queue's tail, count, futex word and journal flag, queue_layout.h), and
+   each look takes the line from the holder, whose next write then fetches
+   it back. Measured at 4 KiB 2 -> 2 on two CPUs, a producer on each, a
+   look every pause (64 of them) made a put wait for the line at the
+   commit's fence: 174-311 ns a message, against 114-132 ns with 8 looks 8
+   pauses apart (the same time spinning), as fast as 1 -> 1. Then a few
+   yields: with more processes than CPUs (2 -> 2 on two CPUs) a holder
    preempted inside its critical section is often waiting for this very
    CPU, and a yield hands it over at the price of one system call, where a
    sleep costs the waiter two and the holder's release a wake-up call.
@@ -99,7 +99,6 @@ static int ql_try(mproc__qlock *l, uint32_t v, uint32_t tid, uint32_t waiters)
    system calls down from 1,700-3,600 to 600-700 a run at 64 B and from
    12,500-106,000 to 8,000-9,700 at 4 KiB. */
 #define QL_SPINS 8
-#define QL_PAUSES 8
 #define QL_YIELDS 4
 
 int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
@@ -121,7 +120,7 @@ int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
             continue;
         if (spins > 0) {
             spins--;
-            for (int k = 0; k < QL_PAUSES; k++)
+            for (int k = 0; k < MPROC__QL_PAUSES; k++)
                 mproc__cpu_relax();
             continue;
         }

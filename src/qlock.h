@@ -63,6 +63,10 @@ extern __thread mproc__ql_self_t mproc__ql_self __attribute__((tls_model("initia
 /* Set mproc__ql_self up for this thread: 0, or -ENOTSUP where the kernel or
    the C library offers no robust list this lock can join. */
 int mproc__ql_init(void);
+/* The pauses between two looks at a word another CPU writes, while
+   spinning on it (qlock.c says why). */
+#define MPROC__QL_PAUSES 8
+
 /* The contended lock: spins a little, then sleeps on the word. */
 int mproc__ql_lock_slow(mproc__qlock *l, double deadline);
 /* Wake one sleeper of a lock just released with FUTEX_WAITERS set. */

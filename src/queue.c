@@ -286,7 +286,7 @@ static bool copied_elsewhere(qcopier *c, _Atomic uint64_t *pos, int cpu)
    so a lone producer and consumer never spin. The position is looked at
    every few pauses only: the tail shares its cache line with the
    producers' lock word (queue_layout.h), and each look takes the line
-   from the producer that commits (see QL_PAUSES, qlock.c). */
+   from the producer that commits (MPROC__QL_PAUSES, qlock.c). */
 static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
 {
     int cpu = sched_getcpu();
@@ -300,7 +300,7 @@ static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
         for (int k = 0; k < 8; k++) {
             if (atomic_load_explicit(pos, RLX) != seen)
                 return;
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < MPROC__QL_PAUSES; i++)
                 mproc__cpu_relax();
         }
     }
