@@ -23,6 +23,12 @@
  * counting instructions (bench/queue_instr.sh runs it under callgrind);
  * `queue --mproc NP NC SIZE` prints mproc's one run (wall and CPU time per
  * message), for profiling and for bench/queue_ab.sh.
+ *
+ * Where the scheduler puts the processes decides much of 2 -> 2 on a
+ * machine with fewer CPUs than processes: MPROC_BENCH_CPUS=0,1,0,1 holds
+ * the producers, then the consumers, each to the CPU listed in its turn
+ * (that one: a producer and a consumer on each of two CPUs), so that one
+ * placement can be measured on its own.
  */
 #define _GNU_SOURCE 1
 #include "bench.h"
@@ -32,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,6 +70,42 @@ typedef struct {
 
 typedef int (*side_fn)(job *j, char *buf);
 
+/* MPROC_BENCH_CPUS, read once: the CPU each process is held to (producers
+   first), -1 past the list's end. A CPU we may not run on ends the bench
+   before any process starts, rather than one side's process alone. */
+static int listed_cpu[2 * MAXW];
+
+static void read_listed_cpus(void)
+{
+    for (int i = 0; i < 2 * MAXW; i++)
+        listed_cpu[i] = -1;
+    const char *p = getenv("MPROC_BENCH_CPUS");
+    cpu_set_t ours;
+    if (!p || sched_getaffinity(0, sizeof ours, &ours) < 0)
+        return;
+    for (int i = 0; i < 2 * MAXW && *p; i++) {
+        char *end;
+        long c = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || c < 0 || c >= CPU_SETSIZE ||
+            !CPU_ISSET((int)c, &ours)) {
+            fprintf(stderr, "queue bench: MPROC_BENCH_CPUS: %s: not a CPU of ours\n", p);
+            exit(2);
+        }
+        listed_cpu[i] = (int)c;
+        p = *end ? end + 1 : end;
+    }
+}
+
+static void hold_to_listed_cpu(int i)
+{
+    if (listed_cpu[i] < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(listed_cpu[i], &set);
+    (void)sched_setaffinity(0, sizeof set, &set); /* one of ours: checked */
+}
+
 /* Runs np producers and nc consumers as processes released at once; the
    seconds from the release to the last one's end, or -1. */
 static double crew(job *j, int np, int nc, side_fn prod, side_fn cons)
@@ -78,6 +121,7 @@ static double crew(job *j, int np, int nc, side_fn prod, side_fn cons)
             die("fork", (int)-pid);
         if (pid == 0) {
             close(gate[1]);
+            hold_to_listed_cpu(i);
             char c, *buf = malloc(j->size);
             if (!buf || read(gate[0], &c, 1) != 1)
                 _exit(2);
@@ -316,6 +360,7 @@ static void instr(long n)
 
 int main(int argc, char **argv)
 {
+    read_listed_cpus();
     if (argc == 3 && !strcmp(argv[1], "--instr")) {
         instr(atol(argv[2]));
         return 0;

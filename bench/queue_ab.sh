@@ -7,6 +7,7 @@
 # (default 7): per row each build's best wall and best CPU time per
 # message (all processes), NEW over OLD, and each build's 2->2 over 1->1.
 # On a shared machine decide by the CPU time and by many rounds.
+# MPROC_BENCH_CPUS=0,1,0,1 (bench/queue.c) holds each process to a CPU.
 set -eu
 old=$1 new=$2 rounds=${3:-7}
 tmp=$(mktemp -d)
