@@ -28,7 +28,9 @@
  * machine with fewer CPUs than processes: MPROC_BENCH_CPUS=0,1,0,1 holds
  * the producers, then the consumers, each to the CPU listed in its turn
  * (that one: a producer and a consumer on each of two CPUs), so that one
- * placement can be measured on its own.
+ * placement can be measured on its own. It holds the processes of this
+ * program's transports (mproc, POSIX mq, the pipe), not Boost's or
+ * Python's peers.
  */
 #define _GNU_SOURCE 1
 #include "bench.h"
