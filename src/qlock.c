@@ -120,8 +120,7 @@ int mproc__ql_lock_slow(mproc__qlock *l, double deadline)
             continue;
         if (spins > 0) {
             spins--;
-            for (int k = 0; k < MPROC__QL_PAUSES; k++)
-                mproc__cpu_relax();
+            mproc__ql_pause_between_looks();
             continue;
         }
         if (yields > 0) {

@@ -64,8 +64,14 @@ extern __thread mproc__ql_self_t mproc__ql_self __attribute__((tls_model("initia
    the C library offers no robust list this lock can join. */
 int mproc__ql_init(void);
 /* The pauses between two looks at a word another CPU writes, while
-   spinning on it (qlock.c says why). */
+   spinning on it (qlock.c says why), and the wait they make. */
 #define MPROC__QL_PAUSES 8
+
+static inline void mproc__ql_pause_between_looks(void)
+{
+    for (int k = 0; k < MPROC__QL_PAUSES; k++)
+        mproc__cpu_relax();
+}
 
 /* The contended lock: spins a little, then sleeps on the word. */
 int mproc__ql_lock_slow(mproc__qlock *l, double deadline);

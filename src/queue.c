@@ -297,11 +297,11 @@ static void spin_elsewhere(qcopier *c, _Atomic uint64_t *pos, uint64_t seen)
             until = t + Q_SPIN;
         else if (t >= until)
             return;
-        for (int k = 0; k < 8; k++) {
+        /* The clock read every 64 pauses, as many looks as fit. */
+        for (int k = 0; k < 64 / MPROC__QL_PAUSES; k++) {
             if (atomic_load_explicit(pos, RLX) != seen)
                 return;
-            for (int i = 0; i < MPROC__QL_PAUSES; i++)
-                mproc__cpu_relax();
+            mproc__ql_pause_between_looks();
         }
     }
 }
