@@ -514,21 +514,27 @@ static bool words_within(const char *a, const char *b)
 }
 
 /* A job on any rank, rank 0's own included, inherits no descriptor a local
-   job would not (Open MPI's sockets to its launcher stay with rank 0), and
-   sees the same variables on every rank: the rank's environment with the
-   job's PARALLEL_*, nothing taken out or added by the path it came by. */
+   job would not (Open MPI's sockets to its launcher stay with rank 0), may
+   run on the CPUs a local job may (not only the one its worker is held
+   to), and sees the same variables on every rank: the rank's environment
+   with the job's PARALLEL_*, nothing taken out or added by the path it
+   came by. */
 START_TEST(jobs_see_what_local_jobs_see)
 {
     begin();
-    const char *cmd = "printf '%s|%s|%s\\n' \"${OMPI_COMM_WORLD_RANK:-local}\" "
+    const char *cmd = "printf '%s|%s|%s|%s\\n' \"${OMPI_COMM_WORLD_RANK:-local}\" "
+                      "\"$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/self/status)\" "
                       "\"$(ls /proc/self/fd | sort -n | paste -sd' ')\" "
                       "\"$(awk 'BEGIN { for (k in ENVIRON) if (k !~ /^(PARALLEL_|AWKPATH|AWKLIBPATH)/) print k }' "
                       "| sort | paste -sd' ')\"; : {}";
     tool_result l = run_local((char *[]){ "-j1", (char *)cmd, ":::", "1", NULL });
     ck_assert_int_eq(l.status, 0);
-    char *lfds = strchr(l.out, '|');
+    char *lcpus = strchr(l.out, '|');
+    ck_assert_ptr_nonnull(lcpus);
+    lcpus = strdup(lcpus + 1);
+    char *lfds = strchr(lcpus, '|');
     ck_assert_ptr_nonnull(lfds);
-    lfds = strdup(lfds + 1);
+    *lfds++ = '\0';
     char *lnames = strchr(lfds, '|');
     ck_assert_ptr_nonnull(lnames);
     *lnames++ = '\0';
@@ -539,10 +545,14 @@ START_TEST(jobs_see_what_local_jobs_see)
     char *save, *names0 = NULL;
     bool rank0 = false, other = false;
     for (char *line = strtok_r(m.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *fds = strchr(line, '|'), *names = fds ? strchr(fds + 1, '|') : NULL;
+        char *cpus = strchr(line, '|'), *fds = cpus ? strchr(cpus + 1, '|') : NULL;
+        char *names = fds ? strchr(fds + 1, '|') : NULL;
         ck_assert_msg(names, "unexpected line: %s", line);
+        *cpus++ = '\0';
         *fds++ = '\0';
         *names++ = '\0';
+        ck_assert_msg(strcmp(cpus, lcpus) == 0,
+                      "a job on rank %s may run on CPUs %s, a local one on %s", line, cpus, lcpus);
         rank0 |= strcmp(line, "0") == 0;
         other |= strcmp(line, "0") != 0;
         ck_assert_msg(words_within(fds, lfds),
@@ -558,7 +568,7 @@ START_TEST(jobs_see_what_local_jobs_see)
     }
     ck_assert_msg(rank0 && other, "expected jobs on rank 0 and on the others:\n%s", m.out);
     free(names0);
-    free(lfds);
+    free(lcpus);
     tr_free(&l);
     tr_free(&m);
     no_leftovers();
