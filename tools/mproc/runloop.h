@@ -210,6 +210,19 @@ void job_values(run *r, size_t idx);
 int build_cmd(run *r, tbuf *line, size_t seq, long slotno);
 void bar_update(run *r, bool last);
 
+/* ---- runend.c: ending jobs ------------------------------------------------------ */
+
+/* A job ended (failed or not, exitval or sig): --halt's count, and the
+   halt when it is reached. */
+void check_halt(run *r, const slot *s, int exitval, int sig, bool failed);
+/* The deadlines that have come: --timeout, --termseq's next signal,
+   --memfree. */
+void on_deadlines(run *r);
+/* poll's timeout (ms, -1: none): the nearest deadline, rounded up. */
+int poll_timeout(const run *r);
+/* The signalfd is readable: the interrupts it holds. */
+void on_signal(run *r);
+
 /* ---- progress.c: --progress and --eta ------------------------------------------- */
 
 /* The list of computers, with max_jobs the jobs at a time. */
