@@ -157,16 +157,11 @@ static long local_rank(void)
    2000 x true at -np 3 on 2 CPUs kept 1.83 of them busy, held 1.94. The
    workers of the host's ranks take its CPUs in turn (worker w of local
    rank l: the (l * workers + w)-th, round), so that ranks sharing a CPU set
-   spread over it; a rank bound to one CPU holds nobody. Once per process
-   (a replaced worker holds itself). */
+   spread over it; a rank bound to one CPU holds nobody. */
 static spawn_cpus cpus;
-static pid_t cpus_of;
 
 static void hold_worker(unsigned place)
 {
-    if (cpus_of == getpid())
-        return;
-    cpus_of = getpid();
     if (spawn_cpus_init(&cpus) < 0)
         return;
     spawn_cpus_hold(&cpus, local_rank() * rank_workers + (long)place);
@@ -286,18 +281,20 @@ static int wait_job(job_run *j, siginfo_t *si)
     }
 }
 
-/* Short slices for this worker, as for the runner (spawn_prefer_latency):
-   it only reaps and starts its jobs, and while the rank's jobs fill the
-   CPUs its wakeup for the end of one must not wait behind another job.
-   Asked once per process (a replaced worker asks for itself: the setting
-   is not inherited). */
-static void prefer_latency(void)
+/* Once per worker process (a replaced worker does it for itself: neither
+   setting is inherited): short slices, as for the runner
+   (spawn_prefer_latency), as it only reaps and starts its jobs and, while
+   the rank's jobs fill the CPUs, its wakeup for the end of one must not
+   wait behind another job; and its CPU (hold_worker). */
+static void worker_setup(unsigned place)
 {
-    static pid_t asked;
-    if (asked != getpid()) {
-        asked = getpid();
-        spawn_prefer_latency();
-    }
+    static pid_t done_for;
+    pid_t me = getpid();
+    if (done_for == me)
+        return;
+    done_for = me;
+    spawn_prefer_latency();
+    hold_worker(place);
 }
 
 static int farm_task(const void *arg, size_t len, mproc_out *out)
@@ -310,8 +307,7 @@ static int farm_task(const void *arg, size_t len, mproc_out *out)
        killed at any time outlives it (without one the job still runs). */
     if (!jobguard_mine(&guard))
         (void)jobguard_start(&guard, 1);
-    prefer_latency();
-    hold_worker(out->place);
+    worker_setup(out->place);
     if ((err = start(&j)) < 0)
         goto out;
     siginfo_t si;
