@@ -28,15 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- options ---------------------------------------------------------------- */
-
-void repl_opts_free(repl_opts *ro)
-{
-    free(ro->rpl);
-    ro->rpl = NULL;
-    ro->nrpl = 0;
-}
-
 /* ---- the table ------------------------------------------------------------------ */
 
 typedef struct rpl {

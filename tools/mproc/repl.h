@@ -29,12 +29,9 @@ typedef struct repl_opts {
     const char *i;      /* -i[STR] / --replace[=STR]; "" is {} */
     const char *er, *bnr, *dnr, *bner, *seqr, *slotr; /* --er --bnr ... */
     const char *parens; /* --parens, "{==}" when NULL */
-    const char **rpl;   /* --rpl 'TAG CODE', in order */
+    const char **rpl;   /* --rpl 'TAG CODE', in order (run_opts_free frees the list) */
     size_t nrpl;
 } repl_opts;
-
-/* What the options hold that is owned (the --rpl list). */
-void repl_opts_free(repl_opts *ro);
 
 /* ---- the parsed template (repl.c), expanded by cmd.c ------------------- */
 

@@ -116,7 +116,7 @@ typedef struct run_opts {
 
 /* Defaults: every field as if no option were given. */
 void run_opts_init(run_opts *o);
-/* Free what the options hold (lists of -a files and profiles). */
+/* Free what the options hold (lists of -a files, profiles and --rpl). */
 void run_opts_free(run_opts *o);
 
 /* ---- runopt.c ------------------------------------------------------------ */

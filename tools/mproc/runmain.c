@@ -524,7 +524,6 @@ out:
     free(r.pidx);
     free(r.requeue);
     cmd_free(r.tmpl);
-    repl_opts_free(&r.o.repl);
     jobenv_free(&r.env);
     free(r.shell);
     return rc;

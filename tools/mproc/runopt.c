@@ -620,6 +620,9 @@ void run_opts_init(run_opts *o)
 
 void run_opts_free(run_opts *o)
 {
+    free(o->repl.rpl); /* the list h_rpl grows; its strings are the words parsed */
+    o->repl.rpl = NULL;
+    o->repl.nrpl = 0;
     free(o->argfiles);
     free(o->profiles);
     o->argfiles = o->profiles = NULL;
