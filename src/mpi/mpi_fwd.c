@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct rank_state {
     unsigned inflight, window;
@@ -75,6 +76,8 @@ typedef struct fwd {
     unsigned total_workers;
     _Atomic bool stop;
     _Atomic bool share_cpu; /* rank 0's CPUs run other work too */
+    _Atomic int notify_fd;  /* mproc__mpi_notify's eventfd, or -1 */
+    bool posted;            /* an outcome posted in this round */
     _Atomic unsigned drops; /* mproc__mpi_drop_waiting calls; sent: */
     unsigned dropped;
     pthread_t th;
@@ -91,6 +94,29 @@ static void unmap_big(void *arg)
 {
     big_done(arg);
     free(arg);
+}
+
+/* An outcome into the task's slot, for the owner to collect. */
+static void post_outcome(fwd *f, uint64_t pos, int code, int detail, int sig)
+{
+    mproc__task_post(f->sh, pos, OWNER_EXT, code, detail, sig);
+    f->posted = true;
+}
+
+/* After a round that posted outcomes: the owner waiting in poll() is told
+   once (mproc__mpi_notify). Its read, then its collect, sees every post
+   made before this write; a later post writes again. */
+static void notify(fwd *f)
+{
+    if (!f->posted)
+        return;
+    f->posted = false;
+    int fd = atomic_load(&f->notify_fd);
+    if (fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(fd, &one, sizeof one);
+        (void)w; /* a counter far from overflowing: it only wakes */
+    }
 }
 
 static int flush_rank(fwd *f, int r)
@@ -138,7 +164,7 @@ static int pack(fwd *f, int r, uint64_t pos)
                 .kind = s->kind };
     if (!ident(f, s->fn, &t.obj, &t.off)) {
         s->res_len = 0;
-        mproc__task_post(f->sh, pos, OWNER_EXT, -EFAULT, 0, 0);
+        post_outcome(f, pos, -EFAULT, 0, 0);
         return 0;
     }
     size_t len = (size_t)t.arg_len;
@@ -148,7 +174,7 @@ static int pack(fwd *f, int r, uint64_t pos)
         map = mproc__arena_at(f->sh, f->arena_fd, s->arg_off, len, false);
         if (!map) {
             s->res_len = 0;
-            mproc__task_post(f->sh, pos, OWNER_EXT, -ENOMEM, 0, 0);
+            post_outcome(f, pos, -ENOMEM, 0, 0);
             return 0;
         }
         arg = map;
@@ -267,7 +293,7 @@ static void take_done(fwd *f, int r, size_t n, bool post)
             s->res_off = 0;
         }
         f->ranks[r].inflight--;
-        mproc__task_post(f->sh, d.id, OWNER_EXT, code, d.detail, d.sig);
+        post_outcome(f, d.id, code, d.detail, d.sig);
     }
     grow_window(f, &f->ranks[r], starved != 0);
 }
@@ -316,7 +342,7 @@ static void check_lost(fwd *f, bool post)
             uint64_t pos = mproc__word_pos(atomic_load(&s->word));
             s->res_len = 0;
             s->res_off = 0;
-            mproc__task_post(f->sh, pos, OWNER_EXT, MPROC_ERANKLOST, 0, 0);
+            post_outcome(f, pos, MPROC_ERANKLOST, 0, 0);
         }
         f->ranks[r].inflight = 0;
     }
@@ -349,6 +375,7 @@ static void forward(fwd *f)
                     mproc__wire_isend(&f->w, r, TAG_DROP, NULL, 0, NULL, NULL);
             act = true;
         }
+        notify(f);
         bool busy = mproc__wire_moving(&f->w);
         double s = mproc__backoff_busy(&bo, act, busy);
         mproc__nap(share && !busy ? MPROC__PACE : s);
@@ -472,6 +499,7 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
     fwd *f = calloc(1, sizeof *f);
     if (!f)
         return -ENOMEM;
+    atomic_store(&f->notify_fd, -1);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
     f->pool = pool;
@@ -520,6 +548,15 @@ void mproc__mpi_drop_waiting(mproc_pool *pool)
     fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
     if (f)
         atomic_fetch_add(&f->drops, 1);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+void mproc__mpi_notify(mproc_pool *pool, int fd)
+{
+    pthread_mutex_lock(&pool->mu);
+    fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
+    if (f)
+        atomic_store(&f->notify_fd, fd);
     pthread_mutex_unlock(&pool->mu);
 }
 

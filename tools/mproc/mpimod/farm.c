@@ -9,9 +9,11 @@
  * running one job at a time: a remote slot is a worker. The job runs as a
  * local one does (spawn.c: its own process group, stdin /dev/null, stdout
  * and stderr on pipes) and --timeout with --termseq is enforced here, on
- * the job's rank. Outcomes reach the runner through the pool's callbacks,
- * which queue them and wake an eventfd that the runner's poll loop
- * watches.
+ * the job's rank. The pool's forwarder adds to an eventfd that the
+ * runner's poll loop watches after each round in which outcomes came
+ * (mproc__mpi_notify), and the runner collects them itself: the pool's
+ * callbacks would wake a thread of theirs for every round, only for it to
+ * wake the runner.
  *
  * A worker that is killed (the farm stopped now: --halt now, an interrupt,
  * the launcher ending the rank) must take its job, children and all, with
@@ -364,38 +366,12 @@ typedef struct outcome {
 struct mpifarm {
     mproc_pool *pool;
     int efd;
-    pthread_mutex_t mu;
-    outcome *q;         /* finished, in the order they came */
-    size_t head, n, cap;
+    outcome *pend;      /* submitted, not yet found finished, oldest first */
+    size_t npend, cappend;
+    outcome *done;      /* found finished, not yet taken */
+    size_t head, ndone, capdone;
     mproc_result *cur;  /* the one take handed out last */
 };
-
-/* The one farm of this process: the callbacks' cookie is the tag. */
-static mpifarm *the_farm;
-
-/* In the pool's callback thread: queue the outcome, wake the runner. */
-static void on_ready(mproc_result *r, void *cookie)
-{
-    mpifarm *f = the_farm;
-    /* This thread only wakes the runner: it gets the CPU as promptly. */
-    static _Thread_local bool asked;
-    if (!asked) {
-        asked = true;
-        spawn_prefer_latency();
-    }
-    pthread_mutex_lock(&f->mu);
-    if (f->head > 0 && f->head == f->n)
-        f->head = f->n = 0;
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 64;
-        f->q = xrealloc(f->q, f->cap * sizeof *f->q);
-    }
-    f->q[f->n++] = (outcome){ .tag = (size_t)(uintptr_t)cookie, .res = r };
-    uint64_t one = 1;
-    ssize_t w = write(f->efd, &one, sizeof one);
-    (void)w; /* a counter far from overflowing: it only wakes */
-    pthread_mutex_unlock(&f->mu);
-}
 
 static int farm_rank(void)
 {
@@ -424,7 +400,6 @@ static int farm_start(mpifarm **out, long *slots)
 {
     mpifarm *f = xmalloc(sizeof *f);
     memset(f, 0, sizeof *f);
-    pthread_mutex_init(&f->mu, NULL);
     f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (f->efd < 0) {
         int err = -errno;
@@ -446,20 +421,30 @@ static int farm_start(mpifarm **out, long *slots)
     }
     /* Rank 0's CPUs run the runner's own jobs. */
     mproc__mpi_share_cpu(f->pool);
+    mproc__mpi_notify(f->pool, f->efd);
     pthread_mutex_lock(&f->pool->mu);
     *slots = f->pool->nprocs;
     pthread_mutex_unlock(&f->pool->mu);
-    the_farm = f;
     *out = f;
     return 0;
 }
 
+static void append(outcome **v, size_t *n, size_t *cap, outcome o)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = xrealloc(*v, *cap * sizeof **v);
+    }
+    (*v)[(*n)++] = o;
+}
+
 static int farm_submit(mpifarm *f, size_t tag, const void *job, size_t len)
 {
-    mproc_submit_opts so = { .on_success = on_ready, .on_error = on_ready,
-                             .cookie = (void *)(uintptr_t)tag };
     mproc_result *r;
-    return mproc_pool_submit(f->pool, farm_task, job, len, &so, &r);
+    int err = mproc_pool_apply_async(f->pool, farm_task, job, len, &r);
+    if (err == 0)
+        append(&f->pend, &f->npend, &f->cappend, (outcome){ .tag = tag, .res = r });
+    return err;
 }
 
 static int farm_fd(const mpifarm *f)
@@ -467,21 +452,35 @@ static int farm_fd(const mpifarm *f)
     return f->efd;
 }
 
+/* The eventfd cleared first, then every submitted job looked at (a wait of
+   no time collects what the forwarder posted): an outcome posted after
+   the look writes to it again. */
+static void find_done(mpifarm *f)
+{
+    uint64_t v;
+    ssize_t rd = read(f->efd, &v, sizeof v);
+    (void)rd; /* EAGAIN: nothing was left to clear */
+    f->head = f->ndone = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < f->npend; i++) {
+        if (mproc_result_wait(f->pend[i].res, 0) == 0)
+            append(&f->done, &f->ndone, &f->capdone, f->pend[i]);
+        else
+            f->pend[k++] = f->pend[i];
+    }
+    f->npend = k;
+}
+
 static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, int *code)
 {
     if (f->cur)
         mproc_result_free(f->cur);
     f->cur = NULL;
-    pthread_mutex_lock(&f->mu);
-    if (f->head == f->n) {
-        uint64_t v;
-        ssize_t rd = read(f->efd, &v, sizeof v);
-        (void)rd; /* EAGAIN: nothing was left to clear */
-        pthread_mutex_unlock(&f->mu);
+    if (f->head == f->ndone)
+        find_done(f);
+    if (f->head == f->ndone)
         return 0;
-    }
-    outcome o = f->q[f->head++];
-    pthread_mutex_unlock(&f->mu);
+    outcome o = f->done[f->head++];
     f->cur = o.res;
     *tag = o.tag;
     *data = NULL;
@@ -495,6 +494,11 @@ static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, in
 static void farm_drop(mpifarm *f)
 {
     mproc__mpi_drop_waiting(f->pool);
+    /* The jobs dropped here, before the forwarder claimed them, end in
+       this thread: the next take must look. */
+    uint64_t one = 1;
+    ssize_t w = write(f->efd, &one, sizeof one);
+    (void)w;
 }
 
 static void farm_stop(mpifarm *f, bool now)
@@ -511,17 +515,17 @@ static void farm_free(mpifarm *f)
 {
     if (!f)
         return;
-    /* Every callback has run once the pool is freed: then every result is
-       in the queue. */
+    mproc__mpi_notify(f->pool, -1);
     mproc_pool_free(f->pool);
     if (f->cur)
         mproc_result_free(f->cur);
-    for (size_t k = f->head; k < f->n; k++)
-        mproc_result_free(f->q[k].res);
-    free(f->q);
+    for (size_t k = f->head; k < f->ndone; k++)
+        mproc_result_free(f->done[k].res);
+    for (size_t k = 0; k < f->npend; k++)
+        mproc_result_free(f->pend[k].res);
+    free(f->done);
+    free(f->pend);
     close(f->efd);
-    pthread_mutex_destroy(&f->mu);
-    the_farm = NULL;
     free(f);
 }
 
