@@ -353,7 +353,11 @@ static void case_basic(mproc_pool *pool, int size, bool owner_works)
     REQ(mproc_pool_join(pool) == 0);
     for (int i = 0; i < 20; i++) {
         const void *p;
-        REQ(mproc_result_get(rs[i], 0, &p, &n) == 0 && n == sizeof i && memcmp(p, &i, n) == 0);
+        int code = mproc_result_get(rs[i], 0, &p, &n);
+        if (code != 0 || n != sizeof i || memcmp(p, &i, n) != 0)
+            printf("task %d after join: %s (%d), %zu bytes, ready %d\n", i,
+                   mproc_strerror(code), code, n, (int)mproc_result_ready(rs[i]));
+        REQ(code == 0 && n == sizeof i && memcmp(p, &i, n) == 0);
         mproc_result_free(rs[i]);
     }
     REQ(mproc_pool_apply_async(pool, echo, NULL, 0, &r) == -EINVAL);
