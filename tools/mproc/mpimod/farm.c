@@ -452,18 +452,22 @@ static int farm_fd(const mpifarm *f)
     return f->efd;
 }
 
-/* The eventfd cleared first, then every submitted job looked at (a wait of
-   no time collects what the forwarder posted): an outcome posted after
-   the look writes to it again. */
+/* The eventfd cleared first, then what the forwarder posted collected once
+   and the submitted jobs looked at: an outcome posted after the collect
+   writes to it again. Nothing to clear, nothing was posted since the last
+   look. The look is one load a job, as the remote slots can be thousands. */
 static void find_done(mpifarm *f)
 {
     uint64_t v;
-    ssize_t rd = read(f->efd, &v, sizeof v);
-    (void)rd; /* EAGAIN: nothing was left to clear */
     f->head = f->ndone = 0;
+    if (read(f->efd, &v, sizeof v) != (ssize_t)sizeof v)
+        return;
+    pthread_mutex_lock(&f->pool->mu);
+    mproc__pool_collect(f->pool);
+    pthread_mutex_unlock(&f->pool->mu);
     size_t k = 0;
     for (size_t i = 0; i < f->npend; i++) {
-        if (mproc_result_wait(f->pend[i].res, 0) == 0)
+        if (atomic_load(&f->pend[i].res->ready))
             append(&f->done, &f->ndone, &f->capdone, f->pend[i]);
         else
             f->pend[k++] = f->pend[i];
