@@ -103,20 +103,25 @@ static void post_outcome(fwd *f, uint64_t pos, int code, int detail, int sig)
     f->posted = true;
 }
 
-/* After a round that posted outcomes: the owner waiting in poll() is told
-   once (mproc__mpi_notify). Its read, then its collect, sees every post
-   made before this write; a later post writes again. */
-static void notify(fwd *f)
+/* The owner waiting in poll() is told (mproc__mpi_notify): its read, then
+   its collect, sees every outcome settled before this write. */
+static void tell_owner(fwd *f)
 {
-    if (!f->posted)
-        return;
-    f->posted = false;
     int fd = atomic_load(&f->notify_fd);
     if (fd >= 0) {
         uint64_t one = 1;
         ssize_t w = write(fd, &one, sizeof one);
         (void)w; /* a counter far from overflowing: it only wakes */
     }
+}
+
+/* After a round that posted outcomes, once; a later post writes again. */
+static void notify(fwd *f)
+{
+    if (!f->posted)
+        return;
+    f->posted = false;
+    tell_owner(f);
 }
 
 static int flush_rank(fwd *f, int r)
@@ -546,8 +551,11 @@ void mproc__mpi_drop_waiting(mproc_pool *pool)
     mproc__pool_drop_waiting(pool);
     pthread_mutex_lock(&pool->mu);
     fwd *f = pool->has_ext ? pool->ext.ctx : NULL;
-    if (f)
+    if (f) {
         atomic_fetch_add(&f->drops, 1);
+        /* Those dropped here ended in this thread, not in a round. */
+        tell_owner(f);
+    }
     pthread_mutex_unlock(&pool->mu);
 }
 

@@ -215,9 +215,10 @@ int mproc__fwd_start(mproc_pool *pool, const mproc_mpi_opts *o, bool lib_init, i
 void mproc__mpi_share_cpu(mproc_pool *pool);
 /* Rank 0 of an MPI pool whose owner waits in poll() rather than on its
    results (mproc run --mpi): after each round in which its forwarder
-   posted an outcome (a rank's, a refusal, a lost rank's), it adds 1 to the
-   eventfd fd, so that the owner collects the outcomes itself, with no
-   callback thread woken in between (a wake-up a job). -1: none. */
+   posted an outcome (a rank's, a refusal, a lost rank's), and after each
+   mproc__mpi_drop_waiting, 1 is added to the eventfd fd, so that the owner
+   collects the outcomes itself, with no callback thread woken in between
+   (a wake-up a job). -1: none. */
 void mproc__mpi_notify(mproc_pool *pool, int fd);
 /* The hubs this process will serve (set before mproc_mpi_pool_new) run
    tasks far longer than MPROC__PACE, with tasks sent ahead (mproc run

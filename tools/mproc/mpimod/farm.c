@@ -498,11 +498,6 @@ static int farm_take(mpifarm *f, size_t *tag, const void **data, size_t *len, in
 static void farm_drop(mpifarm *f)
 {
     mproc__mpi_drop_waiting(f->pool);
-    /* The jobs dropped here, before the forwarder claimed them, end in
-       this thread: the next take must look. */
-    uint64_t one = 1;
-    ssize_t w = write(f->efd, &one, sizeof one);
-    (void)w;
 }
 
 static void farm_stop(mpifarm *f, bool now)
