@@ -179,6 +179,12 @@ START_TEST(options_from_environment_and_profiles)
         unsetenv("PARALLEL");
         GNU_SAME(NULL, "-J", prof, "echo", ":::", "a", "b");
         GNU_SAME(NULL, "--profile", prof, "-j1", "echo", ":::", "a", "b");
+        /* Profiles stack, each one's options read in turn (the
+           tutorial's dry run with a niced one; --tag shows the second). */
+        char prof2[128];
+        put_file(prof2, sizeof prof2, dir, "prof2", "-vv --dry-run\n");
+        put_file(prof, sizeof prof, dir, "prof", "--nice 17\n--tag\n");
+        GNU_SAME(NULL, "-k", "--profile", prof2, "--profile", prof, "echo", ":::", "A", "B", "C");
     }
     /* ~/.parallel/config when no -J is given. */
     unsetenv("PARALLEL");
