@@ -326,11 +326,13 @@ static void memory_after(const mproc_pool_opts *o, const unsigned char *arg, int
     /* Each task in flight holds one buffer: its argument until it has run,
        then its result; a running one both. */
     double task = (double)mib / 1048576, workers = o->processes;
-    double needed = (window + workers) * task;
+    /* An echo's result is its argument's extent (mproc_out_write): one
+       extent a task, from its submission until its result is freed. */
+    double needed = window * task;
     double goal = 2.0 * task * workers;
     printf("  arena pages, counted once: %.1f MiB; needed at once with %d in flight: %.0f MiB\n"
-           "  (each task holds its argument until it has run, then its result; a running one\n"
-           "  both; in huge pages a 1 MiB task and its NUL take a whole 2 MiB one)\n", resident,
+           "  (each task holds one extent: its argument, which an echo's result is; in huge\n"
+           "  pages a 1 MiB task and its NUL take a whole 2 MiB one)\n", resident,
            window, needed);
     printf("  goal (issue 10): each process's RSS growth within a small constant of one task's\n"
            "  size per worker, the constant taken as 2 (an argument and a result): 2 x %.0f MiB\n"

@@ -241,6 +241,7 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
     s->res_off = 0;
     s->res_ext = -1;
     s->arg_kept = 0;
+    s->res_is_arg = 0;
     s->arg_huge = r->arg_huge;
     s->res_huge = 0;
     s->code = s->detail = s->sig = 0;
@@ -278,8 +279,10 @@ static int publish(mproc_pool *p, mproc_result *r, const task *t)
 
 /* Copies a large argument into an extent (or has t->fill write it there),
    outside the pool's mutex: the one copy of its bytes on the way to the
-   worker. The extent is as large as a result of that length takes (its
-   NUL after it), so that it can carry one later (ring.h). */
+   worker. The extent is as large as a result of that length takes, and
+   the NUL is written after the bytes, so that it can carry a result later
+   (ring.h), this very task's too when the result is the argument
+   (pool_out.c). */
 static int stage_arg(mproc_pool *p, mproc_result *r, const task *t)
 {
     size_t len = t->arg_len, need = mproc__res_span(len);
@@ -290,7 +293,7 @@ static int stage_arg(mproc_pool *p, mproc_result *r, const task *t)
     int err = mproc__pool_ext_get(p, need, &off, &flags);
     if (err < 0)
         return err;
-    void *m = mproc__arena_at(p->sh, p->arena_fd, off, len, true);
+    char *m = mproc__arena_at(p->sh, p->arena_fd, off, need, true);
     if (!m) {
         err = mproc__err();
         mproc__pool_ext_put(p, off, need, flags);
@@ -300,14 +303,15 @@ static int stage_arg(mproc_pool *p, mproc_result *r, const task *t)
         err = t->fill(t->fill_ctx, m, len);
     else
         memcpy(m, t->arg, len);
+    m[len] = 0;
     /* Once written, the owner never reads an argument back: its huge pages
        leave this process's RSS now (pool_arena.c). A fill that failed may
        have left any part unwritten, which a collapse would refuse. */
     if (err == 0)
-        flags = (unsigned)mproc__arena_written(p->sh, m, off, mproc__ext_size(need), len, flags);
+        flags = (unsigned)mproc__arena_written(p->sh, m, off, mproc__ext_size(need), need, flags);
     else
         mproc__arena_drop(p->sh, m, off, mproc__ext_size(need), flags & EXT_HUGE);
-    mproc__arena_done(p->sh, m, off, len);
+    mproc__arena_done(p->sh, m, off, need);
     if (err < 0) {
         mproc__pool_ext_put(p, off, need, flags);
         return err;

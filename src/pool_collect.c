@@ -34,6 +34,11 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
         r->arg_len = 0;
         r->swap = true;
     }
+    if (s->res_is_arg && len > MPROC__INLINE) {
+        /* The result is the argument, in its extent: freed as a result
+           (a one-off, back to the owner's lists), not as an argument. */
+        r->arg_len = 0;
+    }
     if (len > MPROC__INLINE) {
         /* A large result stays in the extent the task wrote it into,
            without a copy, until the result is freed; then the extent goes

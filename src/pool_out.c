@@ -190,8 +190,11 @@ int mproc__out_reserve(mproc_out *out, size_t extra)
         out->failed = true;
         return -ENOMEM;
     }
+    /* The bytes so far move: from the private buffer, the smaller extent,
+       or the argument an alias is (never written to: it is copied first). */
     if (out->len)
         memcpy(b, out->buf, out->len);
+    out->alias = false;
     if (out->ext != MPROC__NO_EXT) {
         out_ext_written(out, out->ext, out->off, out->buf, out->len, out->ext_cap);
         mproc__arena_done(out->sh, out->buf, out->off, out->ext_cap);
@@ -211,6 +214,18 @@ void mproc__out_post(mproc_out *out, mproc__slot *s)
 {
     s->res_ext = -1;
     s->res_off = 0;
+    if (out->alias) {
+        /* Said first: a worker killed from here on leaves the extent to
+           the owner, who gave it (mproc__place_reclaim_result). */
+        s->res_is_arg = 1;
+        s->res_off = s->arg_off;
+        s->res_huge = s->arg_huge;
+        s->res_len = out->len;
+        out->alias = false;
+        out->buf = out->priv;
+        out->cap = out->priv_cap;
+        return;
+    }
     s->res_len = out->len;
     if (out->len <= MPROC__INLINE) {
         if (out->len)
@@ -230,6 +245,14 @@ int mproc_out_write(mproc_out *out, const void *data, size_t len)
         return -EINVAL;
     if (len == 0)
         return 0;
+    if (data == out->arg && len == out->arg_len && out->len == 0 && out->ext == MPROC__NO_EXT) {
+        /* The task returns its argument: its bytes are in the arena
+           already, NUL after them, where the owner can read them. */
+        out->alias = true;
+        out->buf = (char *)out->arg; /* read only: the reserve copies it out before a write */
+        out->len = out->cap = len;
+        return 0;
+    }
     int err = mproc__out_reserve(out, len);
     if (err < 0)
         return err;
@@ -275,7 +298,7 @@ int mproc_out_printf(mproc_out *out, const char *fmt, ...)
 void mproc__place_reclaim_result(mproc__shared *sh, int arena_fd, unsigned place,
                                  const mproc__slot *s)
 {
-    if (s->res_len <= MPROC__INLINE)
+    if (s->res_len <= MPROC__INLINE || s->res_is_arg)
         return;
     if (s->res_ext >= 0 && s->res_ext < MPROC__PLACE_EXTS)
         atomic_store(&sh->w[place].ext[s->res_ext].word, mproc__ext_word(s->res_off, EXT_FREE));

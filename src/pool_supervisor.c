@@ -49,6 +49,7 @@ static void publish_outcome(mproc__shared *sh, mproc__slot *s, uint64_t pos, uns
 {
     s->res_len = 0;
     s->res_off = 0;
+    s->res_is_arg = 0;
     mproc__task_post(sh, pos, owner, code, detail, sig);
 }
 

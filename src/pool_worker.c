@@ -230,10 +230,21 @@ static void run_task(worker *wk, uint64_t pos)
     }
     wk->out.len = 0;
     wk->out.failed = false;
+    if (wk->out.alias) {
+        /* Of a task whose output failed to grow: nothing of it is kept. */
+        wk->out.alias = false;
+        wk->out.buf = wk->out.priv;
+        wk->out.cap = wk->out.priv_cap;
+    }
+    s->res_is_arg = 0;
     if (s->kind == TASK_CHUNK) {
         code = run_chunk(wk, s, fn, arg);
     } else {
+        /* Only an apply's whole argument can be its result (pool_out.c). */
+        wk->out.arg = amap;
+        wk->out.arg_len = alen;
         int rc = fn(alen ? arg : NULL, alen, &wk->out);
+        wk->out.arg = NULL;
         /* The argument is no longer read: the slot's bytes may now carry
            the result. */
         if (wk->out.failed) {
@@ -256,6 +267,7 @@ publish:
         s->res_len = 0;
         s->res_off = 0;
         s->res_ext = -1;
+        s->res_is_arg = 0;
     }
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {

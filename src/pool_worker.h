@@ -15,7 +15,12 @@
 /* A task's output. Small results are written into the worker's own
    buffer and copied into the slot; a result that grows past the inline
    limit moves, once, into an extent of the worker's place, and the task's
-   further writes go straight there: that extent is what the owner reads. */
+   further writes go straight there: that extent is what the owner reads.
+   A task that writes its whole argument, and nothing before it, has it
+   as its result without a copy: the output is the argument's own bytes
+   (alias) until something more is written, and the argument's extent,
+   which the owner sized and NUL-terminated as a result's, is what the
+   owner reads. */
 struct mproc_out {
     char *buf;          /* where the bytes go: priv, or the extent at off */
     size_t len, cap;    /* in an extent, cap leaves room for the NUL */
@@ -28,6 +33,9 @@ struct mproc_out {
     mproc__shared *sh;  /* where extents come from */
     int arena_fd;
     unsigned place;
+    const char *arg;    /* the task's argument when it is in an extent, else NULL */
+    size_t arg_len;
+    bool alias;         /* buf is arg: the output so far is the whole argument */
 };
 
 /* In mproc_out's ext: buf is the private buffer, not an extent. */
@@ -64,8 +72,8 @@ void mproc__out_ext_lend(mproc_out *o, mproc__slot *s, int k, uint64_t off, char
 void mproc__out_keep_arg(mproc_out *o, mproc__slot *s);
 /* For the supervisor, once the worker of place has died: the result
    extent the task in slot s was written into before its outcome was
-   posted goes back, and then every OUT extent of the place is free for
-   the replacement. */
+   posted goes back (an argument that is the result stays the owner's),
+   and then every OUT extent of the place is free for the replacement. */
 void mproc__place_reclaim_result(mproc__shared *sh, int arena_fd, unsigned place,
                                  const mproc__slot *s);
 void mproc__place_free_out(mproc__shared *sh, unsigned place);

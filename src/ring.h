@@ -158,7 +158,8 @@ typedef struct mproc__slot {
     uint32_t kind;
     int64_t timeout_ns; /* this task's limit; 0: none */
     int32_t res_ext;    /* a large result's extent record in its worker's place; -1: none */
-    uint16_t arg_kept;  /* the worker's place keeps the argument's extent (pool_out.c) */
+    uint8_t arg_kept;   /* the worker's place keeps the argument's extent (pool_out.c) */
+    uint8_t res_is_arg; /* the result is the argument, in the argument's extent (pool_out.c) */
     uint8_t arg_huge;   /* the argument's extent is in huge pages (EXT_HUGE) */
     uint8_t res_huge;   /* so is a one-off result extent (res_ext -1) */
     uint8_t data[MPROC__INLINE];

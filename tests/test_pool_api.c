@@ -400,7 +400,9 @@ START_TEST(large_payloads_reuse_extents_safely)
         for (size_t i = 0; i < n; i++)
             buf[i] = pattern(t, i);
         mproc_result *r;
-        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, n, &r));
+        /* Results in their arguments' extents and in the workers'
+           extents, mixed, as the extents go round. */
+        ASSERT_OK(mproc_pool_apply_async(p, t % 3 == 1 ? copy : echo, buf, n, &r));
         if (t < HELD) {
             held[t] = r; /* kept to the end, while later tasks reuse extents */
             continue;
@@ -430,10 +432,15 @@ START_TEST(large_payloads_reuse_extents_safely)
 END_TEST
 
 /* Large results of tasks whose workers crash after writing them: the
-   extents come back, and the pool's later large results are right. */
+   extents come back, and the pool's later large results are right. The
+   dying task writes a copy (into an extent of its place) or its very
+   argument (which stays its owner's). */
 static int write_then_die(const void *arg, size_t len, mproc_out *out)
 {
-    mproc_out_write(out, arg, len);
+    if (len % 2)
+        mproc_out_write(out, arg, len);
+    else
+        copy(arg, len, out);
     signal(SIGSEGV, SIG_DFL);
     raise(SIGSEGV);
     return 0;
@@ -449,7 +456,7 @@ START_TEST(large_results_of_dead_workers_come_back)
             buf[i] = pattern(t, i);
         mproc_result *dead, *r;
         ASSERT_OK(mproc_pool_apply_async(p, write_then_die, buf, n, &dead));
-        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, n, &r));
+        ASSERT_OK(mproc_pool_apply_async(p, t % 2 ? copy : echo, buf, n, &r));
         ck_assert_int_eq(mproc_result_get(dead, -1, NULL, NULL), MPROC_EWORKER);
         const void *d;
         size_t got;
@@ -479,7 +486,7 @@ START_TEST(extents_go_round)
         for (size_t i = 0; i < LEN; i++)
             buf[i] = pattern(t, i);
         mproc_result *r;
-        ASSERT_OK(mproc_pool_apply_async(p, echo, buf, LEN, &r));
+        ASSERT_OK(mproc_pool_apply_async(p, copy, buf, LEN, &r));
         const void *d;
         size_t n;
         ASSERT_OK(mproc_result_get(r, -1, &d, &n));
@@ -493,6 +500,106 @@ START_TEST(extents_go_round)
         ck_assert_ptr_eq(at[t], at[t - 2]);
     }
     free(buf);
+    mproc_pool_free(p);
+}
+END_TEST
+
+/* A task that returns its whole argument has it as its result, in the
+   argument's own extent (pool_out.c): with one task at a time the owner
+   stages each argument in the extent the last result gave back, so one
+   extent goes round, where copies take two (extents_go_round). */
+START_TEST(an_echo_is_its_argument)
+{
+    mproc_pool *p = pool_of(1);
+    static const size_t sizes[] = { 417, 4097, 100000, 1 << 20 };
+    enum { N = 8 };
+    uint8_t *buf = malloc(1 << 20);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t len = sizes[k];
+        const void *first = NULL;
+        for (size_t t = 0; t < N; t++) {
+            for (size_t i = 0; i < len; i++)
+                buf[i] = pattern(t + k, i);
+            mproc_result *r;
+            ASSERT_OK(mproc_pool_apply_async(p, echo, buf, len, &r));
+            const void *d;
+            size_t n;
+            ASSERT_OK(mproc_result_get(r, -1, &d, &n));
+            ck_assert_uint_eq(n, len);
+            ck_assert_int_eq(memcmp(d, buf, len), 0);
+            ck_assert_uint_eq(((const uint8_t *)d)[len], 0);
+            if (t == 0)
+                first = d;
+            else
+                ck_assert_msg(d == first, "%zu bytes: echo %zu came back at %p, not %p", len, t, d,
+                              first);
+            mproc_result_free(r);
+        }
+    }
+    free(buf);
+    mproc_pool_free(p);
+}
+END_TEST
+
+/* What a task writes after its whole argument follows it: the argument is
+   copied out first, never written to. */
+static int echo_twice(const void *arg, size_t len, mproc_out *out)
+{
+    int err = mproc_out_write(out, arg, len);
+    return err ? err : mproc_out_write(out, arg, len);
+}
+
+static int echo_then_printf(const void *arg, size_t len, mproc_out *out)
+{
+    int err = mproc_out_write(out, arg, len);
+    return err ? err : mproc_out_printf(out, "<%zu>", len);
+}
+
+static int byte_then_echo(const void *arg, size_t len, mproc_out *out)
+{
+    int err = mproc_out_write(out, arg, 1);
+    return err ? err : mproc_out_write(out, arg, len);
+}
+
+START_TEST(writes_after_an_echo)
+{
+    mproc_pool *p = pool_of(2);
+    static const size_t sizes[] = { 417, 65536, 1 << 20 };
+    uint8_t *buf = malloc(1 << 20), *want = malloc((2 << 20) + 32);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t len = sizes[k];
+        for (size_t i = 0; i < len; i++)
+            buf[i] = pattern(k, i);
+        for (int kind = 0; kind < 3; kind++) {
+            mproc_task_fn fn = kind == 0 ? echo_twice : kind == 1 ? echo_then_printf : byte_then_echo;
+            size_t wlen = 0;
+            if (kind == 2)
+                want[wlen++] = buf[0];
+            memcpy(want + wlen, buf, len);
+            wlen += len;
+            if (kind == 0) {
+                memcpy(want + wlen, buf, len);
+                wlen += len;
+            } else if (kind == 1) {
+                wlen += (size_t)sprintf((char *)want + wlen, "<%zu>", len);
+            }
+            /* Twice each, so that the second runs where the first's
+               extents went. */
+            for (int again = 0; again < 2; again++) {
+                const void *d;
+                size_t n;
+                mproc_result *r;
+                ASSERT_OK(mproc_pool_apply_async(p, fn, buf, len, &r));
+                ASSERT_OK(mproc_result_get(r, -1, &d, &n));
+                ck_assert_uint_eq(n, wlen);
+                ck_assert_msg(memcmp(d, want, wlen) == 0, "%zu bytes, kind %d", len, kind);
+                ck_assert_uint_eq(((const uint8_t *)d)[n], 0);
+                mproc_result_free(r);
+            }
+        }
+    }
+    free(buf);
+    free(want);
     mproc_pool_free(p);
 }
 END_TEST
@@ -511,4 +618,6 @@ void mproc_test_cases(Suite *s)
     tcase_add_test(tc, large_payloads_reuse_extents_safely);
     tcase_add_test(tc, large_results_of_dead_workers_come_back);
     tcase_add_test(tc, extents_go_round);
+    tcase_add_test(tc, an_echo_is_its_argument);
+    tcase_add_test(tc, writes_after_an_echo);
 }

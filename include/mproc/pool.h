@@ -118,6 +118,10 @@ typedef int (*mproc_task_fn)(const void *arg, size_t arg_len, mproc_out *out);
 /**
  * mproc_out_write - append len bytes to a task's result. Called only from
  * within a task, with the out it was given. There is no limit but memory.
+ * A task that returns its argument unchanged (data and len exactly the
+ * arg and arg_len it was given, as its first write) costs no copy: a large
+ * argument becomes the result where it lies; what the task writes after
+ * it is appended as usual.
  * Returns 0, -EINVAL (NULL out, or NULL data with len > 0), -ENOMEM (the
  * task's result then ends -ENOMEM).
  */
