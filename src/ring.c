@@ -189,8 +189,12 @@ void mproc__arena_drop(const mproc__shared *sh, void *p, uint64_t off, size_t ex
 {
     /* Only for huge pages: dropping 4 KiB ones costs more than it saves.
        DONTNEED on a MAP_SHARED mapping of the memfd never loses a byte:
-       the next access maps the arena's page again. */
-    if (huge && p && huge_class(sh, off, ext))
+       the next access maps the arena's page again. Only where workers map
+       the arena too: an owner alone (a pool whose tasks only an extension
+       runs, rank 0 of libmproc-mpi) maps each page once whatever it does,
+       while each drop flushes the TLB of every CPU its threads ran on (on
+       2 CPUs, 1 MiB echoes over MPI ran 15% slower for it). */
+    if (huge && p && sh->nworkers > 0 && huge_class(sh, off, ext))
         (void)madvise(p, ext, MADV_DONTNEED);
 }
 
