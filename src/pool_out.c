@@ -158,6 +158,24 @@ void mproc__out_keep_arg(mproc_out *o, mproc__slot *s)
     }
 }
 
+/* Back to the private buffer from an alias: nothing of the argument is
+   the output any more. */
+static void out_unalias(mproc_out *out)
+{
+    out->alias = false;
+    out->buf = out->priv;
+    out->cap = out->priv_cap;
+}
+
+void mproc__out_start(mproc_out *out)
+{
+    out->len = 0;
+    out->failed = false;
+    /* An alias outlives its task only when the copy out failed. */
+    if (out->alias)
+        out_unalias(out);
+}
+
 /* Room for extra more bytes after the result's len. */
 int mproc__out_reserve(mproc_out *out, size_t extra)
 {
@@ -221,9 +239,7 @@ void mproc__out_post(mproc_out *out, mproc__slot *s)
         s->res_off = s->arg_off;
         s->res_huge = s->arg_huge;
         s->res_len = out->len;
-        out->alias = false;
-        out->buf = out->priv;
-        out->cap = out->priv_cap;
+        out_unalias(out);
         return;
     }
     s->res_len = out->len;

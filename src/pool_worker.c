@@ -228,14 +228,7 @@ static void run_task(worker *wk, uint64_t pos)
         }
         arg = amap;
     }
-    wk->out.len = 0;
-    wk->out.failed = false;
-    if (wk->out.alias) {
-        /* Of a task whose output failed to grow: nothing of it is kept. */
-        wk->out.alias = false;
-        wk->out.buf = wk->out.priv;
-        wk->out.cap = wk->out.priv_cap;
-    }
+    mproc__out_start(&wk->out);
     s->res_is_arg = 0;
     if (s->kind == TASK_CHUNK) {
         code = run_chunk(wk, s, fn, arg);

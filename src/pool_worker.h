@@ -50,6 +50,8 @@ static inline int64_t mproc__now_ns(void)
 
 /* ---- pool_out.c: a task's output and its place's result extents ---------- */
 
+/* The output empty, for the next task. */
+void mproc__out_start(mproc_out *out);
 /* Room for extra more bytes after the output's len. */
 int mproc__out_reserve(mproc_out *out, size_t extra);
 /* Puts the task's output in slot s as its result: inline, or by lending
