@@ -323,8 +323,6 @@ static void memory_after(const mproc_pool_opts *o, const unsigned char *arg, int
                                             " process\n  drops its mapping of an extent it is done with)"
                                           : "not used (MADV_COLLAPSE refused here: 4 KiB pages, kept"
                                             " mapped)");
-    /* Each task in flight holds one buffer: its argument until it has run,
-       then its result; a running one both. */
     double task = (double)mib / 1048576, workers = o->processes;
     /* An echo's result is its argument's extent (mproc_out_write): one
        extent a task, from its submission until its result is freed. */

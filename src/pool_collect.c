@@ -34,7 +34,7 @@ static void finish(mproc_pool *p, uint64_t pos, mproc__slot *s)
         r->arg_len = 0;
         r->swap = true;
     }
-    if (s->res_is_arg && len > MPROC__INLINE) {
+    if (s->res_is_arg) {
         /* The result is the argument, in its extent: freed as a result
            (a one-off, back to the owner's lists), not as an argument. */
         r->arg_len = 0;

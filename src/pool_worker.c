@@ -229,7 +229,6 @@ static void run_task(worker *wk, uint64_t pos)
         arg = amap;
     }
     mproc__out_start(&wk->out);
-    s->res_is_arg = 0;
     if (s->kind == TASK_CHUNK) {
         code = run_chunk(wk, s, fn, arg);
     } else {
@@ -260,7 +259,6 @@ publish:
         s->res_len = 0;
         s->res_off = 0;
         s->res_ext = -1;
-        s->res_is_arg = 0;
     }
     uint64_t mine = pos + 1;
     if (!atomic_compare_exchange_strong(&rec->task_pos, &mine, 0)) {
